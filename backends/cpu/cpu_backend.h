@@ -1,0 +1,49 @@
+// backends/cpu/cpu_backend.h — the CPU backend: Eigen for dense algebra, OpenMP for loops.
+// Each kernel's contract is in backends/backend.h; the definitions are split by family
+// across this folder (memory, elementwise, reduce, linalg, rows, index, optim).
+#pragma once
+#include "backends/backend.h"
+
+namespace margin {
+
+class CpuBackend final : public Backend {
+ public:
+  Device device() const override { return kCPU; }
+
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) override;
+  void copy_from_host(const void* host, const View& dst) override;
+  void copy_to_host(const View& src, void* host) override;
+
+  void copy(const View& src, const View& dst) override;
+  void fill(const View& dst, double value) override;
+
+  void unary(UnaryOp op, double alpha, double beta, const View& x, const View& y) override;
+  void unary_backward(UnaryOp op, double alpha, double beta, const View& x, const View& y,
+                      const View& dy, const View& dx) override;
+  void binary(BinaryOp op, const View& a, const View& b, const View& out) override;
+  void axpy(double alpha, const View& x, const View& y) override;
+
+  void sum_to(const View& x, const View& y) override;
+  void max_along(const View& x, int axis, const View& values, const View& indices) override;
+
+  void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b, double beta,
+            const View& c) override;
+
+  void softmax(const View& x, int axis, bool log, const View& y) override;
+  void softmax_backward(const View& y, const View& dy, int axis, bool log,
+                        const View& dx) override;
+  void l2_normalize_rows(const View& x, double eps, const View& y, const View& norms) override;
+  void l2_normalize_rows_backward(const View& y, const View& norms, const View& dy, double eps,
+                                  const View& dx) override;
+
+  int64_t find_out_of_range(const View& index, int64_t lo, int64_t hi) override;
+  void gather(const View& x, const View& index, int axis, const View& y) override;
+  void gather_backward(const View& dy, const View& index, int axis, const View& dx) override;
+  void one_hot(const View& labels, const View& out) override;
+
+  void sgd_step(const SgdParams& params, const View& param, const View& grad,
+                const View& velocity) override;
+};
+
+}  // namespace margin

@@ -1,0 +1,74 @@
+// backends/cpu/loops.h — the small helpers every CPU kernel file shares: dtype dispatch,
+// the [outer, n, inner] split around an axis, and row-wise walking of strided views.
+#pragma once
+#include <omp.h>
+
+#include "backends/backend.h"
+
+namespace margin::cpu {
+
+// Calls f(T{}) with T the C++ type of a floating dtype.
+template <class F>
+void dispatch_floating(DType dtype, const char* kernel, F&& f) {
+  switch (dtype) {
+    case DType::F32: f(float{}); return;
+    case DType::F64: f(double{}); return;
+    default: fail(kernel, ": expected a floating dtype, got ", dtype_name(dtype));
+  }
+}
+
+// Calls f(T{}) for any dtype.
+template <class F>
+void dispatch_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::F32: f(float{}); return;
+    case DType::F64: f(double{}); return;
+    case DType::I64: f(int64_t{}); return;
+  }
+}
+
+// A shape seen as [outer, n, inner] around one axis.
+struct AxisSplit {
+  int64_t outer = 1, n = 1, inner = 1;
+  AxisSplit(const Shape& shape, int axis) {
+    for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
+      if (i < axis) outer *= shape[i];
+      else if (i == axis) n = shape[i];
+      else inner *= shape[i];
+    }
+  }
+};
+
+// Offset, in a view with `strides`, of the element at row-major position `linear` of `shape`.
+// Only the first `ndim` dims are used (RowWalk passes all but the last).
+inline int64_t strided_offset(int64_t linear, const Shape& shape, const Shape& strides,
+                              int ndim) {
+  int64_t offset = 0;
+  for (int i = ndim - 1; i >= 0; --i) {
+    offset += (linear % shape[i]) * strides[i];
+    linear /= shape[i];
+  }
+  return offset;
+}
+inline int64_t strided_offset(int64_t linear, const Shape& shape, const Shape& strides) {
+  return strided_offset(linear, shape, strides, static_cast<int>(shape.size()));
+}
+
+// A shape seen as rows along its last dim; row_offset finds a row's start in any strides.
+struct RowWalk {
+  Shape shape;
+  int64_t rows = 1, cols = 1;
+  explicit RowWalk(const Shape& s) : shape(s) {
+    if (!shape.empty()) cols = shape.back();
+    rows = cols == 0 ? 0 : shape_numel(shape) / cols;
+  }
+  int64_t row_offset(int64_t row, const Shape& strides) const {
+    return strided_offset(row, shape, strides, static_cast<int>(shape.size()) - 1);
+  }
+  int64_t col_stride(const Shape& strides) const { return strides.empty() ? 1 : strides.back(); }
+};
+
+// Only spread a loop over threads when it has enough work to pay for the fork.
+inline bool worth_threads(int64_t work) { return work > 32768; }
+
+}  // namespace margin::cpu

@@ -1,0 +1,63 @@
+// backends/cpu/memory.cpp — host memory, transfers, copies and fills.
+#include <cstdlib>
+#include <cstring>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/loops.h"
+
+namespace margin {
+using namespace cpu;
+
+void* CpuBackend::allocate(size_t bytes) {
+  // 64-byte alignment lets Eigen and the compiler use aligned vector loads.
+  size_t rounded = (bytes + 63) / 64 * 64;
+  void* ptr = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
+  if (!ptr) fail("cpu allocate: out of memory asking for ", bytes, " bytes");
+  return ptr;
+}
+
+void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
+
+void CpuBackend::copy_from_host(const void* host, const View& dst) {
+  std::memcpy(dst.data, host, dst.numel() * dtype_size(dst.dtype));
+}
+
+void CpuBackend::copy_to_host(const View& src, void* host) {
+  std::memcpy(host, src.data, src.numel() * dtype_size(src.dtype));
+}
+
+void CpuBackend::copy(const View& src, const View& dst) {
+  if (src.dtype == dst.dtype && src.is_contiguous() && dst.is_contiguous()) {
+    std::memcpy(dst.data, src.data, dst.numel() * dtype_size(dst.dtype));
+    return;
+  }
+  RowWalk walk(dst.shape);
+  dispatch_any(src.dtype, [&](auto s) {
+    dispatch_any(dst.dtype, [&](auto d) {
+      using S = decltype(s);
+      using D = decltype(d);
+      const S* from = src.ptr<S>();
+      D* to = dst.ptr<D>();
+      int64_t src_step = walk.col_stride(src.strides), dst_step = walk.col_stride(dst.strides);
+#pragma omp parallel for if (worth_threads(dst.numel()))
+      for (int64_t row = 0; row < walk.rows; ++row) {
+        const S* in = from + walk.row_offset(row, src.strides);
+        D* out = to + walk.row_offset(row, dst.strides);
+        for (int64_t col = 0; col < walk.cols; ++col)
+          out[col * dst_step] = static_cast<D>(in[col * src_step]);
+      }
+    });
+  });
+}
+
+void CpuBackend::fill(const View& dst, double value) {
+  dispatch_any(dst.dtype, [&](auto t) {
+    using T = decltype(t);
+    T* out = dst.ptr<T>();
+    int64_t n = dst.numel();
+#pragma omp parallel for if (worth_threads(n))
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(value);
+  });
+}
+
+}  // namespace margin

@@ -1,0 +1,63 @@
+// backends/types.h — the few plain types that every layer of margin shares:
+// element types, devices, shapes and the strided View that kernels read and write.
+//
+// A View is a window on memory that belongs to someone else (a core Tensor's storage).
+// Kernels never allocate or free what a View points at. Strides count elements, not bytes;
+// a stride of 0 repeats an element (that is how broadcasting reaches the kernels).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace margin {
+
+// Every error margin raises: a message that names the operation, the shapes or the file,
+// and what was expected. fail() builds it from pieces: fail("add: shapes ", a, " and ", b).
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+template <class... Parts>
+[[noreturn]] void fail(const Parts&... parts) {
+  std::ostringstream message;
+  (message << ... << parts);
+  throw Error(message.str());
+}
+
+enum class DType : uint8_t { F32, F64, I64 };
+size_t dtype_size(DType dtype);
+const char* dtype_name(DType dtype);
+bool is_floating(DType dtype);
+
+enum class DeviceType : uint8_t { CPU, CUDA };
+
+struct Device {
+  DeviceType type = DeviceType::CPU;
+  int index = 0;
+  bool operator==(const Device&) const = default;
+  std::string str() const;  // "cpu", "cuda:0"
+};
+inline constexpr Device kCPU{DeviceType::CPU, 0};
+
+using Shape = std::vector<int64_t>;
+int64_t shape_numel(const Shape& shape);
+Shape contiguous_strides(const Shape& shape);
+std::string shape_str(const Shape& shape);  // "[2, 3]"
+
+struct View {
+  void* data = nullptr;
+  DType dtype = DType::F32;
+  Device device;
+  Shape shape;
+  Shape strides;
+
+  int64_t numel() const { return shape_numel(shape); }
+  int ndim() const { return static_cast<int>(shape.size()); }
+  bool is_contiguous() const;
+  template <class T>
+  T* ptr() const { return static_cast<T*>(data); }
+};
+
+}  // namespace margin

@@ -1,0 +1,122 @@
+// core/autograd.cpp — recording nodes and running them backwards.
+#include "core/autograd.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/ops.h"
+
+namespace margin {
+
+namespace {
+thread_local bool recording = true;
+}
+
+bool grad_enabled() { return recording; }
+NoGradGuard::NoGradGuard() : previous_(recording) { recording = false; }
+NoGradGuard::~NoGradGuard() { recording = previous_; }
+
+Tensor record(Tensor result, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!recording) return result;
+  bool needed = false;
+  for (const Tensor& input : inputs) needed = needed || (input.defined() && input.requires_grad());
+  if (!needed) return result;
+  result.set_grad_fn(std::make_shared<Node>(Node{name, std::move(inputs), std::move(backward)}));
+  return result;
+}
+
+namespace {
+
+// Nodes in an order where each comes after every node that consumes its result. The list
+// holds them alive while backward frees edges along the way.
+std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_ptr<Node>& root) {
+  std::vector<std::shared_ptr<Node>> post_order;
+  std::unordered_set<Node*> visited{root.get()};
+  std::vector<std::pair<std::shared_ptr<Node>, size_t>> stack{{root, 0}};  // (node, next input)
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->inputs.size()) {
+      const Tensor& input = node->inputs[next++];
+      std::shared_ptr<Node> child = input.defined() ? input.grad_fn() : nullptr;
+      if (child && visited.insert(child.get()).second) stack.push_back({child, 0});
+    } else {
+      post_order.push_back(node);
+      stack.pop_back();
+    }
+  }
+  return {post_order.rbegin(), post_order.rend()};
+}
+
+// Gradients arriving at one tensor from several consumers add up.
+void accumulate(Tensor& slot, const Tensor& grad) {
+  if (!slot.defined()) {
+    slot = grad.contiguous();
+    return;
+  }
+  slot = add(slot, grad);
+}
+
+// A leaf's .grad is its own buffer: a first gradient is copied (it may alias another
+// tensor's), later ones are added in place, the one accumulating kernel autograd owns.
+void accumulate_into_leaf(const Tensor& leaf, const Tensor& grad) {
+  Tensor slot = leaf.grad();
+  if (!slot.defined()) {
+    Tensor fresh = Tensor::empty(leaf.shape(), leaf.dtype(), leaf.device());
+    backend_for(leaf.device()).copy(grad.view(), fresh.view());
+    const_cast<Tensor&>(leaf).set_grad(fresh);
+    return;
+  }
+  Tensor source = grad.contiguous();
+  backend_for(leaf.device()).axpy(1.0, source.view(), slot.view());
+}
+
+void check_grad(const Node& node, size_t i, const Tensor& input, const Tensor& grad) {
+  if (grad.shape() != input.shape() || grad.dtype() != input.dtype())
+    fail("autograd: the backward of '", node.name, "' returned ", grad.describe(),
+         " for its input ", i, ", which is ", input.describe());
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& seed_in) {
+  if (!root.requires_grad())
+    fail("backward(): the tensor ", root.describe(),
+         " does not require grad (no input of its computation had requires_grad)");
+  Tensor seed = seed_in;
+  if (!seed.defined()) {
+    if (root.numel() != 1)
+      fail("backward(): ", root.describe(),
+           " is not a scalar; pass a seed gradient of the same shape");
+    seed = Tensor::ones(root.shape(), root.dtype(), root.device());
+  } else if (seed.shape() != root.shape()) {
+    fail("backward(): seed ", seed.describe(), " does not match the tensor ", root.describe());
+  }
+  NoGradGuard no_grad;
+  if (root.is_leaf()) {
+    accumulate_into_leaf(root, seed);
+    return;
+  }
+
+  std::unordered_map<Node*, Tensor> pending{{root.grad_fn().get(), seed}};
+  for (const std::shared_ptr<Node>& node : reverse_topological_order(root.grad_fn())) {
+    auto slot = pending.find(node.get());
+    Tensor grad = slot == pending.end() ? Tensor() : std::move(slot->second);
+    if (slot != pending.end()) pending.erase(slot);
+    if (!node->backward) fail("autograd: the graph through '", node->name, "' was already freed "
+                              "by an earlier backward()");
+    std::vector<Tensor> input_grads = grad.defined() ? node->backward(grad) : std::vector<Tensor>();
+    for (size_t i = 0; i < input_grads.size(); ++i) {
+      const Tensor& input = node->inputs[i];
+      const Tensor& input_grad = input_grads[i];
+      if (!input_grad.defined() || !input.defined() || !input.requires_grad()) continue;
+      check_grad(*node, i, input, input_grad);
+      if (input.grad_fn()) accumulate(pending[input.grad_fn().get()], input_grad);
+      else accumulate_into_leaf(input, input_grad);
+    }
+    // Free the graph as we go: saved tensors and edges are released with the closure.
+    node->backward = nullptr;
+    node->inputs.clear();
+  }
+}
+
+}  // namespace margin

@@ -1,0 +1,83 @@
+// core/ops.h — the differentiable operations. Each is defined in core/ops/<family>.cpp with
+// its forward (one backend call) and its backward right beside it.
+//
+// Shape letters used in comments across margin: B batch, C classes, d embedding size,
+// N, C, H, W image batches. Binary elementwise ops broadcast as NumPy does (sizes align from
+// the right; a size of 1 stretches), which covers adding a row [1, d] or a column [B, 1].
+// Every op checks its operands and throws margin::Error naming the op, the shapes and what
+// was expected.
+#pragma once
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace margin {
+
+// ---- elementwise (core/ops/elementwise.cpp) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor pow(const Tensor& x, double exponent);
+Tensor add_scalar(const Tensor& x, double value);
+Tensor mul_scalar(const Tensor& x, double value);
+Tensor clamp(const Tensor& x, double low, double high);
+
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator-(const Tensor& x) { return neg(x); }
+inline Tensor operator+(const Tensor& x, double v) { return add_scalar(x, v); }
+inline Tensor operator+(double v, const Tensor& x) { return add_scalar(x, v); }
+inline Tensor operator-(const Tensor& x, double v) { return add_scalar(x, -v); }
+inline Tensor operator-(double v, const Tensor& x) { return add_scalar(neg(x), v); }
+inline Tensor operator*(const Tensor& x, double v) { return mul_scalar(x, v); }
+inline Tensor operator*(double v, const Tensor& x) { return mul_scalar(x, v); }
+inline Tensor operator/(const Tensor& x, double v) { return mul_scalar(x, 1.0 / v); }
+
+// The shape two operands broadcast to; `op` names the caller in the error.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+// ---- reductions (core/ops/reduce.cpp) ----
+Tensor sum(const Tensor& x);  // all elements → a scalar (shape [])
+Tensor sum(const Tensor& x, int axis, bool keepdim = false);
+Tensor mean(const Tensor& x);
+Tensor mean(const Tensor& x, int axis, bool keepdim = false);
+Tensor max(const Tensor& x);  // gradient flows to the first maximal element
+Tensor max(const Tensor& x, int axis, bool keepdim = false);
+Tensor argmax(const Tensor& x, int axis);  // int64, not differentiable
+// x broadcast to `shape` and materialized; its gradient is sum_to.
+Tensor expand(const Tensor& x, const Shape& shape);
+// Sums x down to `shape` (x's shape must broadcast from it): the adjoint of broadcasting.
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- linear algebra (core/ops/linalg.cpp) ----
+// op(a) · op(b) with op = transpose when asked. 2-D: [M, K]·[K, N] → [M, N]; 3-D: batched.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- softmax and normalization (core/ops/rows.cpp) ----
+Tensor softmax(const Tensor& x, int axis = -1);
+Tensor log_softmax(const Tensor& x, int axis = -1);
+// Rows of a [rows, d] matrix scaled to unit L2 norm: x / max(‖x‖, eps).
+Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
+
+// ---- indexing (core/ops/index.cpp) ----
+// y[.., k, ..] = x[.., index[.., k, ..], ..] along `axis`; index is int64 with x's shape
+// except along `axis`.
+Tensor gather(const Tensor& x, int axis, const Tensor& index);
+// [B] int64 labels → [B, C] rows with a 1 at each label; a label of −1 gives a zero row.
+Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype = DType::F32);
+
+// ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
+Tensor concat(const std::vector<Tensor>& parts, int axis);
+
+}  // namespace margin

@@ -1,0 +1,30 @@
+// layers/linear.cpp — the affine layer and the plain activations.
+#include "layers/linear.h"
+
+#include "core/ops.h"
+#include "layers/init.h"
+
+namespace margin {
+
+Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool with_bias,
+               DType dtype) {
+  if (in_features <= 0 || out_features <= 0)
+    fail("Linear: sizes must be positive, got in=", in_features, " out=", out_features);
+  weight = register_parameter(
+      "weight", init::default_weight({out_features, in_features}, gen, dtype).to(default_device()));
+  if (with_bias)
+    bias = register_parameter(
+        "bias", init::default_bias(out_features, in_features, gen, dtype).to(default_device()));
+}
+
+Tensor Linear::forward(const Tensor& x) {
+  if (x.ndim() != 2 || x.size(1) != weight.size(1))
+    fail("Linear: expected input [B, ", weight.size(1), "], got ", x.describe());
+  Tensor y = matmul(x, weight, false, true);
+  return bias.defined() ? y + bias : y;
+}
+
+Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+
+}  // namespace margin
