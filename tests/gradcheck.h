@@ -1,0 +1,99 @@
+// tests/gradcheck.h — the gradient checker every op, layer and loss test uses.
+//
+// For f(inputs) → any tensor, take the scalar L = Σ f(inputs) ⊙ R with a fixed random R (so
+// every output element matters, each with its own weight), and compare autograd's ∂L/∂x with
+// central finite differences in float64:  (L(x + ε e_i) − L(x − ε e_i)) / 2ε.
+// An element passes when |analytic − numeric| ≤ atol + rtol · |numeric| (both 1e-6 by
+// default); a failure prints the op, the input, the worst element and both values.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "core/random.h"
+
+namespace margin::testing {
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct GradcheckOptions {
+  double eps = 1e-6;
+  double atol = 1e-6;
+  double rtol = 1e-6;
+};
+
+// Returns "" when every checked gradient matches, else a report of the worst mismatch.
+inline std::string gradcheck(const Fn& f, std::vector<Tensor> inputs,
+                             GradcheckOptions options = {}) {
+  Generator gen(1234);
+  Tensor probe = f(inputs);
+  Tensor weights = Tensor::randn(probe.shape(), gen, DType::F64, kCPU);
+  auto objective = [&]() { return sum(f(inputs) * weights); };
+
+  for (Tensor& x : inputs)
+    if (x.requires_grad()) x.zero_grad();
+  objective().backward();
+
+  std::ostringstream report;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    Tensor& x = inputs[k];
+    if (!x.requires_grad()) continue;
+    if (x.dtype() != DType::F64 || x.device() != kCPU || !x.is_contiguous())
+      return "gradcheck needs contiguous float64 CPU inputs";
+    Tensor grad = x.grad();
+    if (!grad.defined()) {
+      report << "input " << k << " " << x.describe() << ": no gradient reached it\n";
+      continue;
+    }
+    std::vector<double> analytic = grad.to_vector();
+    double* data = x.view().ptr<double>();
+    double worst = 0;
+    int64_t worst_at = -1;
+    double worst_analytic = 0, worst_numeric = 0;
+    NoGradGuard no_grad;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double saved = data[i];
+      data[i] = saved + options.eps;
+      double plus = objective().item();
+      data[i] = saved - options.eps;
+      double minus = objective().item();
+      data[i] = saved;
+      double numeric = (plus - minus) / (2 * options.eps);
+      double excess = std::abs(analytic[i] - numeric) / (options.atol + options.rtol * std::abs(numeric));
+      if (excess > worst) {
+        worst = excess;
+        worst_at = i;
+        worst_analytic = analytic[i];
+        worst_numeric = numeric;
+      }
+    }
+    if (worst > 1.0)
+      report << "input " << k << " " << x.describe() << ": element " << worst_at
+             << " analytic " << worst_analytic << " vs numeric " << worst_numeric
+             << " (error " << worst << "× the allowed atol + rtol·|numeric|)\n";
+  }
+  return report.str();
+}
+
+// A float64 CPU leaf with values drawn uniformly from [low, high), requiring grad.
+inline Tensor leaf(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0) {
+  return Tensor::uniform(shape, low, high, gen, DType::F64, kCPU).requires_grad_();
+}
+
+// A leaf whose values keep at least `gap` away from 0 (for |x|, relu, division…).
+inline Tensor leaf_away_from_zero(const Shape& shape, Generator& gen, double gap = 0.05) {
+  std::vector<double> values(shape_numel(shape));
+  for (double& v : values) {
+    double magnitude = gen.uniform(gap, 1.0);
+    v = gen.uniform() < 0.5 ? -magnitude : magnitude;
+  }
+  return Tensor::from_vector(values, shape, DType::F64, kCPU).requires_grad_();
+}
+
+}  // namespace margin::testing
