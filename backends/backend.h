@@ -57,6 +57,10 @@ class Backend {
   // allocate: returns `bytes` of device memory (uninitialised), never null; throws on failure.
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr, size_t bytes) = 0;
+  // Blocks obtained from the system so far (a caching allocator reuses freed ones), and a
+  // way to give the cached ones back.
+  virtual size_t system_allocations() const = 0;
+  virtual void release_cached() = 0;
   // Host ↔ device transfers of a contiguous view's bytes.
   virtual void copy_from_host(const void* host, const View& dst) = 0;
   virtual void copy_to_host(const View& src, void* host) = 0;

@@ -16,6 +16,25 @@ bool grad_enabled() { return recording; }
 NoGradGuard::NoGradGuard() : previous_(recording) { recording = false; }
 NoGradGuard::~NoGradGuard() { recording = previous_; }
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt = [&orphans](std::vector<Tensor>& inputs) {
+    for (Tensor& input : inputs) {
+      TensorImpl* impl = input.impl();
+      // Only the last owner of a tensor whose node has no other owner may take that node.
+      if (impl && impl->grad_fn && impl->grad_fn.use_count() == 1 && input.use_count() == 1)
+        orphans.push_back(std::move(impl->grad_fn));
+    }
+    inputs.clear();
+  };
+  adopt(inputs);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> node = std::move(orphans.back());
+    orphans.pop_back();
+    adopt(node->inputs);  // its inputs now die with it, without recursing
+  }
+}
+
 Tensor record(Tensor result, const char* name, std::vector<Tensor> inputs, BackwardFn backward) {
   if (!recording) return result;
   bool needed = false;

@@ -25,6 +25,9 @@ struct Node {
   const char* name;            // the op, for errors and profiles
   std::vector<Tensor> inputs;  // gradients flow back to these
   BackwardFn backward;
+  // Unlinks the chain behind it iteratively: recursive destruction of a long graph
+  // (one dropped without backward) would overflow the stack.
+  ~Node();
 };
 
 // Gradient recording is on by default; a NoGradGuard turns it off for its scope (per thread).

@@ -94,6 +94,7 @@ class Tensor {
 
   TensorImpl* impl() const { return impl_.get(); }
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
+  long use_count() const { return impl_.use_count(); }  // handles sharing this tensor
 
   // A view on `storage` (internal: ops and factories use it).
   static Tensor make(std::shared_ptr<Storage> storage, int64_t offset, Shape shape, Shape strides,

@@ -20,13 +20,21 @@ void gemm_one(bool trans_a, bool trans_b, T alpha, const T* a, int64_t a_rows, i
               const T* b, int64_t b_rows, int64_t b_cols, T beta, T* c, int64_t m, int64_t n) {
   ConstMatrixMap<T> A(a, a_rows, a_cols), B(b, b_rows, b_cols);
   Eigen::Map<RowMatrix<T>> C(c, m, n);
-  if (beta == T(0)) C.setZero();
-  else if (beta != T(1)) C *= beta;
+  // beta = 0 assigns (Eigen's fastest path: no read of C); otherwise scale C and add.
+  auto product = [&](const auto& left, const auto& right) {
+    if (beta == T(0)) {
+      if (alpha == T(1)) C.noalias() = left * right;
+      else C.noalias() = alpha * left * right;
+    } else {
+      if (beta != T(1)) C *= beta;
+      C.noalias() += alpha * left * right;
+    }
+  };
   // The four transpose cases are spelled out so Eigen sees a plain product each time.
-  if (!trans_a && !trans_b) C.noalias() += alpha * A * B;
-  else if (trans_a && !trans_b) C.noalias() += alpha * A.transpose() * B;
-  else if (!trans_a && trans_b) C.noalias() += alpha * A * B.transpose();
-  else C.noalias() += alpha * A.transpose() * B.transpose();
+  if (!trans_a && !trans_b) product(A, B);
+  else if (trans_a && !trans_b) product(A.transpose(), B);
+  else if (!trans_a && trans_b) product(A, B.transpose());
+  else product(A.transpose(), B.transpose());
 }
 
 }  // namespace

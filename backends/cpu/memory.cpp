@@ -2,21 +2,34 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "backends/caching_pool.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
 using namespace cpu;
 
-void* CpuBackend::allocate(size_t bytes) {
-  // 64-byte alignment lets Eigen and the compiler use aligned vector loads.
-  size_t rounded = (bytes + 63) / 64 * 64;
-  void* ptr = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
-  if (!ptr) fail("cpu allocate: out of memory asking for ", bytes, " bytes");
-  return ptr;
+namespace {
+
+CachingPool& host_pool() {
+  // Never destroyed: tensors in other static objects may be freed after main() returns.
+  static CachingPool& pool = *new CachingPool(
+      [](size_t bytes) {
+        // 64-byte alignment lets Eigen and the compiler use aligned vector loads.
+        void* block = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!block) fail("cpu allocate: out of memory asking for ", bytes, " bytes");
+        return block;
+      },
+      [](void* block) { std::free(block); });
+  return pool;
 }
 
-void CpuBackend::deallocate(void* ptr, size_t) { std::free(ptr); }
+}  // namespace
+
+void* CpuBackend::allocate(size_t bytes) { return host_pool().allocate(bytes); }
+void CpuBackend::deallocate(void* ptr, size_t bytes) { host_pool().deallocate(ptr, bytes); }
+size_t CpuBackend::system_allocations() const { return host_pool().system_allocations(); }
+void CpuBackend::release_cached() { host_pool().release_cached(); }
 
 void CpuBackend::copy_from_host(const void* host, const View& dst) {
   std::memcpy(dst.data, host, dst.numel() * dtype_size(dst.dtype));

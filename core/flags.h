@@ -1,0 +1,113 @@
+// core/flags.h — command-line flags for margin's binaries: `--name value` or `--name=value`,
+// each declared once with its default and help text, so `--help` lists them all.
+//
+//   Flags flags("train_tiny", "Trains a 2-layer network on two rings.");
+//   int steps = flags.add("steps", 500, "training steps");
+//   flags.parse(argc, argv);   // prints help and exits on --help; throws on unknown flags
+//
+// add() returns a reference to the value, which the Flags object owns and parse() fills in:
+// keep the Flags object alive as long as the references are used.
+#pragma once
+#include <any>
+#include <cstdlib>
+#include <deque>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "backends/types.h"
+
+namespace margin {
+
+class Flags {
+ public:
+  Flags(std::string program, std::string summary)
+      : program_(std::move(program)), summary_(std::move(summary)) {}
+
+  template <class T>
+  T& add(const std::string& name, T default_value, const std::string& help) {
+    Entry& entry = entries_.emplace_back();
+    entry.name = name;
+    entry.help = help;
+    std::ostringstream text;
+    text << default_value;
+    entry.default_text = text.str();
+    T* storage = std::any_cast<T>(&values_.emplace_back(default_value));  // deque: never moves
+    entry.assign = [storage, name](const std::string& value) { *storage = parse_value<T>(name, value); };
+    entry.is_bool = std::is_same_v<T, bool>;
+    return *storage;
+  }
+
+  void parse(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i) {
+      std::string arg = argv[i];
+      if (arg == "--help" || arg == "-h") {
+        print_help(std::cout);
+        std::exit(0);
+      }
+      if (arg.rfind("--", 0) != 0) fail("unexpected argument '", arg, "' (see --help)");
+      std::string name = arg.substr(2), value;
+      size_t equals = name.find('=');
+      Entry* entry = nullptr;
+      if (equals != std::string::npos) {
+        value = name.substr(equals + 1);
+        name = name.substr(0, equals);
+        entry = find(name);
+      } else {
+        entry = find(name);
+        if (entry && entry->is_bool) value = "true";
+        else if (i + 1 < argc) value = argv[++i];
+        else fail("flag --", name, " needs a value (see --help)");
+      }
+      if (!entry) fail("unknown flag --", name, " (see --help)");
+      entry->assign(value);
+    }
+  }
+
+  void print_help(std::ostream& out) const {
+    out << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
+    for (const Entry& e : entries_)
+      out << "  --" << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ')
+          << e.help << " (default: " << (e.default_text.empty() ? "\"\"" : e.default_text) << ")\n";
+    out << "  --help            this text\n";
+  }
+
+ private:
+  struct Entry {
+    std::string name, help, default_text;
+    std::function<void(const std::string&)> assign;
+    bool is_bool = false;
+  };
+
+  template <class T>
+  static T parse_value(const std::string& name, const std::string& text) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      return text;
+    } else if constexpr (std::is_same_v<T, bool>) {
+      if (text == "true" || text == "1") return true;
+      if (text == "false" || text == "0") return false;
+      fail("flag --", name, ": expected true or false, got '", text, "'");
+    } else {
+      std::istringstream in(text);
+      T value{};
+      in >> value;
+      if (in.fail() || !in.eof()) fail("flag --", name, ": cannot read '", text, "' as a number");
+      return value;
+    }
+  }
+
+  Entry* find(const std::string& name) {
+    for (Entry& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
+  }
+
+  std::string program_, summary_;
+  std::deque<Entry> entries_;
+  std::deque<std::any> values_;
+};
+
+}  // namespace margin

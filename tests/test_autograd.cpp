@@ -1,0 +1,125 @@
+// tests/test_autograd.cpp — the autograd engine itself: shared subexpressions, accumulation
+// across backward calls, no_grad, graph freeing, and its errors.
+#include <doctest/doctest.h>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+
+namespace margin {
+namespace {
+
+Tensor scalar_leaf(double value) {
+  return Tensor::scalar(value, DType::F64, kCPU).requires_grad_();
+}
+
+template <class F>
+std::string error_of(F&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("a node used twice receives the sum of both gradients") {
+  // y = x·x + x  ⇒  dy/dx = 2x + 1
+  Tensor x = scalar_leaf(3.0);
+  Tensor y = x * x + x;
+  y.backward();
+  CHECK(x.grad().item() == 7.0);
+
+  // A diamond: a = 2x, b = a + 1, c = a · b ⇒ dc/dx = 2(b + a) = 2(4x + 1)
+  Tensor z = scalar_leaf(1.5);
+  Tensor a = z * 2.0;
+  Tensor c = a * (a + 1.0);
+  c.backward();
+  CHECK(z.grad().item() == doctest::Approx(2 * (4 * 1.5 + 1)));
+}
+
+TEST_CASE("gradients accumulate across backward calls until zeroed") {
+  Tensor x = scalar_leaf(2.0);
+  (x * 3.0).backward();
+  (x * 3.0).backward();
+  CHECK(x.grad().item() == 6.0);
+  x.zero_grad();
+  CHECK_FALSE(x.grad().defined());
+  (x * x).backward();
+  CHECK(x.grad().item() == 4.0);
+}
+
+TEST_CASE("a leaf's gradient is its own buffer, never an alias of another") {
+  // add passes the same gradient tensor to both inputs; each leaf must own a copy.
+  Tensor a = Tensor::zeros({3}, DType::F64, kCPU).requires_grad_();
+  Tensor b = Tensor::zeros({3}, DType::F64, kCPU).requires_grad_();
+  sum(a + b).backward();
+  CHECK(a.grad().view().data != b.grad().view().data);
+  sum(a * 2.0).backward();
+  CHECK(a.grad().to_vector() == std::vector<double>{3, 3, 3});
+  CHECK(b.grad().to_vector() == std::vector<double>{1, 1, 1});
+}
+
+TEST_CASE("no_grad records nothing") {
+  Tensor x = scalar_leaf(1.0);
+  {
+    NoGradGuard no_grad;
+    Tensor y = x * 2.0;
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.grad_fn() == nullptr);
+    CHECK_FALSE(grad_enabled());
+  }
+  CHECK(grad_enabled());
+  CHECK((x * 2.0).requires_grad());
+}
+
+TEST_CASE("inputs without requires_grad get no gradient and record no node") {
+  Tensor x = Tensor::scalar(1.0, DType::F64, kCPU);
+  Tensor w = scalar_leaf(2.0);
+  Tensor y = x * w;
+  CHECK(y.requires_grad());
+  y.backward();
+  CHECK_FALSE(x.grad().defined());
+  CHECK(w.grad().item() == 1.0);
+  CHECK((x * x).grad_fn() == nullptr);
+}
+
+TEST_CASE("backward frees the graph; a second backward through it is an error") {
+  Tensor x = scalar_leaf(1.0);
+  Tensor y = exp(x) * 2.0;
+  y.backward();
+  CHECK(y.grad_fn()->inputs.empty());
+  CHECK(error_of([&] { y.backward(); }).find("already freed") != std::string::npos);
+}
+
+TEST_CASE("a non-scalar needs a seed of its own shape") {
+  Tensor x = Tensor::ones({2, 2}, DType::F64, kCPU).requires_grad_();
+  Tensor y = x * 3.0;
+  CHECK(error_of([&] { y.backward(); }) ==
+        "backward(): float64[2, 2] on cpu is not a scalar; pass a seed gradient of the same shape");
+  CHECK(error_of([&] { y.backward(Tensor::ones({3}, DType::F64, kCPU)); }).find("does not match") != std::string::npos);
+  y.backward(Tensor::from_vector({1, 2, 3, 4}, {2, 2}, DType::F64, kCPU));
+  CHECK(x.grad().to_vector() == std::vector<double>{3, 6, 9, 12});
+  Tensor constant = Tensor::ones({1}, DType::F64, kCPU);
+  CHECK(error_of([&] { constant.backward(); }).find("does not require grad") != std::string::npos);
+}
+
+TEST_CASE("a deep chain does not overflow the stack") {
+  Tensor x = scalar_leaf(1.0);
+  Tensor y = x;
+  for (int i = 0; i < 100000; ++i) y = y + 0.0;
+  y.backward();
+  CHECK(x.grad().item() == 1.0);
+}
+
+TEST_CASE("dropping a deep graph without backward does not overflow the stack") {
+  Tensor x = scalar_leaf(1.0);
+  {
+    Tensor y = x;
+    for (int i = 0; i < 1000000; ++i) y = y + 0.0;
+    CHECK(y.grad_fn() != nullptr);
+  }  // a million nodes released here
+  CHECK(x.requires_grad());
+}
+
+}  // namespace
+}  // namespace margin

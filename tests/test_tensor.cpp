@@ -1,0 +1,114 @@
+// tests/test_tensor.cpp — tensor factories, views sharing storage, conversions, printing,
+// and the errors bad shapes and dtypes raise.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "core/ops.h"
+#include "core/random.h"
+
+namespace margin {
+namespace {
+
+// Runs `body` and returns the margin::Error message it throws ("" if none).
+template <class F>
+std::string error_of(F&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("factories fill, shape and seed as asked") {
+  Tensor zeros = Tensor::zeros({2, 3}, DType::F64, kCPU);
+  CHECK(zeros.shape() == Shape{2, 3});
+  CHECK(zeros.strides() == Shape{3, 1});
+  CHECK(zeros.to_vector() == std::vector<double>(6, 0.0));
+  CHECK(Tensor::ones({4}, DType::F32, kCPU).to_vector() == std::vector<double>(4, 1.0));
+  CHECK(Tensor::full({2}, 2.5, DType::F32, kCPU).to_vector() == std::vector<double>{2.5, 2.5});
+  CHECK(Tensor::scalar(3.0, DType::F64, kCPU).ndim() == 0);
+  CHECK(Tensor::scalar(3.0, DType::F64, kCPU).item() == 3.0);
+
+  Generator a(42), b(42), c(43);
+  Tensor ra = Tensor::randn({1000}, a, DType::F64, kCPU);
+  CHECK(ra.to_vector() == Tensor::randn({1000}, b, DType::F64, kCPU).to_vector());
+  CHECK(ra.to_vector() != Tensor::randn({1000}, c, DType::F64, kCPU).to_vector());
+  double m = mean(ra).item();
+  double var = mean(pow(ra - m, 2.0)).item();
+  CHECK(std::abs(m) < 0.1);  // 1000 draws of N(0, 1): mean within ~3 standard errors
+  CHECK(var == doctest::Approx(1.0).epsilon(0.1));
+  std::vector<double> u = Tensor::uniform({1000}, 2.0, 3.0, a, DType::F64, kCPU).to_vector();
+  for (double v : u) REQUIRE((v >= 2.0 && v < 3.0));
+}
+
+TEST_CASE("views share storage; contiguous() copies only when needed") {
+  Tensor x = Tensor::from_vector({0, 1, 2, 3, 4, 5}, {2, 3}, DType::F32, kCPU);
+  Tensor r = x.reshape({3, 2});
+  Tensor t = x.t();
+  Tensor s = x.slice(1, 1, 3);
+  CHECK(r.view().data == x.view().data);
+  CHECK(t.view().data == x.view().data);
+  CHECK(t.strides() == Shape{1, 3});
+  CHECK_FALSE(t.is_contiguous());
+  CHECK(s.view().data == static_cast<float*>(x.view().data) + 1);
+  CHECK(x.contiguous().view().data == x.view().data);
+  CHECK(t.contiguous().view().data != x.view().data);
+  CHECK(t.contiguous().to_vector() == std::vector<double>{0, 3, 1, 4, 2, 5});
+  CHECK(x.reshape({-1}).shape() == Shape{6});
+  CHECK(x.reshape({1, -1, 1}).shape() == Shape{1, 6, 1});
+  // Writing through a view is seen by the base tensor.
+  static_cast<float*>(r.view().data)[5] = 50;
+  CHECK(x.to_vector()[5] == 50);
+}
+
+TEST_CASE("dtype conversion, clone and detach") {
+  Tensor x = Tensor::from_vector({1.5, -2.25}, {2}, DType::F64, kCPU);
+  CHECK(x.to(DType::F32).dtype() == DType::F32);
+  CHECK(x.to(DType::F32).to_vector() == std::vector<double>{1.5, -2.25});
+  CHECK(x.to(DType::I64).to_indices() == std::vector<int64_t>{1, -2});
+  Tensor c = x.clone();
+  CHECK(c.view().data != x.view().data);
+  x.requires_grad_();
+  CHECK_FALSE(x.detach().requires_grad());
+  CHECK(x.detach().view().data == x.view().data);
+}
+
+TEST_CASE("printing names dtype, shape, device and the first values") {
+  std::ostringstream out;
+  out << Tensor::from_vector({1, 2, 3}, {3}, DType::F32, kCPU);
+  CHECK(out.str() == "Tensor(float32[3] on cpu, values=[1, 2, 3])");
+  std::ostringstream many;
+  many << Tensor::zeros({40}, DType::F32, kCPU);
+  CHECK(many.str().find("(40 in all)") != std::string::npos);
+}
+
+TEST_CASE("bad input names the op, the shapes and what was expected") {
+  Tensor a = Tensor::zeros({2, 3}, DType::F32, kCPU);
+  Tensor b = Tensor::zeros({4, 3}, DType::F32, kCPU);
+  Tensor d = Tensor::zeros({2, 3}, DType::F64, kCPU);
+  CHECK(error_of([&] { add(a, b); }) ==
+        "add: shapes [2, 3] and [4, 3] do not broadcast (sizes must match or be 1, aligned from the right)");
+  CHECK(error_of([&] { mul(a, d); }).find("mul: operands of different dtypes: float32[2, 3] on cpu and float64[2, 3] on cpu") == 0);
+  CHECK(error_of([&] { matmul(a, a); }).find("matmul: inner sizes differ: op(a) is 2x3 and op(b) is 2x3") == 0);
+  CHECK(error_of([&] { matmul(a, a.reshape({1, 2, 3})); }).find("matmul: expected two 2-D or two 3-D") == 0);
+  CHECK(error_of([&] { a.reshape({4, 2}); }) == "reshape: cannot view float32[2, 3] on cpu (6 elements) as [4, 2]");
+  CHECK(error_of([&] { a.slice(1, 2, 5); }).find("slice: [2, 5) is not inside [0, 3]") == 0);
+  CHECK(error_of([&] { sum(a, 2); }) == "sum: axis 2 is out of range for float32[2, 3] on cpu");
+  CHECK(error_of([&] { gather(a, 1, Tensor::from_indices({0, 3}, {2, 1}, kCPU)); }) ==
+        "gather: index 3 at flat position 1 is outside [0, 3) along axis 1 of float32[2, 3] on cpu");
+  CHECK(error_of([&] { gather(a, 1, Tensor::from_indices({0}, {1, 1}, kCPU)); }).find("gather: index int64[1, 1] on cpu must match x") == 0);
+  CHECK(error_of([&] { one_hot(Tensor::from_indices({0, 7, 1}, {3}, kCPU), 5); }) ==
+        "one_hot: label 7 in row 1 is outside [0, 5) (or −1 for an ignored row)");
+  CHECK(error_of([&] { exp(Tensor::from_indices({1}, {1}, kCPU)); }) ==
+        "exp: expected a float32 or float64 tensor, got int64[1] on cpu");
+  CHECK(error_of([&] { Tensor::from_vector({1, 2}, {3}); }) == "Tensor::from_vector: 2 values for shape [3] (expected 3)");
+  CHECK(error_of([&] { a.item(); }) == "item(): expected a one-element tensor, got float32[2, 3] on cpu");
+  CHECK(error_of([&] { Tensor().shape(); }).find("undefined Tensor") != std::string::npos);
+  CHECK(error_of([&] { a.to(Device{DeviceType::CUDA, 0}); }).find("cuda:0") != std::string::npos);
+  CHECK(error_of([&] { concat({a, b.reshape({3, 4})}, 0); }).find("concat: float32[3, 4] on cpu does not match float32[2, 3] on cpu outside axis 0") == 0);
+}
+
+}  // namespace
+}  // namespace margin
