@@ -114,6 +114,10 @@ class Backend {
   virtual void gather(const View& x, const View& index, int axis, const View& y) = 0;
   // dx = 0, then dx[o, index[o, k, i], i] += dy[o, k, i]: the adjoint of gather.
   virtual void gather_backward(const View& dy, const View& index, int axis, const View& dx) = 0;
+  // out[o, index[o, k, i], i] = src[o, k, i] for every (o, k, i); other elements of out are
+  // left as they are (the caller copies x into out first). Requires distinct indices per
+  // (o, i) where the result must be deterministic.
+  virtual void scatter(const View& src, const View& index, int axis, const View& out) = 0;
   // out[b, c] = (labels[b] == c); a label outside [0, C) (e.g. −1) gives a zero row.
   virtual void one_hot(const View& labels, const View& out) = 0;
 

@@ -5,7 +5,7 @@
 // speed of a 1024³ matmul that wrote into a new output each call); on a GPU cudaMalloc
 // synchronizes the device.
 //
-// Sizes are rounded up (to 512 bytes, or 1/8 of the size's power of two above 1 MiB, to
+// Sizes are rounded up (to 64 bytes up to 4 KiB, 512 bytes up to 1 MiB, then 1/8 of the size's power of two above 1 MiB, to
 // bound waste at 12.5%), and a block is reused only for the same rounded size. Thread-safe
 // (data-loader threads allocate too). Left out: splitting and merging blocks, streams.
 #pragma once
@@ -27,6 +27,7 @@ class CachingPool {
   ~CachingPool() { release_cached(); }
 
   static size_t round_size(size_t bytes) {
+    if (bytes <= 4096) return (bytes + 63) / 64 * 64;
     if (bytes <= (size_t(1) << 20)) return (bytes + 511) / 512 * 512;
     size_t power = size_t(1) << 20;
     while (power < bytes) power <<= 1;

@@ -74,6 +74,10 @@ Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
 // y[.., k, ..] = x[.., index[.., k, ..], ..] along `axis`; index is int64 with x's shape
 // except along `axis`.
 Tensor gather(const Tensor& x, int axis, const Tensor& index);
+// x with the elements at `index` along `axis` replaced by src (src has index's shape):
+// out[.., index[.., k, ..], ..] = src[.., k, ..]. Indices must not repeat within a row.
+// The way a margin replaces the target logit: scatter(cos_theta, 1, labels, cos_theta_y − m).
+Tensor scatter(const Tensor& x, int axis, const Tensor& index, const Tensor& src);
 // [B] int64 labels → [B, C] rows with a 1 at each label; a label of −1 gives a zero row.
 Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype = DType::F32);
 

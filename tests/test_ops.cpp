@@ -97,6 +97,10 @@ std::vector<OpCase> op_cases() {
        [](V x) { return gather(x[0], 1, labels({2, 0, 4, 2}).reshape({4, 1})); }},
       {"gather(x=[4,5], axis=0, index=[2,5]) repeats", {{4, 5}}, Domain::Any,
        [](V x) { return gather(x[0], 0, Tensor::from_indices({1, 1, 3, 0, 1, 1, 1, 3, 0, 2}, {2, 5}, kCPU)); }},
+      {"scatter(x=[3,4], axis=1, index=[3,1], src=[3,1])", {{3, 4}, {3, 1}}, Domain::Any,
+       [](V x) { return scatter(x[0], 1, labels({3, 0, 1}).reshape({3, 1}), x[1] * 2.0); }},
+      {"scatter(x=[4,3], axis=0, index=[2,3], src=[2,3])", {{4, 3}, {2, 3}}, Domain::Any,
+       [](V x) { return scatter(x[0], 0, Tensor::from_indices({0, 3, 1, 2, 1, 3}, {2, 3}, kCPU), x[1]); }},
       {"one_hot mask: x=[3,4] ⊙ one_hot([1,-1,3])", {{3, 4}}, Domain::Any,
        [](V x) { return x[0] * one_hot(labels({1, -1, 3}), 4, DType::F64); }},
       // views and layout
@@ -173,6 +177,9 @@ TEST_CASE("forward values match hand-computed ones") {
         std::vector<double>{1, 2, 3, 4, 5, 6, 10, 20, 30});
   CHECK(gather(x, 1, Tensor::from_indices({2, 0}, {2, 1}, kCPU)).to_vector() ==
         std::vector<double>{3, 4});
+  CHECK(scatter(x, 1, Tensor::from_indices({1, 2}, {2, 1}, kCPU),
+                Tensor::from_vector({-1, -2}, {2, 1}, DType::F64, kCPU)).to_vector() ==
+        std::vector<double>{1, -1, 3, 4, 5, -2});
   CHECK(one_hot(labels({2, -1}), 3).to_vector() == std::vector<double>{0, 0, 1, 0, 0, 0});
   std::vector<double> normalized = l2_normalize(Tensor::from_vector({3, 4}, {1, 2}, DType::F64, kCPU)).to_vector();
   CHECK(normalized[0] == doctest::Approx(0.6));

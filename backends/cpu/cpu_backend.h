@@ -42,6 +42,7 @@ class CpuBackend final : public Backend {
   int64_t find_out_of_range(const View& index, int64_t lo, int64_t hi) override;
   void gather(const View& x, const View& index, int axis, const View& y) override;
   void gather_backward(const View& dy, const View& index, int axis, const View& dx) override;
+  void scatter(const View& src, const View& index, int axis, const View& out) override;
   void one_hot(const View& labels, const View& out) override;
 
   void sgd_step(const SgdParams& params, const View& param, const View& grad,

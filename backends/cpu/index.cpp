@@ -48,6 +48,23 @@ void CpuBackend::gather_backward(const View& dy, const View& index, int axis, co
   });
 }
 
+void CpuBackend::scatter(const View& src, const View& index, int axis, const View& out) {
+  AxisSplit to(out.shape, axis), from(index.shape, axis);
+  const int64_t* idx = index.ptr<int64_t>();
+  dispatch_floating(out.dtype, "scatter", [&](auto t) {
+    using T = decltype(t);
+    const T* values = src.ptr<T>();
+    T* result = out.ptr<T>();
+#pragma omp parallel for if (worth_threads(src.numel()))
+    for (int64_t o = 0; o < from.outer; ++o)
+      for (int64_t k = 0; k < from.n; ++k)
+        for (int64_t i = 0; i < from.inner; ++i) {
+          int64_t at = (o * from.n + k) * from.inner + i;
+          result[(o * to.n + idx[at]) * to.inner + i] = values[at];
+        }
+  });
+}
+
 void CpuBackend::one_hot(const View& labels, const View& out) {
   int64_t rows = out.shape[0], classes = out.shape[1];
   const int64_t* label = labels.ptr<int64_t>();
