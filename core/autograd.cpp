@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace margin {
 
@@ -123,7 +124,11 @@ void run_backward(const Tensor& root, const Tensor& seed_in) {
     if (slot != pending.end()) pending.erase(slot);
     if (!node->backward) fail("autograd: the graph through '", node->name, "' was already freed "
                               "by an earlier backward()");
-    std::vector<Tensor> input_grads = grad.defined() ? node->backward(grad) : std::vector<Tensor>();
+    std::vector<Tensor> input_grads;
+    if (grad.defined()) {
+      ProfileScope scope("backward", node->name);
+      input_grads = node->backward(grad);
+    }
     for (size_t i = 0; i < input_grads.size(); ++i) {
       const Tensor& input = node->inputs[i];
       const Tensor& input_grad = input_grads[i];

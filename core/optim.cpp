@@ -2,6 +2,7 @@
 #include "core/optim.h"
 
 #include "core/autograd.h"
+#include "core/profiler.h"
 
 namespace margin {
 
@@ -19,6 +20,7 @@ SGD::SGD(std::vector<Tensor> params, SgdParams options)
 }
 
 void SGD::step() {
+  ProfileScope scope("optimizer", "sgd_step");
   NoGradGuard no_grad;
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor grad = params_[i].grad();

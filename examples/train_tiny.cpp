@@ -3,10 +3,12 @@
 // Shows the whole loop — forward, loss, backward, step — in a screenful.
 #include <cmath>
 #include <cstdio>
+#include <iostream>
 
 #include "core/flags.h"
 #include "core/ops.h"
 #include "core/optim.h"
+#include "core/profiler.h"
 #include "layers/linear.h"
 
 using namespace margin;
@@ -18,7 +20,9 @@ int main(int argc, char** argv) try {
   int64_t& steps = flags.add<int64_t>("steps", 300, "full-batch SGD steps");
   double& lr = flags.add("lr", 0.1, "learning rate");
   int64_t& seed = flags.add<int64_t>("seed", 0, "random seed");
+  bool& profile = flags.add("profile", false, "print where the time went, per op and layer");
   flags.parse(argc, argv);
+  profiler().enable(profile);
 
   Generator gen(seed);
   std::vector<double> xy;
@@ -50,6 +54,7 @@ int main(int argc, char** argv) try {
                   loss.item(), 100.0 * correct / points);
     }
   }
+  if (profile) profiler().print(std::cout);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "train_tiny: %s\n", e.what());

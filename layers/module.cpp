@@ -1,6 +1,8 @@
 // layers/module.cpp — walking the module tree for names, counts, modes and gradients.
 #include "layers/module.h"
 
+#include "core/profiler.h"
+
 namespace margin {
 
 void Module::collect(const std::string& prefix, bool buffers, std::vector<Parameter>& out) const {
@@ -64,7 +66,10 @@ Sequential& Sequential::add(std::shared_ptr<Layer> layer) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor out = x;
-  for (auto& layer : layers_) out = layer->forward(out);
+  for (auto& layer : layers_) {
+    ProfileScope scope("forward", layer->type_name());
+    out = layer->forward(out);
+  }
   return out;
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/autograd.h"
 #include "core/ops.h"
+#include "core/profiler.h"
 
 namespace margin {
 namespace {
@@ -101,6 +102,19 @@ TEST_CASE("a non-scalar needs a seed of its own shape") {
   CHECK(x.grad().to_vector() == std::vector<double>{3, 6, 9, 12});
   Tensor constant = Tensor::ones({1}, DType::F64, kCPU);
   CHECK(error_of([&] { constant.backward(); }).find("does not require grad") != std::string::npos);
+}
+
+TEST_CASE("the profiler counts each node's backward when on, and nothing when off") {
+  Tensor x = Tensor::ones({3}, DType::F64, kCPU).requires_grad_();
+  profiler().reset();
+  sum(exp(x)).backward();
+  CHECK(profiler().calls("backward", "exp") == 0);
+  profiler().enable();
+  sum(exp(exp(x))).backward();
+  profiler().enable(false);
+  CHECK(profiler().calls("backward", "exp") == 2);
+  CHECK(profiler().calls("backward", "sum_to") == 1);
+  profiler().reset();
 }
 
 TEST_CASE("a deep chain does not overflow the stack") {
