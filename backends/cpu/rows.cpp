@@ -3,13 +3,14 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/fast_exp.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
 using namespace cpu;
 
-// One softmax row of n elements, `step` apart. The exponentials are taken in T (float32
-// exponentials vectorize, 16 at a time with AVX-512) and summed in double.
+// One softmax row of n elements, `step` apart. The exponentials are taken in T (float32 ones
+// by fast_exp, which vectorizes) and summed in double.
 template <class T>
 void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
   T max = in[0];
@@ -17,7 +18,7 @@ void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
   // Subtracting the max keeps every exponent ≤ 0: no overflow at s = 64 or beyond.
   double total = 0;
 #pragma omp simd reduction(+ : total)
-  for (int64_t j = 0; j < n; ++j) total += static_cast<double>(std::exp(in[j * step] - max));
+  for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast_exp(in[j * step] - max));
   if (log) {
     T shift = max + static_cast<T>(std::log(total));
 #pragma omp simd
@@ -25,7 +26,7 @@ void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
   } else {
     T inverse = static_cast<T>(1.0 / total);
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) out[j * step] = std::exp(in[j * step] - max) * inverse;
+    for (int64_t j = 0; j < n; ++j) out[j * step] = fast_exp(in[j * step] - max) * inverse;
   }
 }
 
@@ -43,7 +44,7 @@ void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t n, int64_t ste
   T d = static_cast<T>(dot);
   if (log) {
 #pragma omp simd
-    for (int64_t j = 0; j < n; ++j) dx[j * step] = dy[j * step] - std::exp(y[j * step]) * d;
+    for (int64_t j = 0; j < n; ++j) dx[j * step] = dy[j * step] - fast_exp(y[j * step]) * d;
   } else {
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) dx[j * step] = y[j * step] * (dy[j * step] - d);
