@@ -48,6 +48,30 @@ struct SgdParams {
   bool nesterov = false;
 };
 
+// Convolution geometry (NCHW). With x [N, C, H, W] and w [K, C/groups, R, S]:
+//   P = (H + 2·pad_h − dilation_h·(R − 1) − 1) / stride_h + 1   (floor division)
+//   Q = (W + 2·pad_w − dilation_w·(S − 1) − 1) / stride_w + 1
+// Channels split into `groups` equal groups: output channel k reads input channels
+// [g·C/groups, (g+1)·C/groups) with g = k / (K/groups); groups = C is depthwise.
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;  // zeros on each side
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+// Pooling geometry (NCHW, per channel): P = (H + 2·pad_h − kernel_h) / stride_h + 1 (floor),
+// Q likewise. Requires pad ≤ kernel / 2 in each dim (as PyTorch), so every window holds at
+// least one element of the input.
+struct Pool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  // Average pooling only: divide by kernel_h·kernel_w (padding counts, PyTorch's default)
+  // or by the number of input elements inside the window.
+  bool count_include_pad = true;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -95,6 +119,42 @@ class Backend {
   // 3-D [batch, M, N]; contiguous. beta = 0 assigns (c's old content is ignored, NaN too).
   virtual void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b,
                     double beta, const View& c) = 0;
+
+  // ---- convolution and pooling (NCHW; all views contiguous; geometry as Conv2dParams) --
+  // y[n, k, p, q] = Σ_{c, r, s} x[n, g·Cg + c, p·stride_h − pad_h + r·dilation_h,
+  //                                           q·stride_w − pad_w + s·dilation_w] · w[k, c, r, s]
+  // with Cg = C / groups, g = k / (K / groups), and x read as 0 outside [0, H) × [0, W).
+  // x [N, C, H, W], w [K, Cg, R, S], y [N, K, P, Q]; y assigned. No bias (the op adds it).
+  virtual void conv2d(const Conv2dParams& params, const View& x, const View& w,
+                      const View& y) = 0;
+  // dx = ∂(Σ y ⊙ dy)/∂x: every x element gets Σ dy[n, k, p, q] · w[k, c, r, s] over the
+  // (k, p, q, r, s) that read it in the forward above. dx [N, C, H, W] assigned (elements
+  // no window reads, e.g. past the last stride, are 0).
+  virtual void conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
+                                    const View& dx) = 0;
+  // dw[k, c, r, s] = Σ_{n, p, q} dy[n, k, p, q] · x[n, g·Cg + c, p·stride_h − pad_h + r·dilation_h,
+  //                                                 q·stride_w − pad_w + s·dilation_w]
+  // (x = 0 outside the image). dw [K, Cg, R, S] assigned. The bias gradient is not here:
+  // the op adds the bias by broadcasting, whose gradient is sum_to.
+  virtual void conv2d_backward_filter(const Conv2dParams& params, const View& x, const View& dy,
+                                      const View& dw) = 0;
+  // y[n, c, p, q] = max over the window rows [p·stride_h − pad_h, + kernel_h) × columns
+  // [q·stride_w − pad_w, + kernel_w) clipped to the image; argmax[n, c, p, q] = h·W + w of
+  // the first maximum in row-major window order (an index into the [H, W] plane, as
+  // PyTorch). x [N, C, H, W]; y and argmax (int64) [N, C, P, Q]; both assigned.
+  virtual void max_pool2d(const Pool2dParams& params, const View& x, const View& y,
+                          const View& argmax) = 0;
+  // dx = 0, then dx[n, c, argmax[n, c, p, q]] += dy[n, c, p, q]. dx [N, C, H, W] assigned.
+  virtual void max_pool2d_backward(const Pool2dParams& params, const View& dy,
+                                   const View& argmax, const View& dx) = 0;
+  // y[n, c, p, q] = (Σ of x over the window clipped to the image) / divisor, where divisor
+  // = kernel_h·kernel_w when count_include_pad, else the clipped window's element count.
+  // x [N, C, H, W], y [N, C, P, Q] assigned.
+  virtual void avg_pool2d(const Pool2dParams& params, const View& x, const View& y) = 0;
+  // dx[n, c, h, w] = Σ over the windows (p, q) holding (h, w) of dy[n, c, p, q] / divisor(p, q).
+  // dx [N, C, H, W] assigned.
+  virtual void avg_pool2d_backward(const Pool2dParams& params, const View& dy,
+                                   const View& dx) = 0;
 
   // ---- softmax and normalization ------------------------------------------------------
   // y = softmax(x) or log_softmax(x) along `axis`, max-subtracted (stable at any scale).

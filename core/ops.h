@@ -81,6 +81,19 @@ Tensor scatter(const Tensor& x, int axis, const Tensor& index, const Tensor& src
 // [B] int64 labels → [B, C] rows with a 1 at each label; a label of −1 gives a zero row.
 Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype = DType::F32);
 
+// ---- convolution (core/ops/conv.cpp) ----
+// x [N, C, H, W] ⊛ w [K, C/groups, R, S] (+ bias [K], optional) → [N, K, P, Q]; the
+// geometry and the sum are spelled out at Conv2dParams and Backend::conv2d.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv2dParams& params = {});
+
+// ---- pooling (core/ops/pool.cpp) ----
+// Per channel over [kernel_h, kernel_w] windows (Pool2dParams): [N, C, H, W] → [N, C, P, Q].
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& params);
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& params);
+// The mean of each channel plane: [N, C, H, W] → [N, C].
+Tensor global_avg_pool(const Tensor& x);
+
 // ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
 Tensor concat(const std::vector<Tensor>& parts, int axis);
 

@@ -1,6 +1,6 @@
 // backends/cpu/cpu_backend.h — the CPU backend: Eigen for dense algebra, OpenMP for loops.
 // Each kernel's contract is in backends/backend.h; the definitions are split by family
-// across this folder (memory, elementwise, reduce, linalg, rows, index, optim).
+// across this folder (memory, elementwise, reduce, linalg, conv, pool, rows, index, optim).
 #pragma once
 #include "backends/backend.h"
 
@@ -32,6 +32,18 @@ class CpuBackend final : public Backend {
 
   void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b, double beta,
             const View& c) override;
+
+  void conv2d(const Conv2dParams& params, const View& x, const View& w, const View& y) override;
+  void conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
+                            const View& dx) override;
+  void conv2d_backward_filter(const Conv2dParams& params, const View& x, const View& dy,
+                              const View& dw) override;
+  void max_pool2d(const Pool2dParams& params, const View& x, const View& y,
+                  const View& argmax) override;
+  void max_pool2d_backward(const Pool2dParams& params, const View& dy, const View& argmax,
+                           const View& dx) override;
+  void avg_pool2d(const Pool2dParams& params, const View& x, const View& y) override;
+  void avg_pool2d_backward(const Pool2dParams& params, const View& dy, const View& dx) override;
 
   void softmax(const View& x, int axis, bool log, const View& y) override;
   void softmax_backward(const View& y, const View& dy, int axis, bool log,
