@@ -41,6 +41,13 @@ const char* unary_name(UnaryOp op);
 enum class BinaryOp { Add, Sub, Mul, Div };
 const char* binary_name(BinaryOp op);
 
+// Batch normalization over the channel dim 1 of x [N, C, H, W] or [N, C] (seen as
+// [N, C, inner], inner = H·W or 1; statistics over the M = N·inner values of a channel).
+struct BatchNormParams {
+  double eps = 1e-5;       // added to the variance before the square root
+  double momentum = 0.1;   // running ← (1 − momentum)·running + momentum·batch statistic
+};
+
 struct SgdParams {
   double lr = 0.1;
   double momentum = 0.0;
@@ -168,6 +175,47 @@ class Backend {
   // dx_r = (dy_r − y_r (dy_r · y_r)) / ‖x_r‖ where ‖x_r‖ > eps, else dy_r / eps.
   virtual void l2_normalize_rows_backward(const View& y, const View& norms, const View& dy,
                                           double eps, const View& dx) = 0;
+
+  // ---- batch norm and per-channel activations (x: [N, C, inner], contiguous) ---------
+  // An "absent" view has data == nullptr (weight/bias without affine, running stats not
+  // tracked, a gradient nobody needs). All per-channel views are [C], contiguous.
+  // Training forward, batch statistics per channel c (sums accumulated in double):
+  //   mean_c = (1/M) Σ x,  var_c = (1/M) Σ (x − mean_c)²  (biased: it normalizes),
+  //   inv_std_c = 1/√(var_c + eps),  y = (x − mean_c)·inv_std_c·weight_c + bias_c
+  //   (weight 1 and bias 0 when absent). Assigns y, saved_mean, saved_inv_std; when
+  //   running_mean/var are present, updates them IN PLACE as PyTorch does, with the
+  //   UNBIASED variance var_c · M/(M−1): running ← (1 − momentum)·running + momentum·stat.
+  //   Requires M > 1.
+  virtual void batch_norm_forward_train(const BatchNormParams& params, const View& x,
+                                        const View& weight, const View& bias, const View& y,
+                                        const View& saved_mean, const View& saved_inv_std,
+                                        const View& running_mean, const View& running_var) = 0;
+  // Eval forward with the running statistics: mean_c = running_mean_c,
+  //   inv_std_c = 1/√(running_var_c + eps), y as above. Assigns y, saved_mean and
+  //   saved_inv_std (so the one backward kernel serves both modes); running stats unchanged.
+  virtual void batch_norm_forward_eval(const BatchNormParams& params, const View& x,
+                                       const View& weight, const View& bias,
+                                       const View& running_mean, const View& running_var,
+                                       const View& y, const View& saved_mean,
+                                       const View& saved_inv_std) = 0;
+  // One pass over dy per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):
+  //   dbias_c = Σ dy,  dweight_c = Σ dy·x̂   (assigned when present)
+  //   batch_stats (training): dx = w·inv_std_c/M · (M·dy − dbias_c − x̂·dweight_c)
+  //   otherwise (eval, constant statistics): dx = w·inv_std_c · dy
+  //   dx assigned when present.
+  virtual void batch_norm_backward(bool batch_stats, const View& x, const View& dy,
+                                   const View& weight, const View& saved_mean,
+                                   const View& saved_inv_std, const View& dx,
+                                   const View& dweight, const View& dbias) = 0;
+  // PReLU with slope a_c per channel (weight [C], or [1] shared by every channel):
+  //   y = x if x > 0, else a_c·x.
+  virtual void prelu(const View& x, const View& weight, const View& y) = 0;
+  // PyTorch's convention, the x ≤ 0 branch at x = 0:
+  //   dx = dy if x > 0 else a_c·dy;  dweight_c = Σ (x > 0 ? 0 : x·dy) over N and inner
+  //   (summed to [1] when shared). Both assigned; either may be absent.
+  // Dropout has no kernel: the op draws a host mask and multiplies with `binary`.
+  virtual void prelu_backward(const View& x, const View& weight, const View& dy, const View& dx,
+                              const View& dweight) = 0;
 
   // ---- indexing -----------------------------------------------------------------------
   // Position (flat) of the first index outside [lo, hi), or -1 when all are inside.

@@ -70,6 +70,22 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // Rows of a [rows, d] matrix scaled to unit L2 norm: x / max(‖x‖, eps).
 Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
 
+// ---- normalization, per-channel activation, dropout (core/ops/norm.cpp) ----
+// Channels are dim 1 of x [N, C, H, W] or [N, C] (anything after C is spatial).
+// Batch norm: y = (x − μ_c)/√(σ²_c + eps)·weight_c + bias_c. Training uses the batch's μ, σ²
+// (biased) and, when running_mean/var are defined, updates them in place with momentum and
+// the unbiased variance, as PyTorch; eval uses the running statistics. weight/bias may be
+// undefined (no affine). Gradients flow to x, weight and bias, never to the running stats.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum = 0.1, double eps = 1e-5);
+// y = x if x > 0 else a_c·x, weight a [C] (or [1], shared). At x = 0 the derivative is
+// PyTorch's: dy/dx = a_c, dy/da_c = x = 0.
+Tensor prelu(const Tensor& x, const Tensor& weight);
+// Training: y = x·mask/(1 − p), mask_i ~ Bernoulli(1 − p) drawn from `gen` on the host
+// (p = 1 gives zeros); eval: y = x. dy/dx = mask/(1 − p).
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+
 // ---- indexing (core/ops/index.cpp) ----
 // y[.., k, ..] = x[.., index[.., k, ..], ..] along `axis`; index is int64 with x's shape
 // except along `axis`.
