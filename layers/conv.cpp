@@ -26,7 +26,14 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, Genera
   }
 }
 
-Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params_); }
+Tensor Conv2d::forward(const Tensor& x) {
+  int64_t in_channels = weight.size(1) * params_.groups;
+  if (x.ndim() != 4 || x.size(1) != in_channels)
+    fail("Conv2d(", in_channels, "→", weight.size(0), ", kernel ", weight.size(2),
+         ", groups ", params_.groups, "): expected input [N, ", in_channels,
+         ", H, W], got ", x.describe());
+  return conv2d(x, weight, bias, params_);
+}
 
 // Each output element is a dot product of C_in/groups·k² terms (plus its bias).
 int64_t Conv2d::flops(const Shape&, const Shape& output) const {

@@ -12,7 +12,8 @@
 //
 // Threading: with at least as many samples as threads, OpenMP splits the batch and each
 // thread runs its own (single-threaded) Eigen products on its own column buffer; on 2 cores
-// this measured faster than a serial batch with Eigen threading each product (the unfolding
+// this measured 1.7-1.9x faster than a serial batch with Eigen threading each product
+// (bench_layers, N = 32: conv3x3 64→64 at 56x56 forward 36 ms vs 69 ms; the unfolding
 // is parallel too, and no fork per product). With fewer samples than threads (inference
 // on one image), the batch loop is serial and Eigen threads the products.
 // Left out: Winograd/FFT algorithms, a direct kernel for depthwise convolutions (they take
