@@ -41,11 +41,42 @@ const char* unary_name(UnaryOp op);
 enum class BinaryOp { Add, Sub, Mul, Div };
 const char* binary_name(BinaryOp op);
 
+// Batch normalization over the channel dim 1 of x [N, C, H, W] or [N, C] (seen as
+// [N, C, inner], inner = H·W or 1; statistics over the M = N·inner values of a channel).
+struct BatchNormParams {
+  double eps = 1e-5;       // added to the variance before the square root
+  double momentum = 0.1;   // running ← (1 − momentum)·running + momentum·batch statistic
+};
+
 struct SgdParams {
   double lr = 0.1;
   double momentum = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
+};
+
+// Convolution geometry (NCHW). With x [N, C, H, W] and w [K, C/groups, R, S]:
+//   P = (H + 2·pad_h − dilation_h·(R − 1) − 1) / stride_h + 1   (floor division)
+//   Q = (W + 2·pad_w − dilation_w·(S − 1) − 1) / stride_w + 1
+// Channels split into `groups` equal groups: output channel k reads input channels
+// [g·C/groups, (g+1)·C/groups) with g = k / (K/groups); groups = C is depthwise.
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;  // zeros on each side
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+
+// Pooling geometry (NCHW, per channel): P = (H + 2·pad_h − kernel_h) / stride_h + 1 (floor),
+// Q likewise. Requires pad ≤ kernel / 2 in each dim (as PyTorch), so every window holds at
+// least one element of the input.
+struct Pool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+  // Average pooling only: divide by kernel_h·kernel_w (padding counts, PyTorch's default)
+  // or by the number of input elements inside the window.
+  bool count_include_pad = true;
 };
 
 class Backend {
@@ -96,6 +127,42 @@ class Backend {
   virtual void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b,
                     double beta, const View& c) = 0;
 
+  // ---- convolution and pooling (NCHW; all views contiguous; geometry as Conv2dParams) --
+  // y[n, k, p, q] = Σ_{c, r, s} x[n, g·Cg + c, p·stride_h − pad_h + r·dilation_h,
+  //                                           q·stride_w − pad_w + s·dilation_w] · w[k, c, r, s]
+  // with Cg = C / groups, g = k / (K / groups), and x read as 0 outside [0, H) × [0, W).
+  // x [N, C, H, W], w [K, Cg, R, S], y [N, K, P, Q]; y assigned. No bias (the op adds it).
+  virtual void conv2d(const Conv2dParams& params, const View& x, const View& w,
+                      const View& y) = 0;
+  // dx = ∂(Σ y ⊙ dy)/∂x: every x element gets Σ dy[n, k, p, q] · w[k, c, r, s] over the
+  // (k, p, q, r, s) that read it in the forward above. dx [N, C, H, W] assigned (elements
+  // no window reads, e.g. past the last stride, are 0).
+  virtual void conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
+                                    const View& dx) = 0;
+  // dw[k, c, r, s] = Σ_{n, p, q} dy[n, k, p, q] · x[n, g·Cg + c, p·stride_h − pad_h + r·dilation_h,
+  //                                                 q·stride_w − pad_w + s·dilation_w]
+  // (x = 0 outside the image). dw [K, Cg, R, S] assigned. The bias gradient is not here:
+  // the op adds the bias by broadcasting, whose gradient is sum_to.
+  virtual void conv2d_backward_filter(const Conv2dParams& params, const View& x, const View& dy,
+                                      const View& dw) = 0;
+  // y[n, c, p, q] = max over the window rows [p·stride_h − pad_h, + kernel_h) × columns
+  // [q·stride_w − pad_w, + kernel_w) clipped to the image; argmax[n, c, p, q] = h·W + w of
+  // the first maximum in row-major window order (an index into the [H, W] plane, as
+  // PyTorch). x [N, C, H, W]; y and argmax (int64) [N, C, P, Q]; both assigned.
+  virtual void max_pool2d(const Pool2dParams& params, const View& x, const View& y,
+                          const View& argmax) = 0;
+  // dx = 0, then dx[n, c, argmax[n, c, p, q]] += dy[n, c, p, q]. dx [N, C, H, W] assigned.
+  virtual void max_pool2d_backward(const Pool2dParams& params, const View& dy,
+                                   const View& argmax, const View& dx) = 0;
+  // y[n, c, p, q] = (Σ of x over the window clipped to the image) / divisor, where divisor
+  // = kernel_h·kernel_w when count_include_pad, else the clipped window's element count.
+  // x [N, C, H, W], y [N, C, P, Q] assigned.
+  virtual void avg_pool2d(const Pool2dParams& params, const View& x, const View& y) = 0;
+  // dx[n, c, h, w] = Σ over the windows (p, q) holding (h, w) of dy[n, c, p, q] / divisor(p, q).
+  // dx [N, C, H, W] assigned.
+  virtual void avg_pool2d_backward(const Pool2dParams& params, const View& dy,
+                                   const View& dx) = 0;
+
   // ---- softmax and normalization ------------------------------------------------------
   // y = softmax(x) or log_softmax(x) along `axis`, max-subtracted (stable at any scale).
   virtual void softmax(const View& x, int axis, bool log, const View& y) = 0;
@@ -108,6 +175,47 @@ class Backend {
   // dx_r = (dy_r − y_r (dy_r · y_r)) / ‖x_r‖ where ‖x_r‖ > eps, else dy_r / eps.
   virtual void l2_normalize_rows_backward(const View& y, const View& norms, const View& dy,
                                           double eps, const View& dx) = 0;
+
+  // ---- batch norm and per-channel activations (x: [N, C, inner], contiguous) ---------
+  // An "absent" view has data == nullptr (weight/bias without affine, running stats not
+  // tracked, a gradient nobody needs). All per-channel views are [C], contiguous.
+  // Training forward, batch statistics per channel c (sums accumulated in double):
+  //   mean_c = (1/M) Σ x,  var_c = (1/M) Σ (x − mean_c)²  (biased: it normalizes),
+  //   inv_std_c = 1/√(var_c + eps),  y = (x − mean_c)·inv_std_c·weight_c + bias_c
+  //   (weight 1 and bias 0 when absent). Assigns y, saved_mean, saved_inv_std; when
+  //   running_mean/var are present, updates them IN PLACE as PyTorch does, with the
+  //   UNBIASED variance var_c · M/(M−1): running ← (1 − momentum)·running + momentum·stat.
+  //   Requires M > 1.
+  virtual void batch_norm_forward_train(const BatchNormParams& params, const View& x,
+                                        const View& weight, const View& bias, const View& y,
+                                        const View& saved_mean, const View& saved_inv_std,
+                                        const View& running_mean, const View& running_var) = 0;
+  // Eval forward with the running statistics: mean_c = running_mean_c,
+  //   inv_std_c = 1/√(running_var_c + eps), y as above. Assigns y, saved_mean and
+  //   saved_inv_std (so the one backward kernel serves both modes); running stats unchanged.
+  virtual void batch_norm_forward_eval(const BatchNormParams& params, const View& x,
+                                       const View& weight, const View& bias,
+                                       const View& running_mean, const View& running_var,
+                                       const View& y, const View& saved_mean,
+                                       const View& saved_inv_std) = 0;
+  // One pass over dy per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):
+  //   dbias_c = Σ dy,  dweight_c = Σ dy·x̂   (assigned when present)
+  //   batch_stats (training): dx = w·inv_std_c/M · (M·dy − dbias_c − x̂·dweight_c)
+  //   otherwise (eval, constant statistics): dx = w·inv_std_c · dy
+  //   dx assigned when present.
+  virtual void batch_norm_backward(bool batch_stats, const View& x, const View& dy,
+                                   const View& weight, const View& saved_mean,
+                                   const View& saved_inv_std, const View& dx,
+                                   const View& dweight, const View& dbias) = 0;
+  // PReLU with slope a_c per channel (weight [C], or [1] shared by every channel):
+  //   y = x if x > 0, else a_c·x.
+  virtual void prelu(const View& x, const View& weight, const View& y) = 0;
+  // PyTorch's convention, the x ≤ 0 branch at x = 0:
+  //   dx = dy if x > 0 else a_c·dy;  dweight_c = Σ (x > 0 ? 0 : x·dy) over N and inner
+  //   (summed to [1] when shared). Both assigned; either may be absent.
+  // Dropout has no kernel: the op draws a host mask and multiplies with `binary`.
+  virtual void prelu_backward(const View& x, const View& weight, const View& dy, const View& dx,
+                              const View& dweight) = 0;
 
   // ---- indexing -----------------------------------------------------------------------
   // Position (flat) of the first index outside [lo, hi), or -1 when all are inside.

@@ -70,6 +70,22 @@ Tensor log_softmax(const Tensor& x, int axis = -1);
 // Rows of a [rows, d] matrix scaled to unit L2 norm: x / max(‖x‖, eps).
 Tensor l2_normalize(const Tensor& x, double eps = 1e-12);
 
+// ---- normalization, per-channel activation, dropout (core/ops/norm.cpp) ----
+// Channels are dim 1 of x [N, C, H, W] or [N, C] (anything after C is spatial).
+// Batch norm: y = (x − μ_c)/√(σ²_c + eps)·weight_c + bias_c. Training uses the batch's μ, σ²
+// (biased) and, when running_mean/var are defined, updates them in place with momentum and
+// the unbiased variance, as PyTorch; eval uses the running statistics. weight/bias may be
+// undefined (no affine). Gradients flow to x, weight and bias, never to the running stats.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum = 0.1, double eps = 1e-5);
+// y = x if x > 0 else a_c·x, weight a [C] (or [1], shared). At x = 0 the derivative is
+// PyTorch's: dy/dx = a_c, dy/da_c = x = 0.
+Tensor prelu(const Tensor& x, const Tensor& weight);
+// Training: y = x·mask/(1 − p), mask_i ~ Bernoulli(1 − p) drawn from `gen` on the host
+// (p = 1 gives zeros); eval: y = x. dy/dx = mask/(1 − p).
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+
 // ---- indexing (core/ops/index.cpp) ----
 // y[.., k, ..] = x[.., index[.., k, ..], ..] along `axis`; index is int64 with x's shape
 // except along `axis`.
@@ -80,6 +96,19 @@ Tensor gather(const Tensor& x, int axis, const Tensor& index);
 Tensor scatter(const Tensor& x, int axis, const Tensor& index, const Tensor& src);
 // [B] int64 labels → [B, C] rows with a 1 at each label; a label of −1 gives a zero row.
 Tensor one_hot(const Tensor& labels, int64_t classes, DType dtype = DType::F32);
+
+// ---- convolution (core/ops/conv.cpp) ----
+// x [N, C, H, W] ⊛ w [K, C/groups, R, S] (+ bias [K], optional) → [N, K, P, Q]; the
+// geometry and the sum are spelled out at Conv2dParams and Backend::conv2d.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv2dParams& params = {});
+
+// ---- pooling (core/ops/pool.cpp) ----
+// Per channel over [kernel_h, kernel_w] windows (Pool2dParams): [N, C, H, W] → [N, C, P, Q].
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& params);
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& params);
+// The mean of each channel plane: [N, C, H, W] → [N, C].
+Tensor global_avg_pool(const Tensor& x);
 
 // ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
 Tensor concat(const std::vector<Tensor>& parts, int axis);

@@ -22,6 +22,7 @@ class SGD {
   const SgdParams& options() const { return options_; }
   // One momentum buffer per parameter (zeros until the first step), for checkpoints.
   std::vector<Tensor>& velocities() { return velocities_; }
+  const std::vector<Tensor>& velocities() const { return velocities_; }
   const std::vector<Tensor>& params() const { return params_; }
 
  private:

@@ -3,6 +3,10 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <sstream>
+#include <string>
+
+#include "backends/types.h"
 
 namespace margin {
 
@@ -16,6 +20,22 @@ class Generator {
   // An integer in [0, n).
   int64_t below(int64_t n) { return std::uniform_int_distribution<int64_t>(0, n - 1)(engine_); }
   std::mt19937_64& engine() { return engine_; }
+  // The whole state as text (the engine and the normal distribution's cached draw), for
+  // checkpoints: set_state(state()) continues the exact same sequence.
+  std::string state() const {
+    std::ostringstream out;
+    out << engine_ << ' ' << normal_;
+    return out.str();
+  }
+  void set_state(const std::string& state) {
+    std::istringstream in(state);
+    std::mt19937_64 engine;
+    std::normal_distribution<double> normal;
+    in >> engine >> normal;
+    if (!in) fail("Generator::set_state: the text is not a Generator state (", state.size(), " characters)");
+    engine_ = engine;
+    normal_ = normal;
+  }
 
  private:
   std::mt19937_64 engine_;

@@ -24,6 +24,10 @@ Tensor Linear::forward(const Tensor& x) {
   return bias.defined() ? y + bias : y;
 }
 
+int64_t Linear::flops(const Shape&, const Shape& output) const {
+  return shape_numel(output) * (2 * weight.size(1) + (bias.defined() ? 1 : 0));
+}
+
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
 

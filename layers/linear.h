@@ -12,6 +12,7 @@ class Linear final : public Layer {
          DType dtype = DType::F32);
   std::string type_name() const override { return "Linear"; }
   Tensor forward(const Tensor& x) override;
+  int64_t flops(const Shape& input, const Shape& output) const override;
   Tensor weight, bias;  // bias undefined when built without one
 };
 

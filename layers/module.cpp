@@ -54,6 +54,20 @@ Tensor Module::register_buffer(const std::string& name, Tensor value) {
   return value;
 }
 
+namespace {
+thread_local LayerObserver layer_observer;
+}
+
+void set_layer_observer(LayerObserver observer) { layer_observer = std::move(observer); }
+
+Tensor Layer::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  if (layer_observer) layer_observer(*this, x, y);
+  return y;
+}
+
+int64_t Layer::flops(const Shape&, const Shape&) const { return 0; }
+
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
   for (auto& layer : layers) add(std::move(layer));
 }
@@ -68,7 +82,7 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor out = x;
   for (auto& layer : layers_) {
     ProfileScope scope("forward", layer->type_name());
-    out = layer->forward(out);
+    out = (*layer)(out);
   }
   return out;
 }

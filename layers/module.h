@@ -6,6 +6,7 @@
 // store. Registered tensors are shared handles: a derived class keeps its own handle to the
 // same tensor, and an in-place load (checkpoints) is seen by both.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -58,8 +59,18 @@ class Module {
 class Layer : public Module {
  public:
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  // forward, seen by the layer observer when one is set (what summary() uses). Containers
+  // call their children through this.
+  Tensor operator()(const Tensor& x);
+  // Floating-point operations of one forward from `input` to `output` (a multiply-add
+  // counts 2); 0 for layers whose cost is negligible beside the convolutions.
+  virtual int64_t flops(const Shape& input, const Shape& output) const;
 };
+
+// Called after every Layer::operator() on this thread while set; an empty function unsets.
+using LayerObserver = std::function<void(const Layer& layer, const Tensor& input,
+                                         const Tensor& output)>;
+void set_layer_observer(LayerObserver observer);
 
 class Sequential final : public Layer {
  public:

@@ -1,0 +1,97 @@
+// bench/bench_layers.cpp — forward and forward+backward time of the layers a face backbone
+// is made of (3x3 and 1x1 convolutions, pools, linear) on realistic shapes, with the
+// achieved GFLOP/s and its fraction of the 1024³ float32 matmul rate measured in the same
+// run (the yardstick: a convolution is a matmul after im2col, so ~1.0 is the ceiling).
+// FLOPs: a forward is Layer::flops; the backward of a convolution or linear layer is two
+// products of the same size (data and weight gradients), so forward+backward = 3× forward.
+// Pools move memory rather than compute: their rate is shown but not compared.
+#include <omp.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "bench/workload_timing.h"
+#include "core/autograd.h"
+#include "core/flags.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/pool.h"
+
+using namespace margin;
+
+namespace {
+
+struct LayerCase {
+  std::string name;
+  std::shared_ptr<Layer> layer;
+  Shape input;
+  bool compute_bound;  // compare with the matmul rate
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  Flags flags("bench_layers",
+              "Forward and forward+backward time, GFLOP/s and fraction of the matmul rate of "
+              "conv3x3, conv1x1, pooling and linear layers on face-backbone shapes (float32).");
+  int64_t& batch = flags.add<int64_t>("batch", 32, "batch size N");
+  int& repeats = flags.add("repeats", 5, "timed repetitions (median reported)");
+  int& threads = flags.add("threads", 0, "OpenMP threads (0: the default)");
+  flags.parse(argc, argv);
+  if (threads > 0) omp_set_num_threads(threads);
+
+  Generator gen(0);
+  Conv2dOptions no_bias{.bias = false};
+  Conv2dOptions padded{.padding = 1, .bias = false};
+  Conv2dOptions padded_stride2{.stride = 2, .padding = 1, .bias = false};
+  Conv2dOptions stride2{.stride = 2, .bias = false};
+  int64_t N = batch;
+  std::vector<LayerCase> cases = {
+      {"conv3x3 64->64 56x56", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 56, 56}, true},
+      {"conv3x3 128->128 28x28", std::make_shared<Conv2d>(128, 128, 3, gen, padded), {N, 128, 28, 28}, true},
+      {"conv3x3 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 3, gen, padded_stride2), {N, 64, 56, 56}, true},
+      {"conv3x3 256->256 14x14", std::make_shared<Conv2d>(256, 256, 3, gen, padded), {N, 256, 14, 14}, true},
+      {"conv1x1 128->256 28x28", std::make_shared<Conv2d>(128, 256, 1, gen, no_bias), {N, 128, 28, 28}, true},
+      {"conv1x1 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 1, gen, stride2), {N, 64, 56, 56}, true},
+      {"maxpool 2x2 64@56x56", std::make_shared<MaxPool2d>(2), {N, 64, 56, 56}, false},
+      {"avgpool 3x3 s1 p1 64@56x56", std::make_shared<AvgPool2d>(3, 1, 1), {N, 64, 56, 56}, false},
+      {"global avgpool 512@7x7", std::make_shared<GlobalAvgPool>(), {N, 512, 7, 7}, false},
+      {"linear 25088->512", std::make_shared<Linear>(512 * 7 * 7, 512, gen), {N, 512 * 7 * 7}, true},
+      {"linear 512->512 (B=256)", std::make_shared<Linear>(512, 512, gen), {256, 512}, true},
+  };
+
+  double matmul_rate = bench::matmul_gflops(kCPU);
+  std::printf("bench_layers: float32, N=%lld, %d threads, median of %d; matmul 1024³: %.1f GFLOP/s\n",
+              (long long)N, omp_get_max_threads(), repeats, matmul_rate);
+  std::printf("%-28s %10s %10s %9s %9s %8s %8s\n", "layer", "fwd ms", "fwd+bwd ms", "fwd GF/s",
+              "f+b GF/s", "fwd/mm", "f+b/mm");
+  for (LayerCase& c : cases) {
+    Tensor x = Tensor::randn(c.input, gen).requires_grad_();
+    Tensor y;
+    double forward_s = bench::time_steps([&] {
+      NoGradGuard no_grad;
+      y = (*c.layer)(x);
+    }, 1, repeats).median_s;
+    Tensor seed = Tensor::ones(y.shape());
+    double both_s = bench::time_steps([&] {
+      c.layer->zero_grad();
+      x.zero_grad();
+      (*c.layer)(x).backward(seed);
+    }, 1, repeats).median_s;
+    double forward_flops = static_cast<double>(c.layer->flops(c.input, y.shape()));
+    double both_flops = c.compute_bound ? 3 * forward_flops : 2 * forward_flops;
+    double forward_rate = forward_flops / forward_s * 1e-9, both_rate = both_flops / both_s * 1e-9;
+    if (c.compute_bound)
+      std::printf("%-28s %10.2f %10.2f %9.1f %9.1f %8.2f %8.2f\n", c.name.c_str(), forward_s * 1e3,
+                  both_s * 1e3, forward_rate, both_rate, forward_rate / matmul_rate,
+                  both_rate / matmul_rate);
+    else
+      std::printf("%-28s %10.2f %10.2f %9.1f %9.1f %8s %8s\n", c.name.c_str(), forward_s * 1e3,
+                  both_s * 1e3, forward_rate, both_rate, "-", "-");
+  }
+  std::printf("peak RSS %.0f MiB\n", bench::peak_rss_mb());
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "bench_layers: %s\n", e.what());
+  return 1;
+}

@@ -1,0 +1,134 @@
+// core/ops/norm.cpp — batch norm, PReLU and dropout: forward and backward side by side.
+//
+// Shapes: x [N, C, H, W] or [N, C]; per-channel tensors [C]. With x̂ = (x − μ)·inv_std and
+// M = N·H·W values per channel, batch norm's gradients in training are
+//   dbias = Σ dy,  dweight = Σ dy·x̂,  dx = weight·inv_std/M · (M·dy − dbias − x̂·dweight)
+// (μ and σ² depend on x); in eval the statistics are constants and dx = weight·inv_std·dy.
+// Left out: batch norm without tracked running stats in eval (PyTorch's
+// track_running_stats=False uses batch statistics there), the cumulative-average momentum.
+#include <cmath>
+
+#include "core/ops/common.h"
+#include "core/random.h"
+
+namespace margin {
+using namespace ops;
+
+namespace {
+
+View absent_view() { return View{}; }
+View view_or_absent(const Tensor& t) { return t.defined() ? t.view() : absent_view(); }
+
+// A per-channel tensor of x: [C], x's dtype and device, contiguous (kernels index it as a
+// plain array, and running statistics are updated through it in place).
+void check_per_channel(const char* op, const char* role, const Tensor& t, const Tensor& x,
+                       int64_t channels) {
+  if (!t.defined()) return;
+  check_pair(op, x, t);
+  if (t.shape() != Shape{channels})
+    fail(op, ": ", role, " ", t.describe(), " must be [", channels,
+         "], one value per channel (dim 1) of x ", x.describe());
+  if (!t.is_contiguous()) fail(op, ": ", role, " ", t.describe(), " must be contiguous");
+}
+
+void check_channels_input(const char* op, const Tensor& x) {
+  check_floating(op, x);
+  if (x.ndim() < 2)
+    fail(op, ": expected x [N, C, ...] with channels at dim 1, got ", x.describe());
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  const char* op = "batch_norm";
+  check_channels_input(op, x);
+  int64_t channels = x.size(1);
+  check_per_channel(op, "weight", weight, x, channels);
+  check_per_channel(op, "bias", bias, x, channels);
+  check_per_channel(op, "running_mean", running_mean, x, channels);
+  check_per_channel(op, "running_var", running_var, x, channels);
+  if (running_mean.defined() != running_var.defined())
+    fail(op, ": running_mean and running_var must both be given or both be undefined");
+  if (!(eps > 0)) fail(op, ": eps must be > 0, got ", eps);
+  if (!(momentum >= 0 && momentum <= 1)) fail(op, ": momentum must be in [0, 1], got ", momentum);
+  int64_t per_channel = x.numel() / std::max<int64_t>(channels, 1);
+  if (training && per_channel <= 1)
+    fail(op, ": training needs more than one value per channel to estimate a variance, got x ",
+         x.describe());
+  if (!training && !running_mean.defined())
+    fail(op, ": eval mode needs running_mean and running_var");
+
+  Tensor input = contiguous_data(x);
+  Tensor out = empty_like(input);
+  Tensor saved_mean = Tensor::empty({channels}, x.dtype(), x.device());
+  Tensor saved_inv_std = Tensor::empty({channels}, x.dtype(), x.device());
+  BatchNormParams params{eps, momentum};
+  Backend& backend = backend_of(x);
+  if (training)
+    backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
+                                     view_or_absent(bias), out.view(), saved_mean.view(),
+                                     saved_inv_std.view(), view_or_absent(running_mean),
+                                     view_or_absent(running_var));
+  else
+    backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
+                                    view_or_absent(bias), running_mean.view(), running_var.view(),
+                                    out.view(), saved_mean.view(), saved_inv_std.view());
+
+  bool need_x = x.requires_grad();
+  bool need_weight = weight.defined() && weight.requires_grad();
+  bool need_bias = bias.defined() && bias.requires_grad();
+  Tensor saved_weight = weight.defined() ? weight.detach() : Tensor();
+  return record(out, op, {x, weight, bias},
+                [=](const Tensor& grad) {
+                  Tensor grad_out = contiguous_data(grad);
+                  Tensor grad_x = need_x ? empty_like(input) : Tensor();
+                  Tensor grad_weight = need_weight ? empty_like(saved_mean) : Tensor();
+                  Tensor grad_bias = need_bias ? empty_like(saved_mean) : Tensor();
+                  backend_of(input).batch_norm_backward(
+                      training, input.view(), grad_out.view(), view_or_absent(saved_weight),
+                      saved_mean.view(), saved_inv_std.view(), view_or_absent(grad_x),
+                      view_or_absent(grad_weight), view_or_absent(grad_bias));
+                  return std::vector<Tensor>{grad_x, grad_weight, grad_bias};
+                });
+}
+
+// dx = dy where x > 0, else a·dy; da = Σ x·dy over x ≤ 0 (x = 0 contributes nothing).
+Tensor prelu(const Tensor& x, const Tensor& weight) {
+  const char* op = "prelu";
+  check_channels_input(op, x);
+  if (!weight.defined()) fail(op, ": weight is an undefined tensor");
+  check_per_channel(op, "weight", weight, x, weight.numel() == 1 ? 1 : x.size(1));
+  Tensor input = contiguous_data(x);
+  Tensor slopes = contiguous_data(weight);
+  Tensor out = empty_like(input);
+  backend_of(x).prelu(input.view(), slopes.view(), out.view());
+  bool need_x = x.requires_grad(), need_weight = weight.requires_grad();
+  return record(out, op, {x, weight}, [=](const Tensor& grad) {
+    Tensor grad_out = contiguous_data(grad);
+    Tensor grad_x = need_x ? empty_like(input) : Tensor();
+    Tensor grad_weight = need_weight ? empty_like(slopes) : Tensor();
+    backend_of(input).prelu_backward(input.view(), slopes.view(), grad_out.view(),
+                                     view_or_absent(grad_x), view_or_absent(grad_weight));
+    return std::vector<Tensor>{grad_x, grad_weight};
+  });
+}
+
+// y = x·mask with mask ∈ {0, 1/(1 − p)}, so E[y] = x; the same mask scales the gradient.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen) {
+  check_floating("dropout", x);
+  if (!(p >= 0 && p <= 1)) fail("dropout: p must be in [0, 1], got ", p);
+  if (!training || p == 0) return x;
+  double keep_scale = p == 1 ? 0.0 : 1.0 / (1.0 - p);
+  std::vector<double> mask_values(x.numel());
+  for (double& m : mask_values) m = gen.uniform() < p ? 0.0 : keep_scale;
+  Tensor mask = Tensor::from_vector(mask_values, x.shape(), x.dtype(), x.device());
+  Tensor out = empty_like(x);
+  backend_of(x).binary(BinaryOp::Mul, contiguous_data(x).view(), mask.view(), out.view());
+  return record(out, "dropout", {x}, [mask](const Tensor& grad) {
+    return std::vector<Tensor>{grad * mask};
+  });
+}
+
+}  // namespace margin

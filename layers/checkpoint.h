@@ -1,0 +1,67 @@
+// layers/checkpoint.h — saving and resuming training: the named parameters AND buffers of
+// one or more modules (model, loss head), the SGD momentum buffers, and where training was
+// (epoch, step, free string key/values such as a Generator's state()).
+//
+// File format, version 1 (every integer little-endian; margin refuses big-endian hosts):
+//   offset  size   field
+//   0       8      magic "MARGINCK"
+//   8       4      u32 format version (1)
+//   12      8      u64 body length L in bytes
+//   20      L      body:
+//                    i64 epoch, i64 step
+//                    u32 pair count, then per pair: string key, string value
+//                    u32 tensor count, then per tensor:
+//                      string name, u8 dtype (0 float32, 1 float64, 2 int64), u32 ndim,
+//                      i64 size[ndim], the elements row-major (numel · dtype size bytes)
+//                  (a string is a u32 byte count followed by the bytes, no terminator)
+//   20 + L  4      u32 CRC-32 (zlib's crc32) of every byte before it
+// Tensor names: "<prefix>.<dotted module name>" ("model.0.weight", "head.weight"; no dot
+// when the prefix is empty) for parameters and buffers; "optimizer.velocity.<that name>"
+// for the momentum buffer of each SGD parameter.
+//
+// Saving writes "<path>.tmp" in the same directory, fsyncs it, renames it over `path` and
+// fsyncs the directory: a crash or a failed write leaves the previous file whole. (Two
+// processes saving to one path at once would share the temporary: don't.)
+// Loading checks everything before it writes anything: size, magic, version, checksum, then
+// that the stored tensors are exactly the expected ones (no missing, no extra) with equal
+// dtypes and shapes; only then are the values copied, in place, into the existing tensors
+// (so every handle on them, the optimizer's included, sees the loaded values). Without an
+// optimizer, stored velocities are ignored (loading a model to evaluate it).
+// Left out: other optimizers' state, the SGD hyper-parameters (the caller rebuilds them),
+// dtype conversion on load, partial loads.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/optim.h"
+#include "layers/module.h"
+
+namespace margin {
+
+struct TrainingState {
+  int64_t epoch = 0;
+  int64_t step = 0;
+  std::map<std::string, std::string> values;  // e.g. {"data_rng", generator.state()}
+};
+
+// A module and the prefix its tensor names get in the file.
+struct NamedModule {
+  std::string prefix;
+  Module* module;
+};
+
+inline constexpr uint32_t kCheckpointVersion = 1;
+
+void save_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
+                     const SGD* optimizer, const TrainingState& state);
+TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
+                              SGD* optimizer);
+
+// One module, names without a prefix.
+void save_checkpoint(const std::string& path, Module& module, const SGD* optimizer,
+                     const TrainingState& state);
+TrainingState load_checkpoint(const std::string& path, Module& module, SGD* optimizer);
+
+}  // namespace margin

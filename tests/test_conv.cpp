@@ -1,0 +1,202 @@
+// tests/test_conv.cpp — convolution and pooling: values on tiny hand-computed cases, a
+// direct-sum reference for every geometry in the table, float64 gradient checks of input,
+// weight and bias, and the errors for bad shapes (checking that the message names them).
+#include <cmath>
+
+#include "gradcheck.h"
+
+namespace margin {
+namespace {
+
+using testing::error_of;
+using testing::gradcheck;
+
+Tensor values(std::vector<double> data, const Shape& shape) {
+  return Tensor::from_vector(data, shape, DType::F64, kCPU);
+}
+
+void check_close(const Tensor& actual, const std::vector<double>& expected) {
+  std::vector<double> got = actual.to_vector();
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) CHECK(got[i] == doctest::Approx(expected[i]));
+}
+
+// y[n,k,p,q] straight from the definition in backends/backend.h: the slow reference.
+std::vector<double> direct_conv(const Tensor& x, const Tensor& w, const Conv2dParams& p,
+                                const Shape& out) {
+  std::vector<double> xs = x.to_vector(), ws = w.to_vector(), ys(shape_numel(out), 0.0);
+  int64_t C = x.size(1), H = x.size(2), W = x.size(3), K = w.size(0), Cg = w.size(1);
+  int64_t R = w.size(2), S = w.size(3), Kg = K / p.groups;
+  for (int64_t n = 0; n < out[0]; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < out[2]; ++oh)
+        for (int64_t ow = 0; ow < out[3]; ++ow) {
+          double total = 0;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t s = 0; s < S; ++s) {
+                int64_t h = oh * p.stride_h - p.pad_h + r * p.dilation_h;
+                int64_t v = ow * p.stride_w - p.pad_w + s * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                int64_t channel = (k / Kg) * Cg + c;
+                total += xs[((n * C + channel) * H + h) * W + v] * ws[((k * Cg + c) * R + r) * S + s];
+              }
+          ys[((n * K + k) * out[2] + oh) * out[3] + ow] = total;
+        }
+  return ys;
+}
+
+struct ConvCase {
+  std::string name;
+  Shape x, w;
+  Conv2dParams params;
+};
+
+std::vector<ConvCase> conv_cases() {
+  return {
+      {"conv2d(N=2,C=3,H=5,W=6,K=4,k=3)", {2, 3, 5, 6}, {4, 3, 3, 3}, {}},
+      {"conv2d(N=2,C=3,H=7,W=5,K=4,k=3,s=2,p=1)", {2, 3, 7, 5}, {4, 3, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
+      {"conv2d(N=1,C=2,H=6,W=6,K=3,k=3,s=2) last row unread", {1, 2, 6, 6}, {3, 2, 3, 3}, {2, 2, 0, 0, 1, 1, 1}},
+      {"conv2d(N=2,C=2,H=7,W=7,K=3,k=3,d=2,p=2)", {2, 2, 7, 7}, {3, 2, 3, 3}, {1, 1, 2, 2, 2, 2, 1}},
+      {"conv2d(N=2,C=4,H=5,W=5,K=6,k=3,p=1,groups=2)", {2, 4, 5, 5}, {6, 2, 3, 3}, {1, 1, 1, 1, 1, 1, 2}},
+      {"conv2d(N=2,C=4,H=5,W=5,K=4,k=3,p=1) depthwise", {2, 4, 5, 5}, {4, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 4}},
+      {"conv2d(N=1,C=3,H=5,W=5,K=6,k=3,s=2,p=1) depthwise x2", {1, 3, 5, 5}, {6, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 3}},
+      {"conv2d(N=2,C=3,H=4,W=5,K=5,k=1) pointwise", {2, 3, 4, 5}, {5, 3, 1, 1}, {}},
+      {"conv2d(N=2,C=3,H=5,W=5,K=4,k=1,s=2) strided 1x1", {2, 3, 5, 5}, {4, 3, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
+      {"conv2d(N=1,C=2,H=6,W=5,K=3,k=3x2,s=2x1,p=0x1) asymmetric", {1, 2, 6, 5}, {3, 2, 3, 2}, {2, 1, 0, 1, 1, 1, 1}},
+  };
+}
+
+TEST_CASE("conv2d: a 2x2 filter over 1..9, by hand") {
+  Tensor x = values({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  Tensor w = values({1, 2, 3, 4}, {1, 1, 2, 2});
+  check_close(conv2d(x, w, values({1}, {1})), {38, 48, 68, 78});
+  // padding 1, stride 2: each corner window sees only what lies inside the image
+  check_close(conv2d(x, w, Tensor(), {2, 2, 1, 1, 1, 1, 1}), {4, 18, 36, 77});
+}
+
+TEST_CASE("conv2d: every geometry matches the direct sum, in float32 and float64") {
+  Generator gen(7);
+  for (const ConvCase& c : conv_cases()) {
+    for (DType dtype : {DType::F64, DType::F32}) {
+      CAPTURE(c.name);
+      Tensor x = Tensor::uniform(c.x, -1, 1, gen, dtype, kCPU);
+      Tensor w = Tensor::uniform(c.w, -1, 1, gen, dtype, kCPU);
+      Tensor y = conv2d(x, w, Tensor(), c.params);
+      std::vector<double> expected = direct_conv(x, w, c.params, y.shape());
+      std::vector<double> got = y.to_vector();
+      double tolerance = dtype == DType::F64 ? 1e-12 : 1e-5;
+      for (size_t i = 0; i < got.size(); ++i)
+        CHECK(std::abs(got[i] - expected[i]) <= tolerance * (1 + std::abs(expected[i])));
+    }
+  }
+}
+
+TEST_CASE("conv2d: gradients of input, weight and bias (float64 finite differences)") {
+  Generator gen(11);
+  for (const ConvCase& c : conv_cases()) {
+    CAPTURE(c.name);
+    Tensor x = testing::leaf(c.x, gen), w = testing::leaf(c.w, gen);
+    Tensor bias = testing::leaf({c.w[0]}, gen);
+    Conv2dParams params = c.params;
+    CHECK(gradcheck([params](const std::vector<Tensor>& in) {
+      return conv2d(in[0], in[1], in[2], params);
+    }, {x, w, bias}) == "");
+  }
+}
+
+TEST_CASE("conv2d: the batch split over threads gives the serial result") {
+  // N = 5 ≥ threads takes the OpenMP batch path, N = 1 the serial one; both must agree.
+  Generator gen(3);
+  Tensor x = Tensor::uniform({5, 4, 9, 9}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
+  Tensor w = Tensor::uniform({6, 4, 3, 3}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
+  Conv2dParams params{1, 1, 1, 1, 1, 1, 1};
+  sum(conv2d(x, w, Tensor(), params)).backward();
+  Tensor grad_w_batch = w.grad();
+  Tensor grad_w_serial = Tensor::zeros(w.shape(), DType::F64, kCPU);
+  for (int64_t n = 0; n < 5; ++n) {
+    w.zero_grad();
+    sum(conv2d(x.detach().slice(0, n, n + 1).contiguous(), w, Tensor(), params)).backward();
+    grad_w_serial = grad_w_serial + w.grad();
+  }
+  std::vector<double> batch = grad_w_batch.to_vector(), serial = grad_w_serial.to_vector();
+  for (size_t i = 0; i < batch.size(); ++i) CHECK(batch[i] == doctest::Approx(serial[i]));
+}
+
+TEST_CASE("conv2d: errors name the shapes and what was expected") {
+  Generator gen(1);
+  Tensor x = Tensor::zeros({2, 3, 5, 5}, DType::F64, kCPU);
+  std::string wrong_channels = error_of([&] { conv2d(x, Tensor::zeros({4, 2, 3, 3}, DType::F64, kCPU)); });
+  CHECK(wrong_channels.find("input has 3 channels") != std::string::npos);
+  CHECK(wrong_channels.find("expects 2") != std::string::npos);
+  std::string too_large = error_of([&] { conv2d(x, Tensor::zeros({4, 3, 7, 7}, DType::F64, kCPU)); });
+  CHECK(too_large.find("larger than the padded input height (5 + 2·0 = 5)") != std::string::npos);
+  std::string groups = error_of([&] {
+    conv2d(x, Tensor::zeros({4, 1, 3, 3}, DType::F64, kCPU), Tensor(), {1, 1, 0, 0, 1, 1, 2});
+  });
+  CHECK(groups.find("groups = 2 must divide both the input channels (3)") != std::string::npos);
+  std::string bias = error_of([&] {
+    conv2d(x, Tensor::zeros({4, 3, 3, 3}, DType::F64, kCPU), Tensor::zeros({3}, DType::F64, kCPU));
+  });
+  CHECK(bias.find("expected bias [4]") != std::string::npos);
+  CHECK(error_of([&] { conv2d(Tensor::zeros({3, 5, 5}, DType::F64, kCPU), x); })
+            .find("expected input [N, C, H, W]") != std::string::npos);
+}
+
+Pool2dParams pool(int64_t kernel, int64_t stride, int64_t pad, bool count_include_pad = true) {
+  return {kernel, kernel, stride, stride, pad, pad, count_include_pad};
+}
+
+TEST_CASE("pooling: 1..9 by hand") {
+  Tensor x = values({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
+  check_close(max_pool2d(x, pool(2, 1, 0)), {5, 6, 8, 9});
+  check_close(max_pool2d(x, pool(2, 2, 1)), {1, 3, 7, 9});
+  // padding counts in the divisor by default (PyTorch's count_include_pad = True)
+  check_close(avg_pool2d(x, pool(2, 2, 1)), {0.25, 1.25, 2.75, 7});
+  check_close(avg_pool2d(x, pool(2, 2, 1, false)), {1, 2.5, 5.5, 7});
+  check_close(global_avg_pool(x), {5});
+}
+
+TEST_CASE("pooling: gradients with overlapping, non-overlapping and padded windows") {
+  struct PoolCase {
+    std::string name;
+    Shape x;
+    Pool2dParams params;
+  };
+  std::vector<PoolCase> cases = {
+      {"pool(N=2,C=3,H=6,W=6,k=2,s=2)", {2, 3, 6, 6}, pool(2, 2, 0)},
+      {"pool(N=2,C=2,H=7,W=7,k=3,s=2) overlapping", {2, 2, 7, 7}, pool(3, 2, 0)},
+      {"pool(N=1,C=2,H=5,W=6,k=3,s=2,p=1) padded", {1, 2, 5, 6}, pool(3, 2, 1)},
+      {"pool(N=1,C=2,H=5,W=5,k=3,s=1,p=1) padded, exclude pad", {1, 2, 5, 5}, pool(3, 1, 1, false)},
+      {"pool(N=1,C=1,H=6,W=5,k=3x2,s=1x2)", {1, 1, 6, 5}, {3, 2, 1, 2, 0, 0, true}},
+  };
+  Generator gen(5);
+  for (const PoolCase& c : cases) {
+    CAPTURE(c.name);
+    Pool2dParams params = c.params;
+    // distinct values away from each other, so no max is tied and finite differences hold
+    Tensor x = testing::leaf(c.x, gen);
+    std::vector<double> spread(x.numel());
+    for (size_t i = 0; i < spread.size(); ++i) spread[i] = std::sin(1.7 * i) + 0.001 * i;
+    Tensor distinct = values(spread, c.x).requires_grad_();
+    CHECK(gradcheck([params](const std::vector<Tensor>& in) { return max_pool2d(in[0], params); },
+                    {distinct}) == "");
+    CHECK(gradcheck([params](const std::vector<Tensor>& in) { return avg_pool2d(in[0], params); },
+                    {x}) == "");
+  }
+  Tensor x = testing::leaf({2, 3, 4, 5}, gen);
+  CHECK(gradcheck([](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); }, {x}) == "");
+}
+
+TEST_CASE("pooling: errors name the shapes and what was expected") {
+  Tensor x = Tensor::zeros({1, 1, 4, 4}, DType::F64, kCPU);
+  CHECK(error_of([&] { max_pool2d(x, pool(2, 2, 2)); }).find("must be between 0 and half the kernel") !=
+        std::string::npos);
+  CHECK(error_of([&] { avg_pool2d(x, pool(6, 1, 0)); }).find("larger than the padded input 4x4") !=
+        std::string::npos);
+  CHECK(error_of([&] { max_pool2d(Tensor::zeros({4, 4}, DType::F64, kCPU), pool(2, 2, 0)); })
+            .find("max_pool2d: expected input [N, C, H, W]") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace margin
