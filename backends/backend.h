@@ -35,6 +35,13 @@ enum class UnaryOp {
   AddScalar,  // x + alpha
   MulScalar,  // x · alpha
   Clamp,      // min(max(x, alpha), beta) (derivative 1 strictly inside, else 0)
+  // arccos(min(max(x, −1), 1)) ∈ [0, π]: the input is clamped first, so a cosine that rounding
+  // pushed to 1.0000001 gives 0, not NaN. Derivative −1/√(1 − x²) with 1 − x² floored at
+  // 1e-12 (so |slope| ≤ 1e6): at |x| = 1 the true slope is infinite, and a finite one keeps
+  // a feature that sits exactly on a class weight from turning the batch's gradient into
+  // inf·0 = NaN. (alpha, beta unused.)
+  Acos,
+  Cos,        // cos x    (derivative −sin x)
 };
 const char* unary_name(UnaryOp op);
 
@@ -216,6 +223,31 @@ class Backend {
   // Dropout has no kernel: the op draws a host mask and multiplies with `binary`.
   virtual void prelu_backward(const View& x, const View& weight, const View& dy, const View& dx,
                               const View& dweight) = 0;
+
+  // ---- fused margin head (losses/, core/ops/margin_head.cpp) ---------------------------
+  // One cross-entropy over margin logits without materializing them more than once.
+  // Requires x_hat [B, d] and w_hat [C, d] (unit rows; not re-checked), labels [B] int64 in
+  // [−1, C) (−1 = ignored row), target_logit [B] (the margin-modified, already scaled logit
+  // of each row's label), probs [B, C], loss [B], target_grad [B]; one floating dtype.
+  // With z_bj = scale · x_hat_b · w_hat_j for j ≠ y_b and z_{b,y_b} = target_logit[b]:
+  //   loss[b]        = log Σ_j e^{z_bj} − z_{b,y_b}               (max-subtracted, stable)
+  //   probs[b, j]    = softmax(z_b)_j for j ≠ y_b, and 0 at j = y_b
+  //   target_grad[b] = softmax(z_b)_{y_b} − 1                       (∂loss_b / ∂target_logit_b)
+  // An ignored row (y_b = −1) assigns loss 0, a zero probs row and target_grad 0.
+  // probs is the only B×C buffer: the GEMM writes the logits into it, then each row is
+  // overwritten by its probabilities. All outputs are assigned.
+  virtual void margin_head(const View& x_hat, const View& w_hat, const View& labels,
+                           const View& target_logit, double scale, const View& probs,
+                           const View& loss, const View& target_grad) = 0;
+  // The gradient through the non-target logits, given probs from margin_head and dloss [B]:
+  //   dx_hat = scale · diag(dloss) · probs · w_hat      [B, d]
+  //   dw_hat = scale · probs^T · diag(dloss) · x_hat    [C, d]
+  // (probs' target column is 0: the target logit's gradient is dloss ⊙ target_grad, taken
+  // by the caller, since only the caller knows how the margin made it). Assigns both; reads
+  // probs without changing it.
+  virtual void margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
+                                    const View& dloss, double scale, const View& dx_hat,
+                                    const View& dw_hat) = 0;
 
   // ---- indexing -----------------------------------------------------------------------
   // Position (flat) of the first index outside [lo, hi), or -1 when all are inside.

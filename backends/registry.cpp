@@ -22,6 +22,8 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::AddScalar: return "add_scalar";
     case UnaryOp::MulScalar: return "mul_scalar";
     case UnaryOp::Clamp: return "clamp";
+    case UnaryOp::Acos: return "acos";
+    case UnaryOp::Cos: return "cos";
   }
   return "?";
 }

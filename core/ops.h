@@ -30,6 +30,9 @@ Tensor pow(const Tensor& x, double exponent);
 Tensor add_scalar(const Tensor& x, double value);
 Tensor mul_scalar(const Tensor& x, double value);
 Tensor clamp(const Tensor& x, double low, double high);
+// arccos of x clamped to [−1, 1]; its slope is bounded by 1e6 at |x| = 1 (see UnaryOp::Acos).
+Tensor acos(const Tensor& x);
+Tensor cos(const Tensor& x);
 
 inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
@@ -109,6 +112,14 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& params);
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& params);
 // The mean of each channel plane: [N, C, H, W] → [N, C].
 Tensor global_avg_pool(const Tensor& x);
+
+// ---- fused margin head (core/ops/margin_head.cpp) ----
+// Per-row cross-entropy [B] of the logits z = scale · x_hat · w_hatᵀ with each row's label
+// logit replaced by target_logit [B] (ignored rows, label −1, give 0). Differentiable in
+// x_hat, w_hat and target_logit; one B×C buffer is kept for the backward. The fast path of
+// the normalized losses; see backends/backend.h (margin_head) for the contract.
+Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                   const Tensor& target_logit, double scale);
 
 // ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
 Tensor concat(const std::vector<Tensor>& parts, int axis);

@@ -61,6 +61,8 @@ std::vector<OpCase> op_cases() {
       {"mul_scalar(x=[3], -1.5)", {{3}}, Domain::Any, [](V x) { return x[0] * -1.5; }},
       {"rsub(1 - x=[3])", {{3}}, Domain::Any, [](V x) { return 1.0 - x[0]; }},
       {"clamp(x=[4,4], -0.5, 0.5)", {{4, 4}}, Domain::Any, [](V x) { return clamp(x[0], -0.5, 0.5); }},
+      {"acos(x=[3,4])", {{3, 4}}, Domain::Any, [](V x) { return acos(x[0] * 0.95); }},
+      {"cos(x=[3,4])", {{3, 4}}, Domain::Any, [](V x) { return cos(x[0] * 3.0); }},
       // matrix products: each transpose case, batched, size-1 dims
       {"matmul(a=[3,4], b=[4,5])", {{3, 4}, {4, 5}}, Domain::Any, [](V x) { return matmul(x[0], x[1]); }},
       {"matmul(aᵀ: a=[4,3], b=[4,5])", {{4, 3}, {4, 5}}, Domain::Any, [](V x) { return matmul(x[0], x[1], true, false); }},

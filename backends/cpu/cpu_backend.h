@@ -68,6 +68,13 @@ class CpuBackend final : public Backend {
   void prelu_backward(const View& x, const View& weight, const View& dy, const View& dx,
                       const View& dweight) override;
 
+  void margin_head(const View& x_hat, const View& w_hat, const View& labels,
+                   const View& target_logit, double scale, const View& probs, const View& loss,
+                   const View& target_grad) override;
+  void margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
+                            const View& dloss, double scale, const View& dx_hat,
+                            const View& dw_hat) override;
+
   int64_t find_out_of_range(const View& index, int64_t lo, int64_t hi) override;
   void gather(const View& x, const View& index, int axis, const View& y) override;
   void gather_backward(const View& dy, const View& index, int axis, const View& dx) override;

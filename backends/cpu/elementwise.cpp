@@ -24,6 +24,8 @@ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
     case UnaryOp::AddScalar: return x + alpha;
     case UnaryOp::MulScalar: return x * alpha;
     case UnaryOp::Clamp: return std::min(std::max(x, alpha), beta);
+    case UnaryOp::Acos: return std::acos(std::min(std::max(x, T(-1)), T(1)));
+    case UnaryOp::Cos: return std::cos(x);
   }
   return x;
 }
@@ -44,6 +46,8 @@ T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
     case UnaryOp::AddScalar: return T(1);
     case UnaryOp::MulScalar: return alpha;
     case UnaryOp::Clamp: return (x > alpha && x < beta) ? T(1) : T(0);
+    case UnaryOp::Acos: return T(-1) / std::sqrt(std::max(T(1) - x * x, T(1e-12)));
+    case UnaryOp::Cos: return -std::sin(x);
   }
   return T(0);
 }

@@ -114,6 +114,8 @@ Tensor add_scalar(const Tensor& x, double value) {
 Tensor mul_scalar(const Tensor& x, double value) {
   return unary_forward(UnaryOp::MulScalar, x, value);
 }
+Tensor acos(const Tensor& x) { return unary_forward(UnaryOp::Acos, x); }
+Tensor cos(const Tensor& x) { return unary_forward(UnaryOp::Cos, x); }
 Tensor clamp(const Tensor& x, double low, double high) {
   if (!(low <= high)) fail("clamp: low ", low, " is above high ", high);
   return unary_forward(UnaryOp::Clamp, x, low, high);

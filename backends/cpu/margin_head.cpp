@@ -1,0 +1,99 @@
+// backends/cpu/margin_head.cpp — the fused margin head: cosine GEMM, target replacement,
+// log-softmax and NLL over B×C logits in one buffer, and its backward as two GEMMs.
+//
+// Forward, per row b (rows in parallel, each row stays in cache while it is worked on):
+//   z_b = scale · x̂_b Ŵᵀ (one Eigen GEMM for all rows), z_{b,y} = target_logit[b],
+//   lse = max + log Σ_j e^{z_bj − max}, loss = lse − z_{b,y}, p_bj = e^{z_bj − lse}.
+// The row is then overwritten by p with the target column set to 0, which is all the
+// backward needs: ∂loss_b/∂z_bj = p_bj − [j = y_b], and the target's part belongs to the
+// caller's margin (target_grad). Backward: dx̂ = s·diag(dloss)·P·Ŵ, dŴ = s·Pᵀ·diag(dloss)·x̂;
+// scaling the d-wide factors by dloss keeps P unchanged (it is never scaled in place).
+// Left out: fusing the normalization of Ŵ (the caller normalizes, C×d), multiple devices.
+#include <Eigen/Core>
+#include <cmath>
+
+#include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/fast_exp.h"
+#include "backends/cpu/loops.h"
+
+namespace margin {
+using namespace cpu;
+
+namespace {
+
+template <class T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using ConstMap = Eigen::Map<const RowMatrix<T>>;
+template <class T>
+using Map = Eigen::Map<RowMatrix<T>>;
+
+// One row: logits in, probabilities (target column 0) out; returns {loss, target_grad}.
+template <class T>
+std::pair<double, double> softmax_nll_row(T* row, int64_t classes, int64_t label,
+                                          T target_logit) {
+  row[label] = target_logit;
+  T max = row[0];
+  for (int64_t j = 1; j < classes; ++j) max = std::max(max, row[j]);
+  double total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < classes; ++j) total += static_cast<double>(fast_exp(row[j] - max));
+  double log_sum = static_cast<double>(max) + std::log(total);
+  double loss = log_sum - static_cast<double>(target_logit);
+  T shift = static_cast<T>(log_sum);
+#pragma omp simd
+  for (int64_t j = 0; j < classes; ++j) row[j] = fast_exp(row[j] - shift);
+  double target_grad = static_cast<double>(row[label]) - 1.0;
+  row[label] = T(0);
+  return {loss, target_grad};
+}
+
+}  // namespace
+
+void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& labels,
+                             const View& target_logit, double scale, const View& probs,
+                             const View& loss, const View& target_grad) {
+  int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
+  dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
+    using T = decltype(t);
+    ConstMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
+    Map<T> Z(probs.ptr<T>(), batch, classes);
+    Z.noalias() = T(scale) * X * W.transpose();
+    const int64_t* label = labels.ptr<int64_t>();
+    const T* target = target_logit.ptr<T>();
+    T *loss_out = loss.ptr<T>(), *target_grad_out = target_grad.ptr<T>();
+#pragma omp parallel for if (worth_threads(batch * classes))
+    for (int64_t b = 0; b < batch; ++b) {
+      T* row = probs.ptr<T>() + b * classes;
+      if (label[b] < 0) {  // ignored: contributes neither loss nor gradient
+        std::fill(row, row + classes, T(0));
+        loss_out[b] = T(0);
+        target_grad_out[b] = T(0);
+        continue;
+      }
+      auto [row_loss, row_target_grad] = softmax_nll_row(row, classes, label[b], target[b]);
+      loss_out[b] = static_cast<T>(row_loss);
+      target_grad_out[b] = static_cast<T>(row_target_grad);
+    }
+  });
+}
+
+void CpuBackend::margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
+                                      const View& dloss, double scale, const View& dx_hat,
+                                      const View& dw_hat) {
+  int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
+  dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
+    using T = decltype(t);
+    ConstMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
+    ConstMap<T> P(probs.ptr<T>(), batch, classes);
+    Eigen::Map<const Eigen::Vector<T, Eigen::Dynamic>> row_weight(dloss.ptr<T>(), batch);
+    Map<T> DX(dx_hat.ptr<T>(), batch, dim), DW(dw_hat.ptr<T>(), classes, dim);
+    // diag(dloss)·P·Ŵ = diag(dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
+    DX.noalias() = P * W;
+    DX = (T(scale) * row_weight).asDiagonal() * DX;
+    RowMatrix<T> weighted_x = (T(scale) * row_weight).asDiagonal() * X;
+    DW.noalias() = P.transpose() * weighted_x;
+  });
+}
+
+}  // namespace margin

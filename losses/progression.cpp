@@ -1,0 +1,120 @@
+// losses/progression.cpp — Softmax → NSL → LMCL, each a few lines from the previous one, and
+// the shared machinery (cosines, target replacement, fused path, factory).
+//
+// CosFace (Wang et al. 2018, arXiv:1801.09414):
+//   Softmax  L = −log e^{W_y·x} / Σ_j e^{W_j·x},         W_j·x = ‖W_j‖‖x‖ cos θ_j     (eq. 1–2)
+//   NSL      fix ‖W_j‖ = 1 (normalize W) and ‖x‖ = s:  z_j = s cos θ_j               (eq. 3)
+//   LMCL     z_y = s (cos θ_y − m),  z_j = s cos θ_j (j ≠ y)                           (eq. 4)
+// The margin touches one logit per row: the loss gathers cos θ_y [B, 1], maps it through
+// target_cosine (identity for NSL), and scatters it back before scaling.
+// Left out: a bias in Softmax (the paper's eq. 1 has none once features are compared).
+#include <algorithm>
+#include <cmath>
+
+#include "core/ops.h"
+#include "losses/margin_loss.h"
+
+namespace margin {
+
+MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options)
+    : options_(options), classes_(classes) {
+  if (dim <= 0 || classes <= 0)
+    fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
+  // N(0, 0.01²), as CosFace's and insightface's class weights: after normalization only the
+  // directions matter, and a small std keeps Softmax's initial logits near 0.
+  weight_ = register_parameter(
+      "weight", (Tensor::randn({classes, dim}, gen, options.dtype) * 0.01).to(default_device()));
+}
+
+double MarginLoss::warmup_fraction() const {
+  if (options_.warmup_steps <= 0) return 1.0;
+  return std::clamp(static_cast<double>(step_) / options_.warmup_steps, 0.0, 1.0);
+}
+
+double MarginLoss::current_margin() const {
+  return std::max(options_.margin, 0.0) * warmup_fraction();
+}
+
+Tensor MarginLoss::cos_theta(const Tensor& x) {
+  if (!x.defined() || x.ndim() != 2 || x.size(1) != weight_.size(1))
+    fail(type_name(), ": expected embeddings x [B, ", weight_.size(1), "], got ",
+         x.defined() ? x.describe() : std::string("an undefined tensor"));
+  return matmul(l2_normalize(x), l2_normalize(weight_), false, true);
+}
+
+Tensor MarginLoss::scale_logits(const Tensor&, const Tensor& cosines) {
+  return cosines * options_.scale;
+}
+
+Tensor MarginLoss::logits(const Tensor& x, const Tensor& labels) {
+  Tensor cosines = cos_theta(x);
+  if (!labels.defined()) return scale_logits(x, cosines);
+  LabelRows rows = label_rows(labels, x.size(0), classes_, x.dtype(), type_name().c_str());
+  Tensor cos_y = gather(cosines, 1, rows.safe);
+  Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y);
+  return scale_logits(x, scatter(cosines, 1, rows.safe, target));
+}
+
+Tensor MarginLoss::forward(const Tensor& x, const Tensor& labels) {
+  if (options_.fused && fusable()) return fused_forward(x, labels);
+  return cross_entropy(logits(x, labels), labels);
+}
+
+// The same loss through margin_head: cos θ_y is a row-wise dot product x̂_b · Ŵ_{y_b}
+// (B×d work), the margin acts on it with ordinary ops, and only the kernel sees B×C.
+Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
+  if (!x.defined() || x.ndim() != 2 || x.size(1) != weight_.size(1))
+    fail(type_name(), ": expected embeddings x [B, ", weight_.size(1), "], got ",
+         x.defined() ? x.describe() : std::string("an undefined tensor"));
+  int64_t batch = x.size(0), dim = x.size(1);
+  LabelRows rows = label_rows(labels, batch, classes_, x.dtype(), type_name().c_str());
+  Tensor x_hat = l2_normalize(x), w_hat = l2_normalize(weight_);
+  std::vector<int64_t> safe = rows.safe.to_indices(), row_index(batch * dim);
+  for (int64_t b = 0; b < batch; ++b)
+    std::fill(row_index.begin() + b * dim, row_index.begin() + (b + 1) * dim, safe[b]);
+  Tensor w_y = gather(w_hat, 0, Tensor::from_indices(row_index, {batch, dim}, x.device()));
+  Tensor cos_y = sum(x_hat * w_y, 1, true);
+  Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y) * options_.scale;
+  Tensor losses = margin_head(x_hat, w_hat, labels, target.reshape({batch}), options_.scale);
+  return sum(losses) / static_cast<double>(std::max<int64_t>(rows.count, 1));
+}
+
+// z = W x: no normalization, no scale, no margin.
+Tensor SoftmaxLoss::logits(const Tensor& x, const Tensor& labels) {
+  if (!x.defined() || x.ndim() != 2 || x.size(1) != weight_.size(1))
+    fail(type_name(), ": expected embeddings x [B, ", weight_.size(1), "], got ",
+         x.defined() ? x.describe() : std::string("an undefined tensor"));
+  if (labels.defined())
+    label_rows(labels, x.size(0), classes_, x.dtype(), type_name().c_str());
+  return matmul(x, weight_, false, true);
+}
+
+// cos θ_y − m: the whole of CosFace's change to NSL.
+Tensor LargeMarginCosineLoss::target_cosine(const Tensor& cos_y) {
+  return cos_y - current_margin();
+}
+
+std::shared_ptr<MarginLoss> make_loss(const std::string& name, int64_t dim, int64_t classes,
+                                      Generator& gen, LossOptions options) {
+  auto with_defaults = [&](double scale, double margin) {
+    if (options.scale <= 0) options.scale = scale;
+    if (options.margin < 0) options.margin = margin;
+    return options;
+  };
+  if (name == "softmax")
+    return std::make_shared<SoftmaxLoss>(dim, classes, gen, with_defaults(1, 0));
+  if (name == "nsl")
+    return std::make_shared<NormalizedSoftmaxLoss>(dim, classes, gen, with_defaults(64, 0));
+  if (name == "lmcl" || name == "cosface")
+    return std::make_shared<LargeMarginCosineLoss>(dim, classes, gen, with_defaults(64, 0.35));
+  if (name == "arcface")
+    return std::make_shared<ArcFaceLoss>(dim, classes, gen, with_defaults(64, 0.5));
+  if (name == "sphereface")
+    return std::make_shared<SphereFaceLoss>(dim, classes, gen, with_defaults(1, 4));
+  if (name == "combined")
+    return std::make_shared<CombinedMarginLoss>(dim, classes, gen, with_defaults(64, 0));
+  fail("make_loss: unknown loss '", name,
+       "'; expected softmax, nsl, lmcl, arcface, sphereface or combined");
+}
+
+}  // namespace margin
