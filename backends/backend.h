@@ -61,6 +61,8 @@ class Backend {
   // way to give the cached ones back.
   virtual size_t system_allocations() const = 0;
   virtual void release_cached() = 0;
+  // Waits until every kernel issued so far has finished (timing; a no-op on the CPU).
+  virtual void synchronize() = 0;
   // Host ↔ device transfers of a contiguous view's bytes.
   virtual void copy_from_host(const void* host, const View& dst) = 0;
   virtual void copy_to_host(const View& src, void* host) = 0;

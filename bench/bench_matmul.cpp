@@ -2,34 +2,13 @@
 // autograd-free matmul op → backend → Eigen) and through a direct Eigen call, in one run,
 // so the framework's overhead on the hottest kernel is visible as a ratio.
 #include <Eigen/Core>
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
 #include <omp.h>
 
+#include "bench/workload_timing.h"
 #include "core/flags.h"
-#include "core/ops.h"
-#include "core/random.h"
 
 using namespace margin;
-
-namespace {
-
-// Median seconds of `repeats` timed runs after `warmup` untimed ones.
-double median_seconds(const std::function<void()>& run, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) run();
-  std::vector<double> times;
-  for (int i = 0; i < repeats; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    run();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
-}
-
-}  // namespace
 
 int main(int argc, char** argv) try {
   Flags flags("bench_matmul", "GFLOP/s of an n×n×n float32 matmul: margin vs direct Eigen.");
@@ -44,12 +23,12 @@ int main(int argc, char** argv) try {
   Tensor b = Tensor::randn({n, n}, gen, DType::F32, kCPU);
   Tensor c;
   double flops = 2.0 * n * n * n;
-  double margin_s = median_seconds([&] { c = matmul(a, b); }, 2, repeats);
+  double margin_s = bench::time_steps([&] { c = matmul(a, b); }, 2, repeats).median_s;
 
   using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const Matrix> ea(a.view().ptr<float>(), n, n), eb(b.view().ptr<float>(), n, n);
   Matrix ec(n, n);
-  double eigen_s = median_seconds([&] { ec.noalias() = ea * eb; }, 2, repeats);
+  double eigen_s = bench::time_steps([&] { ec.noalias() = ea * eb; }, 2, repeats).median_s;
 
   double worst = 0;
   std::vector<double> ours = c.to_vector();

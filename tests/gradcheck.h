@@ -81,6 +81,18 @@ inline std::string gradcheck(const Fn& f, std::vector<Tensor> inputs,
   return report.str();
 }
 
+// Runs `body` and returns the margin::Error message it throws ("" if none), so a test can
+// check that bad input is named in the message.
+template <class F>
+std::string error_of(F&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // A float64 CPU leaf with values drawn uniformly from [low, high), requiring grad.
 inline Tensor leaf(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0) {
   return Tensor::uniform(shape, low, high, gen, DType::F64, kCPU).requires_grad_();

@@ -1,6 +1,6 @@
 // tests/test_autograd.cpp — the autograd engine itself: shared subexpressions, accumulation
 // across backward calls, no_grad, graph freeing, and its errors.
-#include <doctest/doctest.h>
+#include "gradcheck.h"
 
 #include "core/autograd.h"
 #include "core/ops.h"
@@ -13,15 +13,7 @@ Tensor scalar_leaf(double value) {
   return Tensor::scalar(value, DType::F64, kCPU).requires_grad_();
 }
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST_CASE("a node used twice receives the sum of both gradients") {
   // y = x·x + x  ⇒  dy/dx = 2x + 1

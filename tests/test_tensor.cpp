@@ -1,6 +1,6 @@
 // tests/test_tensor.cpp — tensor factories, views sharing storage, conversions, printing,
 // and the errors bad shapes and dtypes raise.
-#include <doctest/doctest.h>
+#include "gradcheck.h"
 
 #include <sstream>
 
@@ -10,16 +10,7 @@
 namespace margin {
 namespace {
 
-// Runs `body` and returns the margin::Error message it throws ("" if none).
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 TEST_CASE("factories fill, shape and seed as asked") {
   Tensor zeros = Tensor::zeros({2, 3}, DType::F64, kCPU);

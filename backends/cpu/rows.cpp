@@ -3,10 +3,53 @@
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/fast_exp.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
 using namespace cpu;
+
+// One softmax row of n elements, `step` apart. The exponentials are taken in T (float32 ones
+// by fast_exp, which vectorizes) and summed in double.
+template <class T>
+void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
+  T max = in[0];
+  for (int64_t j = 1; j < n; ++j) max = std::max(max, in[j * step]);
+  // Subtracting the max keeps every exponent ≤ 0: no overflow at s = 64 or beyond.
+  double total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast_exp(in[j * step] - max));
+  if (log) {
+    T shift = max + static_cast<T>(std::log(total));
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j * step] = in[j * step] - shift;
+  } else {
+    T inverse = static_cast<T>(1.0 / total);
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) out[j * step] = fast_exp(in[j * step] - max) * inverse;
+  }
+}
+
+// dx for one row: softmax: y ⊙ (dy − Σ dy ⊙ y); log-softmax: dy − e^y · Σ dy.
+template <class T>
+void softmax_backward_row(const T* y, const T* dy, T* dx, int64_t n, int64_t step, bool log) {
+  double dot = 0;
+  if (log) {
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(dy[j * step]);
+  } else {
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < n; ++j) dot += static_cast<double>(dy[j * step]) * y[j * step];
+  }
+  T d = static_cast<T>(dot);
+  if (log) {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dx[j * step] = dy[j * step] - fast_exp(y[j * step]) * d;
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) dx[j * step] = y[j * step] * (dy[j * step] - d);
+  }
+}
 
 void CpuBackend::softmax(const View& x, int axis, bool log, const View& y) {
   AxisSplit split(x.shape, axis);
@@ -15,24 +58,11 @@ void CpuBackend::softmax(const View& x, int axis, bool log, const View& y) {
     const T* in = x.ptr<T>();
     T* out = y.ptr<T>();
 #pragma omp parallel for collapse(2) if (worth_threads(x.numel()))
-    for (int64_t o = 0; o < split.outer; ++o) {
+    for (int64_t o = 0; o < split.outer; ++o)
       for (int64_t i = 0; i < split.inner; ++i) {
-        int64_t base = o * split.n * split.inner + i, step = split.inner;
-        // Subtracting the max keeps every exponent ≤ 0: no overflow at s = 64 or beyond.
-        T max = in[base];
-        for (int64_t j = 1; j < split.n; ++j) max = std::max(max, in[base + j * step]);
-        double total = 0;
-        for (int64_t j = 0; j < split.n; ++j) total += std::exp(double(in[base + j * step] - max));
-        if (log) {
-          T log_total = static_cast<T>(std::log(total));
-          for (int64_t j = 0; j < split.n; ++j)
-            out[base + j * step] = in[base + j * step] - max - log_total;
-        } else {
-          for (int64_t j = 0; j < split.n; ++j)
-            out[base + j * step] = static_cast<T>(std::exp(double(in[base + j * step] - max)) / total);
-        }
+        int64_t base = o * split.n * split.inner + i;
+        softmax_row(in + base, out + base, split.n, split.inner, log);
       }
-    }
   });
 }
 
@@ -44,20 +74,11 @@ void CpuBackend::softmax_backward(const View& y, const View& dy, int axis, bool 
     const T *out = y.ptr<T>(), *grad_out = dy.ptr<T>();
     T* grad_in = dx.ptr<T>();
 #pragma omp parallel for collapse(2) if (worth_threads(y.numel()))
-    for (int64_t o = 0; o < split.outer; ++o) {
+    for (int64_t o = 0; o < split.outer; ++o)
       for (int64_t i = 0; i < split.inner; ++i) {
-        int64_t base = o * split.n * split.inner + i, step = split.inner;
-        double dot = 0;  // log: Σ dy;  softmax: Σ dy ⊙ y
-        for (int64_t j = 0; j < split.n; ++j)
-          dot += log ? double(grad_out[base + j * step])
-                     : double(grad_out[base + j * step]) * out[base + j * step];
-        for (int64_t j = 0; j < split.n; ++j) {
-          int64_t k = base + j * step;
-          grad_in[k] = log ? static_cast<T>(grad_out[k] - std::exp(double(out[k])) * dot)
-                           : static_cast<T>(out[k] * (grad_out[k] - dot));
-        }
+        int64_t base = o * split.n * split.inner + i;
+        softmax_backward_row(out + base, grad_out + base, grad_in + base, split.n, split.inner, log);
       }
-    }
   });
 }
 

@@ -42,6 +42,13 @@ inline Shape with_size(const Shape& shape, int axis, int64_t size) {
   return result;
 }
 
+// The shape without `axis` (what a reduction returns unless keepdim).
+inline Shape without_axis(const Shape& shape, int axis) {
+  Shape result = shape;
+  result.erase(result.begin() + axis);
+  return result;
+}
+
 inline Tensor empty_like(const Tensor& x) { return Tensor::empty(x.shape(), x.dtype(), x.device()); }
 
 }  // namespace margin::ops

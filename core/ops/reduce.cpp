@@ -28,10 +28,7 @@ Tensor sum(const Tensor& x, int axis, bool keepdim) {
   check_floating("sum", x);
   axis = normalize_axis("sum", axis, x);
   Tensor kept = sum_to(x, with_size(x.shape(), axis, 1));
-  if (keepdim) return kept;
-  Shape squeezed = x.shape();
-  squeezed.erase(squeezed.begin() + axis);
-  return kept.reshape(squeezed);
+  return keepdim ? kept : kept.reshape(without_axis(x.shape(), axis));
 }
 
 Tensor mean(const Tensor& x) {
@@ -76,10 +73,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
                                                          grad_in.view());
                         return std::vector<Tensor>{grad_in};
                       });
-  if (keepdim) return out;
-  Shape squeezed = x.shape();
-  squeezed.erase(squeezed.begin() + axis);
-  return out.reshape(squeezed);
+  return keepdim ? out : out.reshape(without_axis(x.shape(), axis));
 }
 
 Tensor max(const Tensor& x) {
@@ -90,10 +84,7 @@ Tensor max(const Tensor& x) {
 Tensor argmax(const Tensor& x, int axis) {
   check_floating("argmax", x);
   axis = normalize_axis("argmax", axis, x);
-  Tensor indices = max_with_index("argmax", x, axis).second;
-  Shape squeezed = x.shape();
-  squeezed.erase(squeezed.begin() + axis);
-  return indices.reshape(squeezed);
+  return max_with_index("argmax", x, axis).second.reshape(without_axis(x.shape(), axis));
 }
 
 }  // namespace margin

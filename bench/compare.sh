@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# bench/compare.sh — margin and PyTorch side by side, in one run, on the reference workloads
+# W1–W4 (see bench/torch_workloads.py for their definitions; bench/bench_workloads.cpp runs
+# the same shapes through margin). Each workload runs in its own process, so the peak
+# resident memory printed is that workload's alone. 2 threads each, 2 warm-up + 5 timed
+# steps, median with min–max.
+#
+# PyTorch runs in two settings, both reported: as installed, and with glibc's allocator told
+# to keep memory (without it PyTorch spends much of W2/W3 in page faults); the ratio column
+# uses the faster of the two ("best"). Debian's python3-torch and an optimized BLAS
+# (libopenblas0-pthread: without it torch.mm falls back to the reference BLAS, ~3 GFLOP/s)
+# are installed when missing.
+#
+#   bash bench/compare.sh [build-dir] [workloads…]     e.g. bash bench/compare.sh build W1 W3
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+shift || true
+workloads=${*:-W1 W2 W3 W4}
+
+if ! /usr/bin/python3 -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+  echo "installing python3-torch and libopenblas0-pthread…"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch libopenblas0-pthread >/dev/null
+fi
+cmake --build "$build" --target bench_workloads -j2 >/dev/null
+
+keep_memory="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for w in $workloads; do
+  echo "running $w…" >&2
+  OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --json | sed 's/^/margin /' >>"$results"
+  /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch /' >>"$results"
+  GLIBC_TUNABLES=$keep_memory /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
+    | sed 's/^/torch-keepmem /' >>"$results"
+done
+
+/usr/bin/python3 - "$results" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    who, payload = line.split(" ", 1)
+    r = json.loads(payload)
+    rows.setdefault(r["workload"], {})[who] = r
+def ms(r): return f'{r["median_s"]*1e3:9.1f} ({r["min_s"]*1e3:.1f}–{r["max_s"]*1e3:.1f})'
+print(f'{"workload":<18}{"margin ms (min–max)":>28}{"torch ms":>28}{"torch keep-mem ms":>28}'
+      f'{"ratio":>8}{"GFLOP/s":>9}{"of mm":>7}{"RSS MB m/t":>14}')
+for w, r in rows.items():
+    m, t, k = r["margin"], r["torch"], r["torch-keepmem"]
+    best = min(t, k, key=lambda x: x["median_s"])
+    gflops = m.get("flops", 0) / m["median_s"] * 1e-9
+    print(f'{w + " " + m.get("name", ""):<18}{ms(m):>28}{ms(t):>28}{ms(k):>28}'
+          f'{m["median_s"] / best["median_s"]:8.2f}{gflops:9.1f}{m.get("fraction_of_matmul", 0):7.2f}'
+          f'{m["peak_rss_mb"]:7.0f}/{best["peak_rss_mb"]:<6.0f}')
+print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
+print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
+PY

@@ -1,0 +1,61 @@
+// data/transforms.cpp — normalize, random crop with padding, horizontal flip, compose.
+#include "data/transforms.h"
+
+namespace margin {
+
+Transform normalize(std::vector<float> mean, std::vector<float> std) {
+  if (mean.empty() || mean.size() != std.size())
+    fail("normalize: ", mean.size(), " means and ", std.size(), " stds (expected the same count, at least 1)");
+  for (float s : std)
+    if (!(s > 0)) fail("normalize: std ", s, " (expected > 0)");
+  return [mean, std](Sample& sample, Generator&) {
+    bool one_for_all = mean.size() == 1;
+    if (!one_for_all && static_cast<int64_t>(mean.size()) != sample.channels)
+      fail("normalize: ", mean.size(), " means for an image of ", sample.channels, " channels");
+    for (int64_t c = 0; c < sample.channels; ++c) {
+      float channel_mean = mean[one_for_all ? 0 : c], channel_std = std[one_for_all ? 0 : c];
+      for (int64_t y = 0; y < sample.height; ++y)
+        for (int64_t x = 0; x < sample.width; ++x)
+          sample.at(c, y, x) = (sample.at(c, y, x) - channel_mean) / channel_std;
+    }
+  };
+}
+
+Transform random_crop(int64_t padding) {
+  if (padding < 0) fail("random_crop: padding ", padding, " (expected >= 0)");
+  return [padding](Sample& sample, Generator& gen) {
+    // The window's top-left corner in padded coordinates; (padding, padding) is no shift.
+    int64_t top = gen.below(2 * padding + 1), left = gen.below(2 * padding + 1);
+    Sample cropped = sample;
+    for (int64_t c = 0; c < sample.channels; ++c)
+      for (int64_t y = 0; y < sample.height; ++y)
+        for (int64_t x = 0; x < sample.width; ++x) {
+          int64_t source_y = y + top - padding, source_x = x + left - padding;
+          bool inside = source_y >= 0 && source_y < sample.height && source_x >= 0 && source_x < sample.width;
+          cropped.at(c, y, x) = inside ? sample.at(c, source_y, source_x) : 0.0f;
+        }
+    sample = std::move(cropped);
+  };
+}
+
+Transform horizontal_flip(double probability) {
+  if (!(probability >= 0 && probability <= 1))
+    fail("horizontal_flip: probability ", probability, " (expected in [0, 1])");
+  return [probability](Sample& sample, Generator& gen) {
+    // Always draw, so whether this sample flips does not shift the draws of later transforms.
+    bool flip = gen.uniform() < probability;
+    if (!flip) return;
+    for (int64_t c = 0; c < sample.channels; ++c)
+      for (int64_t y = 0; y < sample.height; ++y)
+        for (int64_t x = 0; x < sample.width / 2; ++x)
+          std::swap(sample.at(c, y, x), sample.at(c, y, sample.width - 1 - x));
+  };
+}
+
+Transform compose(std::vector<Transform> transforms) {
+  return [transforms](Sample& sample, Generator& gen) {
+    for (const Transform& transform : transforms) transform(sample, gen);
+  };
+}
+
+}  // namespace margin
