@@ -102,6 +102,12 @@ void CudaBackend::deallocate(void* ptr, size_t bytes) { context_->pool.deallocat
 size_t CudaBackend::system_allocations() const { return context_->pool.system_allocations(); }
 void CudaBackend::release_cached() { context_->pool.release_cached(); }
 
+void CudaBackend::synchronize() {
+  activate();
+  // Also where an asynchronous kernel failure surfaces, named after the call that saw it.
+  cuda::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
 void CudaBackend::copy_from_host(const void* host, const View& dst) {
   activate();
   cuda::check_cuda(cudaMemcpy(dst.data, host, dst.numel() * dtype_size(dst.dtype),

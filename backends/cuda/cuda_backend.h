@@ -34,6 +34,7 @@ class CudaBackend final : public Backend {
   void deallocate(void* ptr, size_t bytes) override;
   size_t system_allocations() const override;
   void release_cached() override;
+  void synchronize() override;
   void copy_from_host(const void* host, const View& dst) override;
   void copy_to_host(const View& src, void* host) override;
 

@@ -20,7 +20,10 @@ __device__ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
     case UnaryOp::Pow: return pow(x, alpha);
     case UnaryOp::AddScalar: return x + alpha;
     case UnaryOp::MulScalar: return x * alpha;
-    case UnaryOp::Clamp: return fmin(fmax(x, alpha), beta);
+    case UnaryOp::Clamp: {  // std::min(std::max(x, alpha), beta) spelled out: NaN stays NaN
+      T above = x < alpha ? alpha : x;
+      return beta < above ? beta : above;
+    }
   }
   return x;
 }

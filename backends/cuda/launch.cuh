@@ -5,7 +5,8 @@
 //   parallel_slices(slices, n, name, [=] __device__ (int64_t s) { ... })
 //       one block per slice of n elements (a row, or [o, :, i] around an axis); the block's
 //       threads stride over the slice and combine with block_reduce.
-// Left out: vectorized loads, multi-block reductions of a single huge slice, streams.
+// Left out: vectorized loads, multi-block reductions of a single huge slice, streams, and
+// the CPU's exact NaN behaviour in max reductions (a tree of fmax ignores NaN in any order).
 #pragma once
 #include <cuda_runtime.h>
 
@@ -79,6 +80,15 @@ inline Layout make_layout(const Shape& shape, const Shape& strides, const char* 
   return layout;
 }
 
+// A launch fails synchronously only for a bad configuration; a fault inside the kernel shows
+// up at the next synchronizing call (a copy to the host, synchronize()).
+inline void check_launch(const char* kernel) {
+  cudaError_t status = cudaGetLastError();
+  if (status != cudaSuccess)
+    fail("launching the CUDA kernel '", kernel, "': ", cudaGetErrorString(status), " (",
+         cudaGetErrorName(status), ")");
+}
+
 template <class Body>
 __global__ void each_index_kernel(int64_t n, Body body) {
   int64_t step = int64_t(blockDim.x) * gridDim.x;
@@ -100,7 +110,7 @@ void parallel_for(int64_t n, const char* kernel, Body body) {
   if (n <= 0) return;
   int64_t blocks = std::min((n + kThreads - 1) / kThreads, kMaxBlocks);
   each_index_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(n, body);
-  check_cuda(cudaGetLastError(), kernel);
+  check_launch(kernel);
 }
 
 template <class Body>
@@ -111,7 +121,7 @@ void parallel_slices(int64_t slices, int64_t n, const char* kernel, Body body) {
   while (threads < kThreads && threads < n) threads *= 2;
   each_slice_kernel<<<static_cast<unsigned>(std::min(slices, kMaxBlocks)), threads>>>(slices,
                                                                                      body);
-  check_cuda(cudaGetLastError(), kernel);
+  check_launch(kernel);
 }
 
 struct SumOf {
