@@ -6,6 +6,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
@@ -83,24 +84,19 @@ TEST_CASE("the real Fashion-MNIST files: counts, shapes, labels, checksums") {
   }
   std::string dir = kFashionMnistDir;
   // Sums and first values read from the files once with Python's gzip module.
-  struct Split { bool train; int64_t count; uint64_t pixel_sum; std::vector<uint8_t> first_labels; };
-  for (const Split& split : {Split{true, 60000, 3431114169ull, {9, 0, 0, 3, 0, 2, 7, 2, 5, 5}},
-                             Split{false, 10000, 573469082ull, {9, 2, 1, 1, 6, 1, 4, 6, 5, 7}}}) {
-    CAPTURE(split.train);
-    std::string prefix = dir + (split.train ? "/train" : "/t10k");
-    IdxImagesAndLabels pair = read_idx_images_and_labels(prefix + "-images-idx3-ubyte.gz",
-                                                         prefix + "-labels-idx1-ubyte.gz", 10);
-    CHECK(pair.images.dims == std::vector<int64_t>{split.count, 28, 28});
-    CHECK(pair.labels.dims == std::vector<int64_t>{split.count});
-    CHECK(std::accumulate(pair.images.values.begin(), pair.images.values.end(), uint64_t(0)) == split.pixel_sum);
-    std::vector<int64_t> per_class(10, 0);
-    for (uint8_t label : pair.labels.values) per_class[label] += 1;  // in range: checked by the reader
-    CHECK(per_class == std::vector<int64_t>(10, split.count / 10));
-    CHECK(std::vector<uint8_t>(pair.labels.values.begin(), pair.labels.values.begin() + 10) == split.first_labels);
-  }
-  std::shared_ptr<GreyImageDataset> train = load_fashion_mnist(dir, true);
-  REQUIRE(train->size() == 60000);
-  Sample first = train->get(0);
+  std::string prefix = dir + "/train";
+  IdxImagesAndLabels train = read_idx_images_and_labels(prefix + "-images-idx3-ubyte.gz",
+                                                        prefix + "-labels-idx1-ubyte.gz", 10);
+  CHECK(train.images.dims == std::vector<int64_t>{60000, 28, 28});
+  CHECK(train.labels.dims == std::vector<int64_t>{60000});
+  CHECK(std::accumulate(train.images.values.begin(), train.images.values.end(), uint64_t(0)) == 3431114169ull);
+  std::vector<int64_t> per_class(10, 0);
+  for (uint8_t label : train.labels.values) per_class[label] += 1;  // in range: checked by the reader
+  CHECK(per_class == std::vector<int64_t>(10, 6000));
+  CHECK(std::vector<uint8_t>(train.labels.values.begin(), train.labels.values.begin() + 10) ==
+        std::vector<uint8_t>{9, 0, 0, 3, 0, 2, 7, 2, 5, 5});
+  GreyImageDataset train_set(std::move(train.images.values), std::move(train.labels.values), 28, 28, 10);
+  Sample first = train_set.get(0);
   CHECK(first.shape() == Shape{1, 28, 28});
   CHECK(first.label == 9);
   CHECK(fashion_mnist_class_names()[first.label] == "Ankle boot");
@@ -108,7 +104,23 @@ TEST_CASE("the real Fashion-MNIST files: counts, shapes, labels, checksums") {
   CHECK(first.at(0, 3, 16) == doctest::Approx(73 / 255.0));
   CHECK(first.at(0, 417 / 28, 417 % 28) == 1.0f);  // the first 255 of image 0
   CHECK(first.at(0, 0, 0) == 0.0f);
-  CHECK(load_fashion_mnist(dir, false)->size() == 10000);
+
+  // The test split through load_fashion_mnist, the way training code reads it.
+  std::shared_ptr<GreyImageDataset> test = load_fashion_mnist(dir, false);
+  REQUIRE(test->size() == 10000);
+  int64_t pixel_sum = 0;  // of the bytes the floats came from
+  std::vector<int64_t> test_per_class(10, 0);
+  for (int64_t i = 0; i < test->size(); ++i) {
+    Sample sample = test->get(i);
+    for (float value : sample.image) pixel_sum += std::lround(value * 255.0);
+    test_per_class[sample.label] += 1;
+  }
+  CHECK(pixel_sum == 573469082);
+  CHECK(test_per_class == std::vector<int64_t>(10, 1000));
+  std::vector<int64_t> first_labels;
+  for (int64_t i = 0; i < 10; ++i) first_labels.push_back(test->get(i).label);
+  CHECK(first_labels == std::vector<int64_t>{9, 2, 1, 1, 6, 1, 4, 6, 5, 7});
+  CHECK(test->get(0).at(0, 7, 25) == doctest::Approx(37 / 255.0));
 }
 
 TEST_CASE("IDX files written here read back, gzip'd or plain") {
