@@ -273,6 +273,9 @@ class Backend {
 // knows which backends were built.
 Backend& backend_for(Device device);
 bool device_available(Device device);
+// Whether this build of margin contains the backend of `type` (CUDA: configured with
+// -DMARGIN_CUDA=ON), whether or not a device of that type is present.
+bool backend_built(DeviceType type);
 // CPU, or CUDA when margin was built with MARGIN_CUDA and a GPU is present.
 Device default_device();
 

@@ -60,6 +60,15 @@ bool device_available(Device device) {
 #endif
 }
 
+bool backend_built(DeviceType type) {
+  if (type == DeviceType::CPU) return true;
+#ifdef MARGIN_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
 Device default_device() {
   static const Device device =
       device_available(Device{DeviceType::CUDA, 0}) ? Device{DeviceType::CUDA, 0} : kCPU;

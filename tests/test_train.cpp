@@ -24,8 +24,9 @@ void two_rings(Generator& gen, Tensor& points, Tensor& labels) {
     xy.push_back(radius * std::sin(angle));
     classes.push_back(label);
   }
-  points = Tensor::from_vector(xy, {200, 2}, DType::F32, kCPU);
-  labels = Tensor::from_indices(classes, {200}, kCPU);
+  // On the default device, where Linear puts its parameters (a GPU when there is one).
+  points = Tensor::from_vector(xy, {200, 2}, DType::F32, default_device());
+  labels = Tensor::from_indices(classes, {200}, default_device());
 }
 
 TEST_CASE("a 2-layer network drives the loss of a separable problem below 0.05") {
@@ -43,7 +44,7 @@ TEST_CASE("a 2-layer network drives the loss of a separable problem below 0.05")
   double last = first;
   size_t allocations_after_warmup = 0;
   for (int step = 0; step < 500; ++step) {
-    if (step == 3) allocations_after_warmup = backend_for(kCPU).system_allocations();
+    if (step == 3) allocations_after_warmup = backend_for(default_device()).system_allocations();
     sgd.zero_grad();
     Tensor loss = loss_of();
     loss.backward();
@@ -51,7 +52,7 @@ TEST_CASE("a 2-layer network drives the loss of a separable problem below 0.05")
     last = loss.item();
   }
   // Buffers are reused: once warm, a training step asks the system for no new memory.
-  CHECK(backend_for(kCPU).system_allocations() == allocations_after_warmup);
+  CHECK(backend_for(default_device()).system_allocations() == allocations_after_warmup);
   CHECK(first > 0.5);  // ≈ ln 2 at initialization
   CHECK(last < 0.05);
   Tensor predicted = argmax(net(points), 1);

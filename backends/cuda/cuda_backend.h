@@ -1,0 +1,80 @@
+// backends/cuda/cuda_backend.h — the CUDA backend: cuBLAS for matrix products, cuDNN for
+// the image kernels, and plain CUDA kernels for everything else. Each kernel's contract is
+// in backends/backend.h; the definitions are split by family across this folder like
+// backends/cpu/ (memory, elementwise, reduce, linalg, rows, index, optim), and the per-device
+// state (allocator, library handles) is in context.h.
+//
+// This header is plain C++ (no CUDA types) so that backends/registry.cpp, compiled by the
+// host compiler, can include it. Left out: streams other than the default one (every kernel
+// is ordered on it, which is what makes reusing a freed block safe), multi-GPU peer copies,
+// half precision.
+#pragma once
+#include <memory>
+
+#include "backends/backend.h"
+
+namespace margin {
+
+// The backend of GPU `index`, made on first use. Throws when there is no such device.
+Backend& cuda_backend(int index);
+// How many GPUs the driver sees; 0 (never an error) when there is no driver or no device.
+int cuda_device_count();
+
+namespace cuda {
+struct Context;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index);
+  ~CudaBackend() override;
+  Device device() const override { return Device{DeviceType::CUDA, index_}; }
+
+  void* allocate(size_t bytes) override;
+  void deallocate(void* ptr, size_t bytes) override;
+  size_t system_allocations() const override;
+  void release_cached() override;
+  void synchronize() override;
+  void copy_from_host(const void* host, const View& dst) override;
+  void copy_to_host(const View& src, void* host) override;
+
+  void copy(const View& src, const View& dst) override;
+  void fill(const View& dst, double value) override;
+
+  void unary(UnaryOp op, double alpha, double beta, const View& x, const View& y) override;
+  void unary_backward(UnaryOp op, double alpha, double beta, const View& x, const View& y,
+                      const View& dy, const View& dx) override;
+  void binary(BinaryOp op, const View& a, const View& b, const View& out) override;
+  void axpy(double alpha, const View& x, const View& y) override;
+
+  void sum_to(const View& x, const View& y) override;
+  void max_along(const View& x, int axis, const View& values, const View& indices) override;
+
+  void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b, double beta,
+            const View& c) override;
+
+  void softmax(const View& x, int axis, bool log, const View& y) override;
+  void softmax_backward(const View& y, const View& dy, int axis, bool log,
+                        const View& dx) override;
+  void l2_normalize_rows(const View& x, double eps, const View& y, const View& norms) override;
+  void l2_normalize_rows_backward(const View& y, const View& norms, const View& dy, double eps,
+                                  const View& dx) override;
+
+  int64_t find_out_of_range(const View& index, int64_t lo, int64_t hi) override;
+  void gather(const View& x, const View& index, int axis, const View& y) override;
+  void gather_backward(const View& dy, const View& index, int axis, const View& dx) override;
+  void scatter(const View& src, const View& index, int axis, const View& out) override;
+  void one_hot(const View& labels, const View& out) override;
+
+  void sgd_step(const SgdParams& params, const View& param, const View& grad,
+                const View& velocity) override;
+
+ private:
+  // Makes this backend's GPU the current one and returns its state; every kernel starts here.
+  cuda::Context& activate() const;
+
+  int index_;
+  std::unique_ptr<cuda::Context> context_;
+};
+
+}  // namespace margin

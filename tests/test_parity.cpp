@@ -1,0 +1,139 @@
+// tests/test_parity.cpp — every backend held to the CPU reference. Each case of the op table
+// (op_cases.h), and a few larger shapes that reach the GPU kernels' multi-block and
+// multi-warp paths, runs forward and backward in float32 on each built non-CPU device and on
+// the CPU, from the same inputs and the same output weights R (the loss is Σ f(x) ⊙ R). The
+// outputs and every input gradient are compared by a normalized error
+//     max |device − cpu| / max(1, max |cpu|)  ≤  kTolerance,
+// which is relative for large values and absolute for small ones. A failure names the case,
+// the quantity, the worst element and both values.
+//
+// Without a GPU (or in a CPU-only build) the test says so in a MESSAGE and passes.
+// Left out: float64 parity (the float32 check is the stricter one for the GPU kernels).
+#include <cmath>
+#include <sstream>
+
+#include "op_cases.h"
+
+namespace margin {
+namespace {
+
+using testing::Domain;
+using testing::OpCase;
+
+// float32 carries ~7 digits; the kernels differ from the CPU's only in summation order
+// (cuBLAS, block reductions, atomics), which costs a few units in the last place.
+constexpr double kTolerance = 1e-5;
+
+std::vector<Device> gpu_devices() {
+  std::vector<Device> devices;
+  for (int index = 0; device_available(Device{DeviceType::CUDA, index}); ++index)
+    devices.push_back(Device{DeviceType::CUDA, index});
+  return devices;
+}
+
+// Shapes the op table keeps small (for finite differences) but the GPU must handle too:
+// many warps per slice, many blocks, sizes that are no multiple of a warp.
+std::vector<OpCase> larger_cases() {
+  using V = const std::vector<Tensor>&;
+  return {
+      {"matmul(a=[300,200], b=[200,150])", {{300, 200}, {200, 150}}, Domain::Any, [](V x) { return matmul(x[0], x[1]); }},
+      {"matmul(aᵀbᵀ batched a=[3,65,33], b=[3,17,65])", {{3, 65, 33}, {3, 17, 65}}, Domain::Any, [](V x) { return matmul(x[0], x[1], true, true); }},
+      {"add(a=[513,1], b=[1,700]) broadcast", {{513, 1}, {1, 700}}, Domain::Any, [](V x) { return x[0] + x[1]; }},
+      {"exp(x=[100000])", {{100000}}, Domain::Any, [](V x) { return exp(x[0]); }},
+      {"sum(x=[1000,1000])", {{1000, 1000}}, Domain::Any, [](V x) { return sum(x[0]); }},
+      {"sum(x=[70,300,5], axis=1)", {{70, 300, 5}}, Domain::Any, [](V x) { return sum(x[0], 1); }},
+      {"max(x=[64,3001], axis=1)", {{64, 3001}}, Domain::Any, [](V x) { return max(x[0], 1); }},
+      {"log_softmax(s=64 · x=[32,10000])", {{32, 10000}}, Domain::Any, [](V x) { return log_softmax(x[0] * 64.0); }},
+      {"softmax(x=[700,3], axis=0)", {{700, 3}}, Domain::Any, [](V x) { return softmax(x[0], 0); }},
+      {"l2_normalize(x=[128,512])", {{128, 512}}, Domain::Any, [](V x) { return l2_normalize(x[0]); }},
+      {"gather(x=[256,5000], axis=1) target logit", {{256, 5000}}, Domain::Any, [](V x) {
+         std::vector<int64_t> targets(256);
+         for (int64_t b = 0; b < 256; ++b) targets[b] = (b * 977) % 5000;
+         return gather(x[0], 1, Tensor::from_indices(targets, {256, 1}, x[0].device()));
+       }},
+  };
+}
+
+struct Run {
+  std::vector<double> output;
+  std::vector<std::vector<double>> grads;  // empty where no gradient reached an input
+};
+
+Run run_on(const OpCase& c, const std::vector<Tensor>& host_inputs, const Tensor& host_weights,
+           Device device) {
+  std::vector<Tensor> inputs;
+  for (const Tensor& x : host_inputs) inputs.push_back(x.to(device).detach().requires_grad_());
+  Tensor output = c.f(inputs);
+  sum(output * host_weights.to(device)).backward();
+  Run run;
+  run.output = output.to_vector();
+  for (const Tensor& x : inputs)
+    run.grads.push_back(x.grad().defined() ? x.grad().to_vector() : std::vector<double>{});
+  return run;
+}
+
+// "" when `got` matches `want` within kTolerance, else where and by how much it does not.
+std::string compare(const std::vector<double>& got, const std::vector<double>& want) {
+  if (got.size() != want.size()) {
+    std::ostringstream report;
+    report << got.size() << " elements vs the CPU's " << want.size();
+    return report.str();
+  }
+  double scale = 1, worst = 0;
+  size_t worst_at = 0;
+  for (double w : want) scale = std::max(scale, std::abs(w));
+  for (size_t i = 0; i < got.size(); ++i) {
+    double difference = std::abs(got[i] - want[i]);
+    if (!(difference <= worst)) {  // a NaN difference is the worst of all
+      worst = difference;
+      worst_at = i;
+    }
+  }
+  double error = worst / scale;
+  if (error <= kTolerance) return "";
+  std::ostringstream report;
+  report.precision(9);
+  report << "normalized error " << error << " > " << kTolerance << " at element " << worst_at
+         << ": device " << got[worst_at] << " vs cpu " << want[worst_at];
+  return report.str();
+}
+
+void check_parity(const OpCase& c, Device device) {
+  CAPTURE(c.name);
+  Generator gen(11);
+  std::vector<Tensor> host_inputs;
+  for (const Shape& shape : c.shapes)
+    host_inputs.push_back(testing::make_input(shape, c.domain, gen).detach().to(DType::F32));
+  Shape output_shape = c.f(host_inputs).shape();
+  Tensor weights = Tensor::randn(output_shape, gen, DType::F32, kCPU);
+
+  Run want = run_on(c, host_inputs, weights, kCPU);
+  Run got = run_on(c, host_inputs, weights, device);
+  std::string report = compare(got.output, want.output);
+  CHECK_MESSAGE(report.empty(), c.name << " on " << device.str() << ", output: " << report);
+  for (size_t k = 0; k < want.grads.size(); ++k) {
+    report = compare(got.grads[k], want.grads[k]);
+    CHECK_MESSAGE(report.empty(),
+                  c.name << " on " << device.str() << ", gradient of input " << k << ": " << report);
+  }
+}
+
+TEST_CASE("every op matches the CPU on every built GPU (float32, forward and backward)") {
+  std::vector<Device> devices = gpu_devices();
+  if (devices.empty()) {
+    std::string why = backend_built(DeviceType::CUDA)
+                          ? "skipped: no CUDA device (built with CUDA, but the driver sees no GPU)"
+                          : "skipped: no CUDA device (margin was built without CUDA)";
+    MESSAGE(why);
+    return;
+  }
+  std::vector<OpCase> cases = testing::op_cases();
+  for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
+  for (Device device : devices) {
+    MESSAGE("comparing " << cases.size() << " op cases on " << device.str() << " with the CPU");
+    for (const OpCase& c : cases) check_parity(c, device);
+  }
+}
+
+}  // namespace
+}  // namespace margin
