@@ -10,6 +10,9 @@
 #include "core/flags.h"
 #include "core/optim.h"
 #include "core/profiler.h"
+#include "layers/backbones.h"
+#include "layers/summary.h"
+#include "losses/margin_loss.h"
 
 using namespace margin;
 
@@ -21,25 +24,54 @@ struct Workload {
   std::function<void()> step;
 };
 
-// The CosFace head, composed: cos θ = x̂ Ŵᵀ, logits = s (cos θ − m·onehot), cross-entropy.
-Tensor lmcl_loss(const Tensor& x, const Tensor& weight, const Tensor& labels, double s, double m) {
-  Tensor cos_theta = matmul(l2_normalize(x), l2_normalize(weight), false, true);
-  Tensor logits = (cos_theta - one_hot(labels, weight.size(0)) * m) * s;
-  return -mean(gather(log_softmax(logits), 1, labels.reshape({-1, 1})));
+std::vector<int64_t> random_labels(Generator& gen, int64_t batch, int64_t classes) {
+  std::vector<int64_t> labels(batch);
+  for (auto& label : labels) label = gen.below(classes);
+  return labels;
 }
 
+// One SGD training step (momentum 0.9, weight decay 5e-4) of `model` + an LMCL head on
+// synthetic images; FLOPs: 3× the forward (forward, backward-data, backward-filter),
+// the forward counted by layers/summary.h.
+Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Shape input,
+                       int64_t emb, int64_t classes, double s, double m, Device device) {
+  auto gen = std::make_shared<Generator>(1);
+  auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", emb, classes, *gen, {.scale = s, .margin = m}));
+  std::vector<Tensor> params = model->parameters();
+  for (const Tensor& p : head->parameters()) params.push_back(p);
+  auto sgd = std::make_shared<SGD>(params, SgdParams{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
+  Tensor images = Tensor::randn(input, *gen, DType::F32, device);
+  Tensor labels = Tensor::from_indices(random_labels(*gen, input[0], classes), {input[0]}, device);
+  double model_flops = static_cast<double>(summarize(*model, images.shape()).flops);
+  double head_flops = 2.0 * input[0] * classes * emb;
+  return {name, 3 * (model_flops + head_flops), [=] {
+            sgd->zero_grad();
+            head->forward((*model)(images), labels).backward();
+            sgd->step();
+          }};
+}
+
+Workload fmnist_cnn(Device device) {
+  Generator gen(0);
+  return training_step("fmnist-cnn", small_cnn(128, gen), {256, 1, 28, 28}, 128, 10, 30.0, 0.35, device);
+}
+
+Workload iresnet18_face(Device device) {
+  Generator gen(0);
+  return training_step("iresnet18-face", iresnet18(gen), {32, 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+}
+
+// The CosFace head alone: forward + backward to x and W (the fused head of losses/).
 Workload lmcl_head(Device device) {
   const int64_t batch = 256, dim = 512, classes = 100000;
   auto gen = std::make_shared<Generator>(0);
+  auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", dim, classes, *gen, {.scale = 64.0, .margin = 0.35}));
   Tensor x = Tensor::randn({batch, dim}, *gen, DType::F32, device).requires_grad_();
-  Tensor weight = Tensor::randn({classes, dim}, *gen, DType::F32, device).requires_grad_();
-  std::vector<int64_t> y(batch);
-  for (auto& label : y) label = gen->below(classes);
-  Tensor labels = Tensor::from_indices(y, {batch}, device);
+  Tensor labels = Tensor::from_indices(random_labels(*gen, batch, classes), {batch}, device);
   return {"lmcl-head", 3 * 2.0 * batch * classes * dim, [=]() mutable {
             x.zero_grad();
-            weight.zero_grad();
-            lmcl_loss(x, weight, labels, 64.0, 0.35).backward();
+            head->zero_grad();
+            head->forward(x, labels).backward();
           }};
 }
 
@@ -55,9 +87,11 @@ Workload sgemm(Device device) {
 
 int main(int argc, char** argv) try {
   Flags flags("bench_workloads", "Times one reference workload through margin (see bench/torch_workloads.py).\n"
+              "  W1 fmnist-cnn: batch 256 of 1x28x28, small CNN + LMCL(10), one SGD step\n"
+              "  W2 iresnet18-face: batch 32 of 3x112x112, iresnet18 + LMCL(10,572), one SGD step\n"
               "  W3 lmcl-head: B=256, d=512, C=100,000 forward + backward\n"
               "  W4 sgemm: 1024³ float32 matmul");
-  std::string& which = flags.add<std::string>("workload", "W4", "W3 or W4");
+  std::string& which = flags.add<std::string>("workload", "W4", "W1, W2, W3 or W4");
   int& threads = flags.add("threads", 2, "OpenMP threads");
   int& warmup = flags.add("warmup", 2, "untimed warm-up steps");
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
@@ -67,7 +101,8 @@ int main(int argc, char** argv) try {
   omp_set_num_threads(threads);
 
   Device device = default_device();
-  std::map<std::string, std::function<Workload(Device)>> workloads{{"W3", lmcl_head}, {"W4", sgemm}};
+  std::map<std::string, std::function<Workload(Device)>> workloads{
+      {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}};
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
   Workload workload = workloads[which](device);
   double matmul_rate = bench::matmul_gflops(device);
