@@ -1,11 +1,12 @@
 // backends/cuda/context.cpp — device discovery, the registry of CUDA backends, per-GPU state
-// (allocator, cuBLAS handle) and the CudaBackend members that only touch that state:
+// (allocator, cuBLAS and cuDNN handles) and the CudaBackend members that only touch that state:
 // memory and host ↔ device transfers.
 //
 // Backends and their contexts are created once and never destroyed: tensors held in static
 // objects may be freed after main() returns, when the CUDA runtime may already be gone.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include <vector>
 
@@ -24,6 +25,12 @@ void check_cuda(cudaError_t status, const char* call) {
 void check_cublas(cublasStatus_t status, const char* call) {
   if (status == CUBLAS_STATUS_SUCCESS) return;
   fail(call, ": ", cublasGetStatusString(status), " (", cublasGetStatusName(status), ")");
+}
+
+void check_cudnn(cudnnStatus_t status, const char* call) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  fail(call, ": ", cudnnGetErrorString(status), " (cuDNN status ", static_cast<int>(status),
+       ")");
 }
 
 Context::Context(int index_)
@@ -60,6 +67,11 @@ cublasHandle_t Context::blas() {
     check_cublas(cublasSetMathMode(blas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   });
   return blas_;
+}
+
+cudnnHandle_t Context::dnn() {
+  std::call_once(dnn_created_, [this] { check_cudnn(cudnnCreate(&dnn_), "cudnnCreate"); });
+  return dnn_;
 }
 
 }  // namespace cuda

@@ -1,5 +1,5 @@
 // backends/cuda/context.h — the state one GPU needs: its caching allocator and its library
-// handles (cuBLAS now; cuDNN's joins when the image kernels do), plus the functions that turn
+// handles (cuBLAS, cuDNN), plus the functions that turn
 // a failed CUDA or cuBLAS status into a margin::Error naming the call.
 //
 // Internal to backends/cuda (it includes the CUDA headers). Left out: streams, events,
@@ -7,6 +7,7 @@
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include <mutex>
 
@@ -18,6 +19,7 @@ namespace margin::cuda {
 // Throw margin::Error("<call>: <status description> (<status name>)") unless status is success.
 void check_cuda(cudaError_t status, const char* call);
 void check_cublas(cublasStatus_t status, const char* call);
+void check_cudnn(cudnnStatus_t status, const char* call);
 
 struct Context {
   explicit Context(int index);
@@ -27,6 +29,8 @@ struct Context {
   // The cuBLAS handle of this GPU, created on first use (creating one costs milliseconds
   // and device memory; a program that never multiplies matrices should not pay it).
   cublasHandle_t blas();
+  // The cuDNN handle of this GPU, created on first use for the same reason.
+  cudnnHandle_t dnn();
 
   const int index;
   CachingPool pool;
@@ -36,6 +40,8 @@ struct Context {
 
   std::once_flag blas_created_;
   cublasHandle_t blas_ = nullptr;
+  std::once_flag dnn_created_;
+  cudnnHandle_t dnn_ = nullptr;
 };
 
 }  // namespace margin::cuda

@@ -24,6 +24,11 @@ __device__ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
       T above = x < alpha ? alpha : x;
       return beta < above ? beta : above;
     }
+    case UnaryOp::Acos: {  // clamped to [−1, 1] first (std::min/max order: NaN stays NaN)
+      T above = x < T(-1) ? T(-1) : x;
+      return acos(T(1) < above ? T(1) : above);
+    }
+    case UnaryOp::Cos: return cos(x);
   }
   return x;
 }
@@ -44,6 +49,11 @@ __device__ T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
     case UnaryOp::AddScalar: return T(1);
     case UnaryOp::MulScalar: return alpha;
     case UnaryOp::Clamp: return (x > alpha && x < beta) ? T(1) : T(0);
+    case UnaryOp::Acos: {  // 1 − x² floored at 1e-12, as std::max(1 − x², 1e-12) on the CPU
+      T room = T(1) - x * x;
+      return T(-1) / sqrt(room < T(1e-12) ? T(1e-12) : room);
+    }
+    case UnaryOp::Cos: return -sin(x);
   }
   return T(0);
 }

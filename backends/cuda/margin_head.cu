@@ -1,0 +1,110 @@
+// backends/cuda/margin_head.cu — the fused margin head on the GPU (contract in
+// backends/backend.h, formulas as backends/cpu/margin_head.cpp): one cuBLAS GEMM writes the
+// scaled cosines into probs [B, C]; then one block per row replaces the target logit, takes
+// the max-subtracted log-sum-exp (double accumulator), writes loss and target_grad and
+// overwrites the row with its probabilities (target column 0). Backward: two GEMMs, with the
+// d-wide factors scaled by s·dloss (probs is never scaled in place).
+// Left out: fusing the GEMM with the row pass, splitting one very long row over blocks.
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/launch.cuh"
+
+namespace margin {
+namespace cuda {
+
+template <class T>
+void margin_rows(const View& labels, const View& target_logit, const View& probs,
+                 const View& loss, const View& target_grad) {
+  int64_t batch = probs.shape[0], classes = probs.shape[1];
+  const int64_t* label = labels.ptr<int64_t>();
+  const T* target = target_logit.ptr<T>();
+  T *rows = probs.ptr<T>(), *loss_out = loss.ptr<T>(), *target_grad_out = target_grad.ptr<T>();
+  parallel_slices(batch, classes, "margin_head", [=] __device__(int64_t b) {
+    T* row = rows + b * classes;
+    int64_t y = label[b];
+    if (y < 0) {  // ignored: contributes neither loss nor gradient (the whole block returns)
+      for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) row[j] = T(0);
+      if (threadIdx.x == 0) {
+        loss_out[b] = T(0);
+        target_grad_out[b] = T(0);
+      }
+      return;
+    }
+    T target_value = target[b];
+    // z_bj, with the target column replaced by its margin logit.
+    auto logit = [&](int64_t j) { return j == y ? target_value : row[j]; };
+    T max = logit(0);
+    for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) max = fmax(max, logit(j));
+    max = block_reduce(max, MaxOf{});
+    double total = 0;
+    for (int64_t j = threadIdx.x; j < classes; j += blockDim.x)
+      total += exp(double(logit(j) - max));
+    total = block_reduce(total, SumOf{});
+    double log_sum = double(max) + ::log(total);
+    T shift = static_cast<T>(log_sum);
+    for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) {
+      T p = static_cast<T>(exp(double(logit(j) - shift)));
+      if (j == y) {
+        target_grad_out[b] = static_cast<T>(double(p) - 1.0);
+        loss_out[b] = static_cast<T>(log_sum - double(target_value));
+        p = T(0);
+      }
+      row[j] = p;
+    }
+  });
+}
+
+// out[b, :] = factor · dloss[b] · in[b, :] for a [rows, d] matrix (in may be out).
+template <class T>
+void scale_rows(const View& in, const View& dloss, T factor, const View& out) {
+  int64_t d = in.shape[1];
+  const T *source = in.ptr<T>(), *weight = dloss.ptr<T>();
+  T* result = out.ptr<T>();
+  parallel_for(in.numel(), "margin_head_backward", [=] __device__(int64_t i) {
+    result[i] = factor * weight[i / d] * source[i];
+  });
+}
+
+}  // namespace cuda
+
+void CudaBackend::margin_head(const View& x_hat, const View& w_hat, const View& labels,
+                              const View& target_logit, double scale, const View& probs,
+                              const View& loss, const View& target_grad) {
+  activate();
+  // z = s · X̂ Ŵᵀ, written into probs (the only B×C buffer).
+  gemm(false, true, scale, x_hat, w_hat, 0.0, probs);
+  cuda::dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
+    cuda::margin_rows<decltype(t)>(labels, target_logit, probs, loss, target_grad);
+  });
+}
+
+void CudaBackend::margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
+                                       const View& dloss, double scale, const View& dx_hat,
+                                       const View& dw_hat) {
+  activate();
+  // dX̂ = diag(s·dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
+  gemm(false, false, 1.0, probs, w_hat, 0.0, dx_hat);
+  cuda::dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
+    using T = decltype(t);
+    cuda::scale_rows<T>(dx_hat, dloss, T(scale), dx_hat);
+  });
+  // dŴ = Pᵀ·(diag(s·dloss)·X̂), with the scaled X̂ in a temporary B×d buffer.
+  size_t bytes = static_cast<size_t>(x_hat.numel()) * dtype_size(x_hat.dtype);
+  View weighted = x_hat;
+  weighted.strides = contiguous_strides(x_hat.shape);
+  weighted.data = bytes > 0 ? allocate(bytes) : nullptr;
+  try {
+    if (bytes > 0)
+      cuda::dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
+        using T = decltype(t);
+        cuda::scale_rows<T>(x_hat, dloss, T(scale), weighted);
+      });
+    gemm(true, false, 1.0, probs, weighted, 0.0, dw_hat);
+  } catch (...) {
+    if (weighted.data) deallocate(weighted.data, bytes);
+    throw;
+  }
+  // Freed after the GEMM is issued: the default stream orders any reuse after it.
+  if (weighted.data) deallocate(weighted.data, bytes);
+}
+
+}  // namespace margin

@@ -1,0 +1,244 @@
+// backends/cuda/norm.cu — batch norm (training and eval forward, the one-pass backward) and
+// PReLU over x seen as [N, C, inner]; the formulas are backends/cpu/norm.cpp's, with the same
+// double accumulators (contracts in backends/backend.h). Per-channel statistics: one block
+// per channel, its threads striding over the N·inner values and combining with block_reduce.
+// Elementwise parts: one thread per element. An absent view (data == nullptr) is skipped.
+// Left out: multi-block reductions of one huge channel, fused BN + activation, NHWC.
+#include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/launch.cuh"
+
+namespace margin {
+namespace cuda {
+
+// x [N, C, inner]: the channel is dim 1, whatever follows is `inner`.
+struct ChannelSplit {
+  int64_t batch = 1, channels = 1, inner = 1;
+  explicit ChannelSplit(const Shape& shape) {
+    AxisSplit split(shape, 1);
+    batch = split.outer;
+    channels = split.n;
+    inner = split.inner;
+  }
+  __host__ __device__ int64_t per_channel() const { return batch * inner; }
+  // Flat position of the j-th element (0 ≤ j < batch·inner) of channel c.
+  __device__ int64_t at(int64_t c, int64_t j) const {
+    return ((j / inner) * channels + c) * inner + j % inner;
+  }
+  __device__ int64_t channel_of(int64_t flat) const { return (flat / inner) % channels; }
+};
+
+template <class T>
+__device__ T value_or(const T* values, int64_t c, T fallback) {
+  return values ? values[c] : fallback;
+}
+
+// y = (x − mean_c)·inv_std_c·weight_c + bias_c, done by the block of channel c.
+template <class T>
+__device__ void normalize_channel(const ChannelSplit& split, int64_t c, const T* in,
+                                  const T* weight, const T* bias, double mean, double inv_std,
+                                  T* out) {
+  double scale = inv_std * value_or<T>(weight, c, T(1));
+  double shift = value_or<T>(bias, c, T(0)) - mean * scale;
+  for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
+    int64_t k = split.at(c, j);
+    out[k] = T(in[k] * scale + shift);
+  }
+}
+
+template <class T>
+void batch_norm_train_typed(const BatchNormParams& params, const View& x, const View& weight,
+                            const View& bias, const View& y, const View& saved_mean,
+                            const View& saved_inv_std, const View& running_mean,
+                            const View& running_var) {
+  ChannelSplit split(x.shape);
+  double count = static_cast<double>(split.per_channel()), eps = params.eps,
+         momentum = params.momentum;
+  const T *in = x.ptr<T>(), *w = weight.ptr<T>(), *b = bias.ptr<T>();
+  T *out = y.ptr<T>(), *mean_out = saved_mean.ptr<T>(), *inv_std_out = saved_inv_std.ptr<T>();
+  T *run_mean = running_mean.ptr<T>(), *run_var = running_var.ptr<T>();
+  parallel_slices(split.channels, split.per_channel(), "batch_norm",
+                  [=] __device__(int64_t c) {
+    double total = 0;
+    for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x)
+      total += in[split.at(c, j)];
+    total = block_reduce(total, SumOf{});
+    double mean = total / count;
+    // Two passes (mean, then squared deviations): no cancellation for large means.
+    double squares = 0;
+    for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
+      double deviation = in[split.at(c, j)] - mean;
+      squares += deviation * deviation;
+    }
+    squares = block_reduce(squares, SumOf{});
+    double variance = squares / count;
+    double inv_std = 1.0 / ::sqrt(variance + eps);
+    if (threadIdx.x == 0) {
+      mean_out[c] = T(mean);
+      inv_std_out[c] = T(inv_std);
+      if (run_mean) run_mean[c] = T((1 - momentum) * run_mean[c] + momentum * mean);
+      if (run_var) {
+        double unbiased = squares / (count - 1);
+        run_var[c] = T((1 - momentum) * run_var[c] + momentum * unbiased);
+      }
+    }
+    normalize_channel<T>(split, c, in, w, b, mean, inv_std, out);
+  });
+}
+
+template <class T>
+void batch_norm_eval_typed(const BatchNormParams& params, const View& x, const View& weight,
+                           const View& bias, const View& running_mean, const View& running_var,
+                           const View& y, const View& saved_mean, const View& saved_inv_std) {
+  ChannelSplit split(x.shape);
+  double eps = params.eps;
+  const T *in = x.ptr<T>(), *w = weight.ptr<T>(), *b = bias.ptr<T>();
+  const T *run_mean = running_mean.ptr<T>(), *run_var = running_var.ptr<T>();
+  T *out = y.ptr<T>(), *mean_out = saved_mean.ptr<T>(), *inv_std_out = saved_inv_std.ptr<T>();
+  parallel_slices(split.channels, split.per_channel(), "batch_norm",
+                  [=] __device__(int64_t c) {
+    double mean = run_mean[c];
+    double inv_std = 1.0 / ::sqrt(double(run_var[c]) + eps);
+    if (threadIdx.x == 0) {
+      mean_out[c] = T(mean);
+      inv_std_out[c] = T(inv_std);
+    }
+    normalize_channel<T>(split, c, in, w, b, mean, inv_std, out);
+  });
+}
+
+template <class T>
+void batch_norm_backward_typed(bool batch_stats, const View& x, const View& dy,
+                               const View& weight, const View& saved_mean,
+                               const View& saved_inv_std, const View& dx, const View& dweight,
+                               const View& dbias) {
+  ChannelSplit split(x.shape);
+  double count = static_cast<double>(split.per_channel());
+  const T *in = x.ptr<T>(), *grad_out = dy.ptr<T>(), *w = weight.ptr<T>();
+  const T *mean_in = saved_mean.ptr<T>(), *inv_std_in = saved_inv_std.ptr<T>();
+  T *grad_in = dx.ptr<T>(), *grad_w = dweight.ptr<T>(), *grad_b = dbias.ptr<T>();
+  parallel_slices(split.channels, split.per_channel(), "batch_norm_backward",
+                  [=] __device__(int64_t c) {
+    double mean = mean_in[c], inv_std = inv_std_in[c];
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
+      int64_t k = split.at(c, j);
+      sum_dy += grad_out[k];
+      sum_dy_xhat += grad_out[k] * (in[k] - mean) * inv_std;
+    }
+    sum_dy = block_reduce(sum_dy, SumOf{});
+    sum_dy_xhat = block_reduce(sum_dy_xhat, SumOf{});
+    if (threadIdx.x == 0) {
+      if (grad_b) grad_b[c] = T(sum_dy);
+      if (grad_w) grad_w[c] = T(sum_dy_xhat);
+    }
+    if (!grad_in) return;  // the same for the whole block: no barrier follows
+    double scale = value_or<T>(w, c, T(1)) * inv_std;
+    for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
+      int64_t k = split.at(c, j);
+      if (!batch_stats) {
+        grad_in[k] = T(scale * grad_out[k]);
+      } else {
+        // The mean and variance depend on every x of the channel: subtracting the mean of dy
+        // and the projection of dy on x̂ is what those two dependencies contribute.
+        double xhat = (in[k] - mean) * inv_std;
+        grad_in[k] = T(scale / count * (count * grad_out[k] - sum_dy - xhat * sum_dy_xhat));
+      }
+    }
+  });
+}
+
+template <class T>
+void prelu_typed(const View& x, const View& weight, const View& y) {
+  ChannelSplit split(x.shape);
+  bool shared = weight.numel() == 1;
+  const T *in = x.ptr<T>(), *slopes = weight.ptr<T>();
+  T* out = y.ptr<T>();
+  parallel_for(x.numel(), "prelu", [=] __device__(int64_t k) {
+    T slope = slopes[shared ? 0 : split.channel_of(k)];
+    out[k] = in[k] > T(0) ? in[k] : slope * in[k];
+  });
+}
+
+template <class T>
+void prelu_backward_typed(const View& x, const View& weight, const View& dy, const View& dx,
+                          const View& dweight) {
+  ChannelSplit split(x.shape);
+  bool shared = weight.numel() == 1;
+  const T *in = x.ptr<T>(), *grad_out = dy.ptr<T>(), *slopes = weight.ptr<T>();
+  T *grad_in = dx.ptr<T>(), *grad_slope = dweight.ptr<T>();
+  if (grad_in)
+    parallel_for(x.numel(), "prelu_backward", [=] __device__(int64_t k) {
+      T slope = slopes[shared ? 0 : split.channel_of(k)];
+      grad_in[k] = in[k] > T(0) ? grad_out[k] : slope * grad_out[k];
+    });
+  if (!grad_slope) return;
+  // Σ (x > 0 ? 0 : x·dy) per channel in double, then (shared) over channels in the same
+  // block, channel by channel as the CPU sums them.
+  int64_t channels = split.channels;
+  parallel_slices(shared ? 1 : channels, split.per_channel(), "prelu_backward",
+                  [=] __device__(int64_t slice) {
+    int64_t first = shared ? 0 : slice, last = shared ? channels : slice + 1;
+    double total = 0;
+    for (int64_t c = first; c < last; ++c) {
+      double slope_grad = 0;
+      for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
+        int64_t k = split.at(c, j);
+        if (!(in[k] > T(0))) slope_grad += double(in[k]) * grad_out[k];
+      }
+      total += block_reduce(slope_grad, SumOf{});
+    }
+    if (threadIdx.x == 0) grad_slope[slice] = T(total);
+  });
+}
+
+}  // namespace cuda
+
+void CudaBackend::batch_norm_forward_train(const BatchNormParams& params, const View& x,
+                                           const View& weight, const View& bias, const View& y,
+                                           const View& saved_mean, const View& saved_inv_std,
+                                           const View& running_mean, const View& running_var) {
+  activate();
+  cuda::dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
+    cuda::batch_norm_train_typed<decltype(t)>(params, x, weight, bias, y, saved_mean,
+                                              saved_inv_std, running_mean, running_var);
+  });
+}
+
+void CudaBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
+                                          const View& weight, const View& bias,
+                                          const View& running_mean, const View& running_var,
+                                          const View& y, const View& saved_mean,
+                                          const View& saved_inv_std) {
+  activate();
+  cuda::dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
+    cuda::batch_norm_eval_typed<decltype(t)>(params, x, weight, bias, running_mean, running_var,
+                                             y, saved_mean, saved_inv_std);
+  });
+}
+
+void CudaBackend::batch_norm_backward(bool batch_stats, const View& x, const View& dy,
+                                      const View& weight, const View& saved_mean,
+                                      const View& saved_inv_std, const View& dx,
+                                      const View& dweight, const View& dbias) {
+  activate();
+  cuda::dispatch_floating(x.dtype, "batch_norm_backward", [&](auto t) {
+    cuda::batch_norm_backward_typed<decltype(t)>(batch_stats, x, dy, weight, saved_mean,
+                                                 saved_inv_std, dx, dweight, dbias);
+  });
+}
+
+void CudaBackend::prelu(const View& x, const View& weight, const View& y) {
+  activate();
+  cuda::dispatch_floating(x.dtype, "prelu",
+                          [&](auto t) { cuda::prelu_typed<decltype(t)>(x, weight, y); });
+}
+
+void CudaBackend::prelu_backward(const View& x, const View& weight, const View& dy,
+                                 const View& dx, const View& dweight) {
+  activate();
+  cuda::dispatch_floating(x.dtype, "prelu_backward", [&](auto t) {
+    cuda::prelu_backward_typed<decltype(t)>(x, weight, dy, dx, dweight);
+  });
+}
+
+}  // namespace margin
