@@ -6,7 +6,8 @@
 //   flags.parse(argc, argv);   // prints help and exits on --help; throws on unknown flags
 //
 // add() returns a reference to the value, which the Flags object owns and parse() fills in:
-// keep the Flags object alive as long as the references are used.
+// keep the Flags object alive as long as the references are used. bind() fills in a variable
+// of the caller's instead (binaries that share a config struct declare its flags once).
 #pragma once
 #include <any>
 #include <cstdlib>
@@ -29,16 +30,24 @@ class Flags {
 
   template <class T>
   T& add(const std::string& name, T default_value, const std::string& help) {
+    T* storage = std::any_cast<T>(&values_.emplace_back(default_value));  // deque: never moves
+    bind(name, *storage, help);
+    return *storage;
+  }
+
+  // Like add(), but the value lives in `target` (e.g. a field of a config struct), whose
+  // current value is the default; `target` must outlive parse().
+  template <class T>
+  void bind(const std::string& name, T& target, const std::string& help) {
     Entry& entry = entries_.emplace_back();
     entry.name = name;
     entry.help = help;
     std::ostringstream text;
-    text << default_value;
+    text << std::boolalpha << target;
     entry.default_text = text.str();
-    T* storage = std::any_cast<T>(&values_.emplace_back(default_value));  // deque: never moves
+    T* storage = &target;
     entry.assign = [storage, name](const std::string& value) { *storage = parse_value<T>(name, value); };
     entry.is_bool = std::is_same_v<T, bool>;
-    return *storage;
   }
 
   void parse(int argc, char** argv) {

@@ -8,7 +8,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -92,6 +95,21 @@ std::string error_of(F&& body) {
   }
   return "";
 }
+
+// A fresh directory for the files one test writes (named after the test and the process),
+// removed when the test ends.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() / ("margin_" + name + "_" + std::to_string(getpid()))) {
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
 
 // A float64 CPU leaf with values drawn uniformly from [low, high), requiring grad.
 inline Tensor leaf(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0) {

@@ -17,31 +17,13 @@
 #include "data/idx.h"
 #include "data/loader.h"
 #include "data/transforms.h"
+#include "gradcheck.h"
 
 namespace margin {
 namespace {
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-// A fresh directory for the files one test writes, removed when the test ends.
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() / ("margin_" + name + "_" + std::to_string(getpid()))) {
-    std::filesystem::remove_all(path);
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using testing::TempDir;
+using testing::error_of;
 
 std::vector<uint8_t> idx_bytes(uint32_t magic, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
   std::vector<uint8_t> bytes;

@@ -9,6 +9,7 @@
 #include "eval/feature_plot.h"
 #include "eval/font5x7.h"
 #include "eval/plot.h"
+#include "gradcheck.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -22,15 +23,8 @@
 namespace margin {
 namespace {
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::TempDir;
+using testing::error_of;
 
 // A PNG read back into memory, to look at pixels.
 struct Image {
@@ -54,17 +48,8 @@ Image read_png(const std::string& path) {
   return image;
 }
 
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() : path(std::filesystem::temp_directory_path() / ("margin_plot_" + std::to_string(getpid()))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
 Image saved_and_read(const Plot& plot, const std::string& name) {
-  TempDir dir;
+  TempDir dir("plot");
   plot.save(dir.file(name));
   return read_png(dir.file(name));
 }

@@ -1,0 +1,58 @@
+// examples/common/fmnist_job.cpp — one Fashion-MNIST run (see fmnist_job.h).
+#include "examples/common/fmnist_job.h"
+
+#include "layers/backbones.h"
+
+namespace margin {
+
+void add_fmnist_flags(Flags& flags, FmnistConfig& config) {
+  flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
+  flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default; LMCL's 64 is for 10^4+ classes)");
+  flags.bind("m", config.margin, "margin m (negative: the loss's default)");
+  flags.bind("emb-dim", config.emb_dim, "embedding size d (2 or 3 also draw the feature picture)");
+  flags.bind("epochs", config.epochs, "training epochs");
+  flags.bind("batch", config.batch, "batch size");
+  flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9, weight decay 5e-4, cosine decay)");
+  flags.bind("seed", config.seed, "random seed (weights, shuffling, augmentation)");
+  flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none)");
+  flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
+  flags.bind("out", config.out_dir, "where the log, checkpoints, model and pictures go");
+  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin)");
+  flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (0: never; for trying --resume)");
+}
+
+FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,
+                     std::shared_ptr<const Dataset> test_set, std::function<void(int64_t step)> after_step) {
+  FmnistRun run;
+  run.gen = std::make_shared<Generator>(config.seed);
+  run.model = small_cnn(config.emb_dim, *run.gen);
+  LossOptions loss_options;
+  if (config.scale > 0) loss_options.scale = config.scale;
+  if (config.margin >= 0) loss_options.margin = config.margin;
+  run.head = make_loss(config.loss, config.emb_dim, train_set->num_classes(), *run.gen, loss_options);
+
+  std::vector<Tensor> params = run.model->parameters();
+  for (const Tensor& p : run.head->parameters()) params.push_back(p);
+  SGD sgd(params, {.lr = config.lr, .momentum = 0.9, .weight_decay = 5e-4});
+
+  std::vector<Transform> augment;
+  if (config.crop_pad > 0) augment.push_back(random_crop(config.crop_pad));
+  if (config.flip) augment.push_back(horizontal_flip());
+  DataLoader loader(train_set, {.batch_size = config.batch, .shuffle = true, .drop_last = true, .workers = 2,
+                            .seed = config.seed, .transform = compose(augment)});
+  CosineLr schedule(config.lr, config.epochs * loader.batches_per_epoch(), config.lr * 0.001);
+
+  TrainingJob job{.model = *run.model, .head = *run.head, .sgd = sgd, .schedule = schedule, .loader = loader,
+                  .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
+                  .stop_after = config.stop_after, .progress = config.progress,
+                  .evaluate = [&](int64_t) {
+                    auto [embeddings, labels] = embed_dataset(*run.model, test_set, default_device());
+                    run.test_accuracy = cosine_accuracy(embeddings, run.head->weight(), labels);
+                    return Metrics{{"test_accuracy", run.test_accuracy}};
+                  },
+                  .after_step = std::move(after_step)};
+  run.outcome = train(job);
+  return run;
+}
+
+}  // namespace margin

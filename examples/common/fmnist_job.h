@@ -1,0 +1,52 @@
+// examples/common/fmnist_job.h — one Fashion-MNIST training run as a function, so that the main
+// job (train_fmnist), the margin study (margin_sweep) and the resume test run the same code:
+// the small CNN of layers/backbones.h, a margin head of losses/, SGD (momentum 0.9, weight
+// decay 5e-4) under a cosine learning-rate decay, random-crop + flip augmentation, and test
+// accuracy by the nearest class weight in cosine after every epoch.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/flags.h"
+#include "core/random.h"
+#include "data/dataset.h"
+#include "examples/common/training.h"
+
+namespace margin {
+
+struct FmnistConfig {
+  std::string loss = "lmcl";
+  double scale = 30;    // s; 0: the loss's own default
+  double margin = -1;   // m; negative: the loss's own default
+  int64_t emb_dim = 128;
+  int64_t epochs = 12;
+  int64_t batch = 128;
+  double lr = 0.1;
+  uint64_t seed = 0;
+  int64_t crop_pad = 4;  // random crop after zero padding (0: none)
+  bool flip = true;      // random horizontal flips
+  std::string out_dir = "runs/fmnist";
+  std::string resume = "";
+  int64_t stop_after = 0;
+  bool progress = true;
+};
+
+// Declares the flags of FmnistConfig (loss, s, m, emb-dim, epochs, batch, lr, seed, crop-pad,
+// flip, out, resume, stop-after) on `flags`, bound to `config`.
+void add_fmnist_flags(Flags& flags, FmnistConfig& config);
+
+struct FmnistRun {
+  std::shared_ptr<Generator> gen;  // outlives model (dropout layers keep a reference)
+  std::shared_ptr<Layer> model;
+  std::shared_ptr<MarginLoss> head;
+  TrainingOutcome outcome;
+  double test_accuracy = 0;        // after the last epoch run
+};
+
+// Trains on `train_set`, evaluates on `test_set` each epoch; writes log.csv, checkpoint.bin and (when
+// all epochs are done) model.bin under config.out_dir. `after_step` is TrainingJob's hook.
+FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,
+                     std::shared_ptr<const Dataset> test_set, std::function<void(int64_t step)> after_step = {});
+
+}  // namespace margin
