@@ -41,8 +41,8 @@ for loss in softmax nsl lmcl; do
   last=$(tail -n 1 "$out/$loss-d128/log.csv")
   train_accuracy=$(echo "$last" | cut -d, -f3)
   test_accuracy=$(echo "$last" | cut -d, -f4)
-  s=$(echo "$summary" | sed -n 's/.*(s=\([^,]*\), m=\([^)]*\)).*/\1/p')
-  m=$(echo "$summary" | sed -n 's/.*(s=\([^,]*\), m=\([^)]*\)).*/\2/p')
+  s=$(echo "$summary" | sed -n 's/.*(s=\([0-9.]*\).*/\1/p')
+  m=$(echo "$summary" | sed -n 's/.*, m=\([0-9.]*\)).*/\1/p')
   took=$(echo "$summary" | sed -n 's/.*% (\([0-9]*m[0-9]*s\) on.*/\1/p')
   [ "$loss" = softmax ] && s="–" && m="–"
   [ "$loss" = nsl ] && m="–"

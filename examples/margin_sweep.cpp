@@ -132,15 +132,14 @@ int main(int argc, char** argv) try {
   FmnistConfig config;
   config.epochs = 3;
   config.out_dir = "runs/margin_sweep";
-  add_fmnist_flags(flags, config);
+  config.loss = "lmcl";
+  add_fmnist_flags(flags, config, /*single_run=*/false);
   std::string& margins_text = flags.add<std::string>("margins", "0,0.05,0.1,0.15,0.2,0.25,0.3,0.35,0.4,0.45",
                                                      "the margins to train with, comma-separated");
   std::string& data_dir = flags.add<std::string>("data", kFashionMnistDir, "folder with the Fashion-MNIST IDX files");
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
-  if (config.loss != "lmcl") fail("margin_sweep sweeps LMCL's margin; --loss ", config.loss, " is not supported");
-  if (!config.resume.empty()) fail("margin_sweep trains each m from scratch; --resume is not supported");
   std::vector<double> margins = parse_margins(margins_text);
   const std::string out_dir = config.out_dir;
   std::filesystem::create_directories(out_dir);

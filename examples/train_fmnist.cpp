@@ -54,8 +54,13 @@ int main(int argc, char** argv) try {
     plot.save(config.out_dir + "/features.png");
   }
   if (profile) profiler().print(std::cout);
-  std::printf("train_fmnist: %s (s=%g, m=%g) d=%lld, %lld epochs: test accuracy %.2f%% (%s on %s, %d threads); model %s/model.bin\n",
-              config.loss.c_str(), run.head->scale(), run.head->current_margin(), static_cast<long long>(config.emb_dim),
+  // Softmax has neither s nor m; NSL has s only.
+  char loss_text[96];
+  if (config.loss == "softmax") std::snprintf(loss_text, sizeof loss_text, "softmax");
+  else if (config.loss == "nsl") std::snprintf(loss_text, sizeof loss_text, "nsl (s=%g)", run.head->scale());
+  else std::snprintf(loss_text, sizeof loss_text, "%s (s=%g, m=%g)", config.loss.c_str(), run.head->scale(), run.head->current_margin());
+  std::printf("train_fmnist: %s d=%lld, %lld epochs: test accuracy %.2f%% (%s on %s, %d threads); model %s/model.bin\n",
+              loss_text, static_cast<long long>(config.emb_dim),
               static_cast<long long>(config.epochs), 100.0 * run.test_accuracy, format_duration(run.outcome.seconds).c_str(),
               device.str().c_str(), threads, config.out_dir.c_str());
   return 0;

@@ -5,10 +5,10 @@
 
 namespace margin {
 
-void add_fmnist_flags(Flags& flags, FmnistConfig& config) {
-  flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
+void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
+  if (single_run) flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
   flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default; LMCL's 64 is for 10^4+ classes)");
-  flags.bind("m", config.margin, "margin m (negative: 0.2 for LMCL here, else the loss's default)");
+  if (single_run) flags.bind("m", config.margin, "margin m (negative: 0.2 for LMCL here, else the loss's default)");
   flags.bind("emb-dim", config.emb_dim, "embedding size d (2 or 3 also draw the feature picture)");
   flags.bind("epochs", config.epochs, "training epochs");
   flags.bind("batch", config.batch, "batch size");
@@ -17,6 +17,7 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config) {
   flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none; 4 underfits this CNN: 89.97%)");
   flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
   flags.bind("out", config.out_dir, "where the log, checkpoints, model and pictures go");
+  if (!single_run) return;
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin)");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (0: never; for trying --resume)");
 }

@@ -37,9 +37,10 @@ struct FmnistConfig {
   bool progress = true;
 };
 
-// Declares the flags of FmnistConfig (loss, s, m, emb-dim, epochs, batch, lr, seed, crop-pad,
-// flip, out, resume, stop-after) on `flags`, bound to `config`.
-void add_fmnist_flags(Flags& flags, FmnistConfig& config);
+// Declares the flags of FmnistConfig on `flags`, bound to `config`: s, emb-dim, epochs, batch,
+// lr, seed, crop-pad, flip, out and, for a single run (`single_run`), also loss, m, resume
+// and stop-after (margin_sweep sets those itself).
+void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run = true);
 
 struct FmnistRun {
   std::shared_ptr<Generator> gen;  // outlives model (dropout layers keep a reference)
