@@ -12,17 +12,20 @@ namespace margin {
 
 namespace fs = std::filesystem;
 
-static bool is_image_file(const fs::directory_entry& entry) {
-  std::string name = entry.path().filename().string();
+bool is_image_path(const std::string& path) {
+  std::string name = fs::path(path).filename().string();
   if (name.empty() || name[0] == '.') return false;
-  std::error_code error;
-  if (!entry.is_regular_file(error)) return false;
-  std::string extension = entry.path().extension().string();
+  std::string extension = fs::path(path).extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   for (const char* known : {".pgm", ".ppm", ".pnm", ".png", ".jpg", ".jpeg", ".bmp"})
     if (extension == known) return true;
   return false;
+}
+
+static bool is_image_file(const fs::directory_entry& entry) {
+  std::error_code error;
+  return is_image_path(entry.path().string()) && entry.is_regular_file(error);
 }
 
 ImageFolder::ImageFolder(std::string root, ImageFolderOptions options)
@@ -130,6 +133,17 @@ const std::string& ImageFolder::path_of(int64_t index) const {
 int64_t ImageFolder::label_at(int64_t index) const {
   check_index(index, "label_at");
   return labels_[index];
+}
+
+std::vector<std::string> image_files_under(const std::string& folder) {
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) fail("image_files_under: ", folder, ": no such folder");
+  std::vector<std::string> paths;
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(folder))
+    if (is_image_file(entry)) paths.push_back(entry.path().string());
+  if (paths.empty()) fail("image_files_under: ", folder, ": no image files (.pgm .ppm .pnm .png .jpg .jpeg .bmp)");
+  std::sort(paths.begin(), paths.end());
+  return paths;
 }
 
 IdentitySplit split_identities(std::vector<std::string> names, int64_t held_out_count, uint64_t seed) {

@@ -79,6 +79,13 @@ class ImageFolder : public Dataset {
   mutable std::vector<std::shared_ptr<const Image8>> cache_;  // by dataset index, when on
 };
 
+// Whether a file name ends in one of the image extensions above (any case) and is not hidden.
+bool is_image_path(const std::string& path);
+
+// Every image file (is_image_path) under `folder`, recursively, sorted by path; margin::Error
+// naming the folder when it is missing or holds none.
+std::vector<std::string> image_files_under(const std::string& folder);
+
 // A seeded split of identities into training and held-out ones (open-set verification:
 // the held-out people are never seen in training). Both lists come back sorted; together
 // they are exactly `names`, without overlap. The same names (in any order) and seed give

@@ -2,6 +2,7 @@
 // and the embeddings file. See face_eval.h.
 #include "examples/common/face_eval.h"
 
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -114,6 +115,28 @@ FaceVerification verify_scores(const PairScores& scores) {
   return {verification_report(scores.plain, scores.same, scores.folds),
           verification_report(scores.flip, scores.same, scores.folds), best_threshold(scores.plain, scores.same),
           best_threshold(scores.flip, scores.same)};
+}
+
+std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows) {
+  std::string table =
+      "| model | accuracy | accuracy (flip) | AUC | AUC (flip) | EER (flip) | TAR@FAR=1e-1 (flip) | TAR@FAR=1e-2 (flip) | "
+      "TAR@FAR=1e-3 (flip) |\n|---|---|---|---|---|---|---|---|---|\n";
+  char cell[96];
+  for (const auto& [label, result] : rows) {
+    table += "| " + label + " |";
+    for (const VerificationReport* report : {&result.plain, &result.flip}) {
+      std::snprintf(cell, sizeof cell, " %.2f%% ± %.2f |", 100 * report->accuracy.mean, 100 * report->accuracy.std);
+      table += cell;
+    }
+    std::snprintf(cell, sizeof cell, " %.4f | %.4f | %.2f%% |", result.plain.auc, result.flip.auc, 100 * result.flip.eer);
+    table += cell;
+    for (double far : {1e-1, 1e-2, 1e-3}) {
+      std::snprintf(cell, sizeof cell, " %.2f%% |", 100 * tar_at_far(result.flip.roc, far));
+      table += cell;
+    }
+    table += "\n";
+  }
+  return table;
 }
 
 // ---- the embeddings file ---------------------------------------------------------------------

@@ -86,6 +86,10 @@ struct FaceVerification {
 };
 FaceVerification verify_scores(const PairScores& scores);
 
+// A Markdown table, one row per (label, verification): 10-fold accuracy ± std plain and flip,
+// AUC plain and flip, EER (flip), TAR@FAR=1e-1, 1e-2, 1e-3 (flip).
+std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows);
+
 // Writes <out>.bin and <out>.csv (see above); paths.size() == rows of embeddings.
 void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings);
 // Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file.

@@ -11,8 +11,8 @@
 // linear warm-up of one epoch; augmentation by random flips and, optionally, a random crop
 // after zero padding; images in [−1, 1] (face_model.h: face_input).
 // After every epoch: the held-out images embedded (plain and flip), each pair's cosine
-// similarity, 10-fold accuracy ± std, AUC, EER and TAR@FAR (eval/verification.h) as columns of
-// out/log.csv; model.txt updated with the best thresholds. Then the shared epoch loop's
+// similarity, 10-fold accuracy ± std, AUC, EER and TAR@FAR=1e-2 (eval/verification.h) as
+// columns of out/log.csv; model.txt updated with the best thresholds. Then the shared epoch loop's
 // checkpoint (examples/common/training.h: --resume reproduces the uninterrupted run).
 // At the end: out/model.bin, out/verification.md (both reports), out/roc.png.
 #pragma once
@@ -71,7 +71,8 @@ struct FacesRun {
 
 FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step = {});
 
-// The per-epoch metrics of a verification, as CSV columns.
+// The per-epoch metrics of a verification, as CSV columns: accuracy, its std, AUC, EER and
+// TAR@FAR=1e-2, plain and flip (the whole report goes to verification.md at the end).
 Metrics verification_metrics(const FaceVerification& verification);
 
 }  // namespace margin
