@@ -34,8 +34,16 @@ int main(int argc, char** argv) try {
     return 0;
   }
   const FaceModelConfig& model = run.model.config;
-  std::printf("train_faces: %s (s=%g, m=%g) %s %lldx%s d=%lld, %lld epochs on %zu identities; %s on %s, %d threads; model %s/model.bin\n",
-              config.loss.c_str(), run.model.head->scale(), run.model.head->current_margin(), model.arch.c_str(),
+  char loss[96];
+  if (config.loss == "softmax")
+    std::snprintf(loss, sizeof loss, "softmax");
+  else if (config.loss == "sphereface")
+    std::snprintf(loss, sizeof loss, "sphereface (m=%g)", run.model.head->current_margin());
+  else
+    std::snprintf(loss, sizeof loss, "%s (s=%g, m=%g)", config.loss.c_str(), run.model.head->scale(),
+                  run.model.head->current_margin());
+  std::printf("train_faces: %s, %s %lldx%s d=%lld, %lld epochs on %zu identities; %s on %s, %d threads; model %s/model.bin\n",
+              loss, model.arch.c_str(),
               static_cast<long long>(model.channels), size_text(model.height, model.width).c_str(),
               static_cast<long long>(model.emb_dim), static_cast<long long>(config.epochs), run.split.train.size(),
               format_duration(run.outcome.seconds).c_str(), default_device().str().c_str(), threads, config.out_dir.c_str());

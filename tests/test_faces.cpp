@@ -127,6 +127,9 @@ TEST_CASE("a short run leaves a model folder that the tools load back to the sam
   CHECK(saved.widths == std::vector<int64_t>{4, 8});
   CHECK(saved.emb_dim == 8);
   CHECK(saved.classes == 4);
+  CHECK(saved.loss == "lmcl");
+  CHECK(saved.scale == 30);
+  CHECK(saved.margin == 0.35);  // the default asked for (m < 0), written as the value in force
   CHECK(saved.held_out == run.split.held_out);
   CHECK(saved.threshold == run.verification.best_plain.threshold);
   CHECK(saved.threshold_flip == run.verification.best_flip.threshold);

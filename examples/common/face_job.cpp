@@ -27,7 +27,8 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("batch", config.batch, "batch size");
   flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9; one epoch of warm-up, then cosine decay)");
   flags.bind("weight-decay", config.weight_decay, "SGD weight decay");
-  flags.bind("seed", config.seed, "random seed (identity split, pairs, weights, shuffling, augmentation)");
+  flags.bind("seed", config.seed, "random seed of the training (weights, shuffling, augmentation)");
+  flags.bind("split-seed", config.split_seed, "random seed of the held-out identities and their pairs");
   flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
   flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none)");
   flags.bind("pairs-per-fold", config.pairs_per_fold, "verification: same (and different) pairs in each of 10 folds");
@@ -97,21 +98,21 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
     fail("--held-out ", config.held_out, ": ", config.data, " has ", names.size(),
          " identities (expected at least 2 left to train on)");
   if (config.held_out == 1) fail("--held-out 1: verification needs at least 2 held-out identities (or 0 for none)");
-  run.split = split_identities(names, config.held_out, config.seed);
+  run.split = split_identities(names, config.held_out, config.split_seed);
   model_config.classes = static_cast<int64_t>(run.split.train.size());
   model_config.held_out = run.split.held_out;
 
   std::filesystem::create_directories(config.out_dir);
   const std::string model_txt = config.out_dir + "/model.txt";
-  if (!config.resume.empty()) check_same_model(model_txt, model_config);
   run.model = build_face_model(model_config, config.seed);
+  if (!config.resume.empty()) check_same_model(model_txt, run.model.config);
   save_model_config(model_txt, run.model.config);
 
   auto train_set = face_folder(config.data, model_config, run.split.train, true);
   std::shared_ptr<ImageFolder> held_set;
   if (config.held_out > 0) {
     held_set = face_folder(config.data, model_config, run.split.held_out, true);
-    run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.seed);
+    run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.split_seed);
     write_pairs(config.out_dir + "/pairs.txt", run.pairs);
   }
 

@@ -3,7 +3,7 @@
 // an ImageFolder that are not held out, and, after every epoch, open-set verification on the
 // held-out identities the way LFW does it.
 //
-// The data: the identities of `data` split by split_identities(names, held_out, seed); the
+// The data: the identities of `data` split by split_identities(names, held_out, split_seed); the
 // training identities are the classes (labels 0..K−1), the held-out ones are never seen in
 // training. From the held-out ones, generate_pairs (eval/pairs.h) draws 10 folds of
 // `pairs_per_fold` same and as many different pairs, written to out/pairs.txt.
@@ -42,7 +42,8 @@ struct FacesConfig {
   int64_t batch = 64;
   double lr = 0.1;
   double weight_decay = 5e-4;
-  uint64_t seed = 0;
+  uint64_t seed = 0;             // weights, shuffling, augmentation
+  uint64_t split_seed = 0;       // which identities are held out, and the pairs drawn from them
   bool flip = true;              // augmentation: random horizontal flips
   int64_t crop_pad = 0;          // augmentation: random crop after zero padding (0: none)
   int64_t pairs_per_fold = 300;

@@ -139,6 +139,9 @@ FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed) {
   if (config.scale > 0) loss_options.scale = config.scale;
   if (config.margin >= 0) loss_options.margin = config.margin;
   model.head = make_loss(config.loss, config.emb_dim, config.classes, gen, loss_options);
+  // The values in force (the loss's defaults filled in), so that model.txt says what was used.
+  model.config.scale = model.head->scale();
+  model.config.margin = model.head->options().margin;
   return model;
 }
 

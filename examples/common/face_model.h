@@ -64,7 +64,8 @@ struct FaceModel {
   std::shared_ptr<MarginLoss> head;
 };
 
-// A freshly initialized model (weights drawn from `seed`).
+// A freshly initialized model (weights drawn from `seed`); its config has the s and m in force
+// (the loss's defaults where config asked for them).
 FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed);
 
 // dir/model.txt rebuilt and loaded with `weights` (default dir/model.bin; a checkpoint.bin
