@@ -5,6 +5,8 @@
 // central finite differences in float64:  (L(x + ε e_i) − L(x − ε e_i)) / 2ε.
 // An element passes when |analytic − numeric| ≤ atol + rtol · |numeric| (both 1e-6 by
 // default); a failure prints the op, the input, the worst element and both values.
+// Also the small helpers the tests share: error_of and contains for error messages, TempDir
+// for files, leaf tensors.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -12,6 +14,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <sstream>
 #include <string>
@@ -96,6 +99,11 @@ std::string error_of(F&& body) {
   return "";
 }
 
+// Whether `text` (an error message, a file) contains `part`.
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 // A fresh directory for the files one test writes (named after the test and the process),
 // removed when the test ends.
 struct TempDir {
@@ -109,6 +117,11 @@ struct TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   std::string file(const std::string& name) const { return (path / name).string(); }
+  // Writes `text` to the file `name` here (replacing it) and returns its path.
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name), std::ios::binary) << text;
+    return file(name);
+  }
 };
 
 // A float64 CPU leaf with values drawn uniformly from [low, high), requiring grad.

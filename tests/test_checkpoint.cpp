@@ -1,8 +1,6 @@
 // tests/test_checkpoint.cpp — checkpoints round-trip a model, its buffers, the optimizer's
 // velocities and the training position bit for bit; every kind of bad file is refused with a
 // message naming the file and the problem, and a failed load or save changes nothing.
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -17,20 +15,9 @@ namespace margin {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::TempDir;
+using testing::contains;
 using testing::error_of;
-
-// A fresh, empty directory per test case, removed at the end.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() /
-             ("margin_ckpt_" + name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 // Linear + BatchNorm1d + PReLU + Linear: parameters and buffers both matter.
 std::shared_ptr<Sequential> make_model(uint64_t seed, int64_t hidden = 6) {
@@ -72,10 +59,6 @@ void write_bytes(const std::string& path, const Bytes& bytes) {
   std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
 }
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // Saves a trained model + head + SGD to `path`; returns the state it saved.
 TrainingState save_trained(const std::string& path, Sequential& model, Linear& head,
                            SGD& optimizer, Generator& data_rng) {
@@ -86,7 +69,7 @@ TrainingState save_trained(const std::string& path, Sequential& model, Linear& h
 }
 
 TEST_CASE("A loaded model, head and optimizer continue exactly where the saved ones were") {
-  TempDir dir("roundtrip");
+  TempDir dir("ckpt_roundtrip");
   std::string path = dir.file("model.ckpt");
   auto model = make_model(1);
   Generator head_gen(2), data_rng(3);
@@ -129,7 +112,7 @@ TEST_CASE("A loaded model, head and optimizer continue exactly where the saved o
 }
 
 TEST_CASE("Without an optimizer a checkpoint loads the model alone") {
-  TempDir dir("model_only");
+  TempDir dir("ckpt_model_only");
   std::string path = dir.file("model.ckpt");
   auto model = make_model(1);
   Generator head_gen(2), data_rng(3);
@@ -145,7 +128,7 @@ TEST_CASE("Without an optimizer a checkpoint loads the model alone") {
 }
 
 TEST_CASE("Bad files are refused with the file and the problem named; nothing is loaded") {
-  TempDir dir("bad");
+  TempDir dir("ckpt_bad");
   std::string good = dir.file("good.ckpt");
   auto model = make_model(1);
   save_checkpoint(good, *model, nullptr, TrainingState{1, 10, {}});
@@ -185,7 +168,7 @@ TEST_CASE("Bad files are refused with the file and the problem named; nothing is
 }
 
 TEST_CASE("Mismatched shapes, dtypes and tensor sets are named") {
-  TempDir dir("mismatch");
+  TempDir dir("ckpt_mismatch");
   std::string path = dir.file("model.ckpt");
   auto model = make_model(1);
   save_checkpoint(path, *model, nullptr, TrainingState{});
@@ -226,7 +209,7 @@ TEST_CASE("Mismatched shapes, dtypes and tensor sets are named") {
 }
 
 TEST_CASE("A failed save reports the error and leaves the previous checkpoint untouched") {
-  TempDir dir("failed_write");
+  TempDir dir("ckpt_failed_write");
   std::string path = dir.file("model.ckpt");
   auto model = make_model(1);
   save_checkpoint(path, *model, nullptr, TrainingState{1, 1, {}});

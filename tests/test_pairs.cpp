@@ -9,43 +9,22 @@
 #include <map>
 #include <set>
 #include <tuple>
-#include <unistd.h>
 
 #include "backends/types.h"
 #include "eval/pairs.h"
+#include "gradcheck.h"
 
 namespace margin {
 namespace {
 
 constexpr bool S = true, D = false;  // a same pair, a different pair
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() : path(std::filesystem::temp_directory_path() / ("margin_pairs_" + std::to_string(getpid()))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(file(name), std::ios::binary) << text;
-    return file(name);
-  }
-};
+using testing::TempDir;
+using testing::contains;
+using testing::error_of;
 
 TEST_CASE("read_pairs: an LFW View 2 snippet") {
-  TempDir dir;
+  TempDir dir("pairs_snippet");
   std::string path = dir.write("pairs.txt",
                                "2\t2\n"
                                "Abel_Pacheco\t1\t4\n"
@@ -88,7 +67,7 @@ std::string read_error(const TempDir& dir, const std::string& text) {
 }
 
 TEST_CASE("read_pairs: each malformed file names the file, the line and what was expected") {
-  TempDir dir;
+  TempDir dir("pairs_malformed");
   std::string at = "read_pairs: " + dir.file("bad.txt") + ": ";
   std::string header_expected =
       "expected the header 'folds per_fold' (two positive integers, e.g. '10\\t300') or 'per_fold' (one fold), got ";
@@ -221,7 +200,7 @@ TEST_CASE("generate_pairs: impossible requests are errors") {
 }
 
 TEST_CASE("pairs files round trip: generate, write, read back equal") {
-  TempDir dir;
+  TempDir dir("pairs_round_trip");
   PairsFile file = generate_pairs(some_identities(), 3, 4, 9);
   std::string path = dir.file("pairs.txt");
   dir.write("pairs.txt", "an older file, replaced whole\n");
@@ -239,7 +218,7 @@ TEST_CASE("pairs files round trip: generate, write, read back equal") {
 }
 
 TEST_CASE("write_pairs: a file that breaks the layout is refused, unwritable paths are errors") {
-  TempDir dir;
+  TempDir dir("pairs_refused");
   PairsFile file = generate_pairs(some_identities(), 2, 3, 1);
   PairsFile short_file = file;
   short_file.pairs.pop_back();

@@ -3,50 +3,19 @@
 // feature must land; the tick rule; and the errors of bad input.
 #include <doctest/doctest.h>
 
-#include <filesystem>
-#include <unistd.h>
-
 #include "eval/feature_plot.h"
 #include "eval/font5x7.h"
 #include "eval/plot.h"
 #include "gradcheck.h"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "png_reader.h"
 
 namespace margin {
 namespace {
 
+using testing::Image;
 using testing::TempDir;
 using testing::error_of;
-
-// A PNG read back into memory, to look at pixels.
-struct Image {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgb;
-  Color at(double x, double y) const {  // the pixel containing the point (x, y)
-    int column = static_cast<int>(x), row = static_cast<int>(y);
-    REQUIRE((column >= 0 && column < width && row >= 0 && row < height));
-    const uint8_t* p = &rgb[(size_t(row) * width + column) * 3];
-    return {p[0], p[1], p[2]};
-  }
-};
-
-Image read_png(const std::string& path) {
-  Image image;
-  int channels = 0;
-  uint8_t* pixels = stbi_load(path.c_str(), &image.width, &image.height, &channels, 3);
-  REQUIRE_MESSAGE(pixels != nullptr, "stb_image could not read ", path);
-  image.rgb.assign(pixels, pixels + size_t(image.width) * image.height * 3);
-  stbi_image_free(pixels);
-  return image;
-}
+using testing::read_png;
 
 Image saved_and_read(const Plot& plot, const std::string& name) {
   TempDir dir("plot");

@@ -58,7 +58,7 @@ std::string log_without_seconds(const std::filesystem::path& path) {
 TEST_CASE("a run killed in epoch 2 and resumed equals the uninterrupted run, bit for bit") {
   TempDir dir("resume");
   auto train_set = synthetic_images(320, 1), test_set = synthetic_images(100, 2);
-  FmnistConfig config{.emb_dim = 16, .epochs = 3, .batch = 64, .lr = 0.05, .seed = 3, .progress = false};
+  FmnistConfig config{.emb_dim = 16, .epochs = 3, .batch = 64, .lr = 0.05, .seed = 3, .crop_pad = 2, .progress = false};
   const int64_t steps_per_epoch = 320 / 64;
 
   FmnistConfig killed = config;

@@ -6,21 +6,12 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
 #include <limits>
-#include <unistd.h>
 
 #include "core/random.h"
 #include "eval/verification.h"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#define STB_IMAGE_IMPLEMENTATION
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
+#include "gradcheck.h"
+#include "png_reader.h"
 
 namespace margin {
 namespace {
@@ -28,26 +19,11 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr bool S = true, D = false;  // a same pair, a different pair
 
-template <class F>
-std::string error_of(F&& body) {
-  try {
-    body();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() : path(std::filesystem::temp_directory_path() / ("margin_verification_" + std::to_string(getpid()))) {
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using testing::Image;
+using testing::TempDir;
+using testing::contains;
+using testing::error_of;
+using testing::read_png;
 
 void check_curve(const RocCurve& roc, const std::vector<double>& far, const std::vector<double>& tar,
                  const std::vector<double>& thresholds) {
@@ -281,33 +257,12 @@ TEST_CASE("verification_report and its text") {
 
 // ---- the ROC plot ------------------------------------------------------------------------
 
-struct Image {
-  int width = 0, height = 0;
-  std::vector<uint8_t> rgb;
-  Color at(double x, double y) const {
-    int column = static_cast<int>(x), row = static_cast<int>(y);
-    REQUIRE((column >= 0 && column < width && row >= 0 && row < height));
-    const uint8_t* p = &rgb[(size_t(row) * width + column) * 3];
-    return {p[0], p[1], p[2]};
-  }
-};
-
-Image read_png(const std::string& path) {
-  Image image;
-  int channels = 0;
-  uint8_t* pixels = stbi_load(path.c_str(), &image.width, &image.height, &channels, 3);
-  REQUIRE_MESSAGE(pixels != nullptr, "stb_image could not read ", path);
-  image.rgb.assign(pixels, pixels + size_t(image.width) * image.height * 3);
-  stbi_image_free(pixels);
-  return image;
-}
-
 TEST_CASE("save_roc_plot: a PNG of the given size, curves placed on a log10 FAR axis") {
   // Model a: TAR 1/2 from FAR 0 to 1e-1, then up to 1. Model b: TAR 0.2 until FAR 1/2.
   RocCurve a{{0, 0, 1e-3, 1e-1, 1}, {0, 0.5, 0.5, 0.5, 1}, {kInf, 4, 3, 2, 1}};
   RocCurve b{{0, 0, 0.5, 1}, {0, 0.2, 0.2, 1}, {kInf, 3, 2, 1}};
   std::vector<std::pair<std::string, RocCurve>> curves = {{"model a", a}, {"model b", b}};
-  TempDir dir;
+  TempDir dir("roc_plot");
   save_roc_plot(dir.file("roc.png"), curves, "ROC");
   Image image = read_png(dir.file("roc.png"));
   CHECK(image.width == 800);

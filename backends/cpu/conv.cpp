@@ -20,24 +20,17 @@
 // the same path, as many thin products), NHWC.
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/eigen_maps.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
 using namespace cpu;
 
 namespace {
-
-template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using MatrixMap = Eigen::Map<RowMatrix<T>>;
-template <class T>
-using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
 
 // The sizes of one convolution, read from the image [N, C, H, W], filter [K, Cg, R, S] and
 // output [N, K, P, Q] views.

@@ -1,69 +1,11 @@
-// backends/cpu/elementwise.cpp — unary ops and their derivatives, broadcasting binary ops.
-#include <cmath>
-
+// backends/cpu/elementwise.cpp — unary ops and their derivatives, broadcasting binary ops;
+// the formulas are in backends/elementwise_math.h (shared with CUDA).
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
+#include "backends/elementwise_math.h"
 
 namespace margin {
 using namespace cpu;
-
-namespace {
-
-template <class T>
-T apply_unary(UnaryOp op, T x, T alpha, T beta) {
-  switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Abs: return std::abs(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::Sigmoid: return T(1) / (T(1) + std::exp(-x));
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::Pow: return std::pow(x, alpha);
-    case UnaryOp::AddScalar: return x + alpha;
-    case UnaryOp::MulScalar: return x * alpha;
-    case UnaryOp::Clamp: return std::min(std::max(x, alpha), beta);
-    case UnaryOp::Acos: return std::acos(std::min(std::max(x, T(-1)), T(1)));
-    case UnaryOp::Cos: return std::cos(x);
-  }
-  return x;
-}
-
-// d op(x) / dx, given x and y = op(x).
-template <class T>
-T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
-  switch (op) {
-    case UnaryOp::Neg: return T(-1);
-    case UnaryOp::Exp: return y;
-    case UnaryOp::Log: return T(1) / x;
-    case UnaryOp::Sqrt: return T(0.5) / y;
-    case UnaryOp::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::Relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::Sigmoid: return y * (T(1) - y);
-    case UnaryOp::Tanh: return T(1) - y * y;
-    case UnaryOp::Pow: return alpha * std::pow(x, alpha - T(1));
-    case UnaryOp::AddScalar: return T(1);
-    case UnaryOp::MulScalar: return alpha;
-    case UnaryOp::Clamp: return (x > alpha && x < beta) ? T(1) : T(0);
-    case UnaryOp::Acos: return T(-1) / std::sqrt(std::max(T(1) - x * x, T(1e-12)));
-    case UnaryOp::Cos: return -std::sin(x);
-  }
-  return T(0);
-}
-
-template <class T>
-T apply_binary(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-  }
-  return a;
-}
-
-}  // namespace
 
 void CpuBackend::unary(UnaryOp op, double alpha, double beta, const View& x, const View& y) {
   dispatch_floating(x.dtype, unary_name(op), [&](auto t) {

@@ -1,7 +1,6 @@
 // backends/cpu/linalg.cpp — matrix products through Eigen's GEMM (never a hand-written loop).
-#include <Eigen/Core>
-
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/eigen_maps.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
@@ -9,17 +8,12 @@ using namespace cpu;
 
 namespace {
 
-template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
-
 // c = alpha · op(a) · op(b) + beta · c for one matrix of a batch.
 template <class T>
 void gemm_one(bool trans_a, bool trans_b, T alpha, const T* a, int64_t a_rows, int64_t a_cols,
               const T* b, int64_t b_rows, int64_t b_cols, T beta, T* c, int64_t m, int64_t n) {
   ConstMatrixMap<T> A(a, a_rows, a_cols), B(b, b_rows, b_cols);
-  Eigen::Map<RowMatrix<T>> C(c, m, n);
+  MatrixMap<T> C(c, m, n);
   // beta = 0 assigns (Eigen's fastest path: no read of C); otherwise scale C and add.
   auto product = [&](const auto& left, const auto& right) {
     if (beta == T(0)) {

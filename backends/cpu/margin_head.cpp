@@ -9,10 +9,10 @@
 // caller's margin (target_grad). Backward: dx̂ = s·diag(dloss)·P·Ŵ, dŴ = s·Pᵀ·diag(dloss)·x̂;
 // scaling the d-wide factors by dloss keeps P unchanged (it is never scaled in place).
 // Left out: fusing the normalization of Ŵ (the caller normalizes, C×d), multiple devices.
-#include <Eigen/Core>
 #include <cmath>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/eigen_maps.h"
 #include "backends/cpu/fast_exp.h"
 #include "backends/cpu/loops.h"
 
@@ -20,13 +20,6 @@ namespace margin {
 using namespace cpu;
 
 namespace {
-
-template <class T>
-using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <class T>
-using ConstMap = Eigen::Map<const RowMatrix<T>>;
-template <class T>
-using Map = Eigen::Map<RowMatrix<T>>;
 
 // One row: logits in, probabilities (target column 0) out; returns {loss, target_grad}.
 template <class T>
@@ -56,8 +49,8 @@ void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& l
   int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
   dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
     using T = decltype(t);
-    ConstMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
-    Map<T> Z(probs.ptr<T>(), batch, classes);
+    ConstMatrixMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
+    MatrixMap<T> Z(probs.ptr<T>(), batch, classes);
     Z.noalias() = T(scale) * X * W.transpose();
     const int64_t* label = labels.ptr<int64_t>();
     const T* target = target_logit.ptr<T>();
@@ -84,10 +77,10 @@ void CpuBackend::margin_head_backward(const View& x_hat, const View& w_hat, cons
   int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
   dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
     using T = decltype(t);
-    ConstMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
-    ConstMap<T> P(probs.ptr<T>(), batch, classes);
+    ConstMatrixMap<T> X(x_hat.ptr<T>(), batch, dim), W(w_hat.ptr<T>(), classes, dim);
+    ConstMatrixMap<T> P(probs.ptr<T>(), batch, classes);
     Eigen::Map<const Eigen::Vector<T, Eigen::Dynamic>> row_weight(dloss.ptr<T>(), batch);
-    Map<T> DX(dx_hat.ptr<T>(), batch, dim), DW(dw_hat.ptr<T>(), classes, dim);
+    MatrixMap<T> DX(dx_hat.ptr<T>(), batch, dim), DW(dw_hat.ptr<T>(), classes, dim);
     // diag(dloss)·P·Ŵ = diag(dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
     DX.noalias() = P * W;
     DX = (T(scale) * row_weight).asDiagonal() * DX;

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backends/channel_split.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
 
@@ -12,26 +13,6 @@ namespace margin {
 using namespace cpu;
 
 namespace {
-
-// x [N, C, inner]: the channel is dim 1, whatever follows is `inner`.
-struct ChannelSplit {
-  int64_t batch = 1, channels = 1, inner = 1;
-  explicit ChannelSplit(const Shape& shape) {
-    AxisSplit split(shape, 1);
-    batch = split.outer;
-    channels = split.n;
-    inner = split.inner;
-  }
-  int64_t per_channel() const { return batch * inner; }
-  // Calls visit(flat position) for every element of channel c.
-  template <class Visit>
-  void for_each_in_channel(int64_t c, Visit&& visit) const {
-    for (int64_t n = 0; n < batch; ++n) {
-      int64_t start = (n * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) visit(start + i);
-    }
-  }
-};
 
 bool present(const View& v) { return v.data != nullptr; }
 

@@ -134,6 +134,62 @@ struct Workspace {
   Workspace& operator=(const Workspace&) = delete;
 };
 
+// What differs between the three directions: their cuDNN calls (and the names errors give).
+// The calls of all three take the same arguments in the same order: two inputs a and b and
+// the output c, each after its descriptor, with the convolution descriptor before c.
+struct Forward {  // a = x, b = w, c = y
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  static constexpr int kAlgorithms = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static constexpr auto rank = cudnnGetConvolutionForwardAlgorithm_v7;
+  static constexpr auto workspace_size = cudnnGetConvolutionForwardWorkspaceSize;
+  static constexpr auto run = cudnnConvolutionForward;
+  static constexpr const char* kRank = "cudnnGetConvolutionForwardAlgorithm_v7";
+  static constexpr const char* kWorkspaceSize = "cudnnGetConvolutionForwardWorkspaceSize";
+  static constexpr const char* kRun = "cudnnConvolutionForward";
+};
+struct BackwardData {  // a = w, b = dy, c = dx
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  static constexpr int kAlgorithms = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static constexpr auto rank = cudnnGetConvolutionBackwardDataAlgorithm_v7;
+  static constexpr auto workspace_size = cudnnGetConvolutionBackwardDataWorkspaceSize;
+  static constexpr auto run = cudnnConvolutionBackwardData;
+  static constexpr const char* kRank = "cudnnGetConvolutionBackwardDataAlgorithm_v7";
+  static constexpr const char* kWorkspaceSize = "cudnnGetConvolutionBackwardDataWorkspaceSize";
+  static constexpr const char* kRun = "cudnnConvolutionBackwardData";
+};
+struct BackwardFilter {  // a = x, b = dy, c = dw
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  static constexpr int kAlgorithms = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  static constexpr auto rank = cudnnGetConvolutionBackwardFilterAlgorithm_v7;
+  static constexpr auto workspace_size = cudnnGetConvolutionBackwardFilterWorkspaceSize;
+  static constexpr auto run = cudnnConvolutionBackwardFilter;
+  static constexpr const char* kRank = "cudnnGetConvolutionBackwardFilterAlgorithm_v7";
+  static constexpr const char* kWorkspaceSize = "cudnnGetConvolutionBackwardFilterWorkspaceSize";
+  static constexpr const char* kRun = "cudnnConvolutionBackwardFilter";
+};
+
+// One direction, run as all three are: rank the algorithms with cuDNN's heuristics, keep the
+// first usable one, borrow the workspace it asks for and convolve, c = 1·conv(a, b) + 0·c.
+template <class Direction, class DescA, class DescB, class DescC>
+void convolve(cuda::Context& context, const ConvPlan& plan, const char* kernel, DescA a_desc,
+              const void* a, DescB b_desc, const void* b, DescC c_desc, void* c) {
+  using cuda::check_cudnn;
+  cudnnHandle_t handle = context.dnn();
+  std::vector<typename Direction::Perf> results(Direction::kAlgorithms);
+  int returned = 0;
+  check_cudnn(Direction::rank(handle, a_desc, b_desc, plan.conv, c_desc,
+                              static_cast<int>(results.size()), &returned, results.data()),
+              Direction::kRank);
+  auto algo = pick_algorithm(results, returned, kernel);
+  size_t bytes = 0;
+  check_cudnn(Direction::workspace_size(handle, a_desc, b_desc, plan.conv, c_desc, algo, &bytes),
+              Direction::kWorkspaceSize);
+  Workspace workspace(context, bytes);
+  check_cudnn(Direction::run(handle, plan.one(), a_desc, a, b_desc, b, plan.conv, algo,
+                             workspace.data, bytes, plan.zero(), c_desc, c),
+              Direction::kRun);
+}
+
 }  // namespace
 
 void CudaBackend::conv2d(const Conv2dParams& params, const View& x, const View& w,
@@ -145,23 +201,7 @@ void CudaBackend::conv2d(const Conv2dParams& params, const View& x, const View& 
     return;
   }
   ConvPlan plan(params, x.shape, w.shape, y.shape, x.dtype, "conv2d");
-  cudnnHandle_t handle = context.dnn();
-  std::vector<cudnnConvolutionFwdAlgoPerf_t> results(CUDNN_CONVOLUTION_FWD_ALGO_COUNT);
-  int returned = 0;
-  cuda::check_cudnn(cudnnGetConvolutionForwardAlgorithm_v7(
-                        handle, plan.x, plan.w, plan.conv, plan.y,
-                        static_cast<int>(results.size()), &returned, results.data()),
-                    "cudnnGetConvolutionForwardAlgorithm_v7");
-  cudnnConvolutionFwdAlgo_t algo = pick_algorithm(results, returned, "conv2d");
-  size_t bytes = 0;
-  cuda::check_cudnn(cudnnGetConvolutionForwardWorkspaceSize(handle, plan.x, plan.w, plan.conv,
-                                                            plan.y, algo, &bytes),
-                    "cudnnGetConvolutionForwardWorkspaceSize");
-  Workspace workspace(context, bytes);
-  cuda::check_cudnn(cudnnConvolutionForward(handle, plan.one(), plan.x, x.data, plan.w, w.data,
-                                            plan.conv, algo, workspace.data, bytes, plan.zero(),
-                                            plan.y, y.data),
-                    "cudnnConvolutionForward");
+  convolve<Forward>(context, plan, "conv2d", plan.x, x.data, plan.w, w.data, plan.y, y.data);
 }
 
 void CudaBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy,
@@ -173,23 +213,8 @@ void CudaBackend::conv2d_backward_data(const Conv2dParams& params, const View& d
     return;
   }
   ConvPlan plan(params, dx.shape, w.shape, dy.shape, dy.dtype, "conv2d_backward_data");
-  cudnnHandle_t handle = context.dnn();
-  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> results(CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT);
-  int returned = 0;
-  cuda::check_cudnn(cudnnGetConvolutionBackwardDataAlgorithm_v7(
-                        handle, plan.w, plan.y, plan.conv, plan.x,
-                        static_cast<int>(results.size()), &returned, results.data()),
-                    "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-  cudnnConvolutionBwdDataAlgo_t algo = pick_algorithm(results, returned, "conv2d_backward_data");
-  size_t bytes = 0;
-  cuda::check_cudnn(cudnnGetConvolutionBackwardDataWorkspaceSize(handle, plan.w, plan.y,
-                                                                 plan.conv, plan.x, algo, &bytes),
-                    "cudnnGetConvolutionBackwardDataWorkspaceSize");
-  Workspace workspace(context, bytes);
-  cuda::check_cudnn(cudnnConvolutionBackwardData(handle, plan.one(), plan.w, w.data, plan.y,
-                                                 dy.data, plan.conv, algo, workspace.data, bytes,
-                                                 plan.zero(), plan.x, dx.data),
-                    "cudnnConvolutionBackwardData");
+  convolve<BackwardData>(context, plan, "conv2d_backward_data", plan.w, w.data, plan.y, dy.data,
+                         plan.x, dx.data);
 }
 
 void CudaBackend::conv2d_backward_filter(const Conv2dParams& params, const View& x,
@@ -201,25 +226,8 @@ void CudaBackend::conv2d_backward_filter(const Conv2dParams& params, const View&
     return;
   }
   ConvPlan plan(params, x.shape, dw.shape, dy.shape, x.dtype, "conv2d_backward_filter");
-  cudnnHandle_t handle = context.dnn();
-  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> results(
-      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT);
-  int returned = 0;
-  cuda::check_cudnn(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-                        handle, plan.x, plan.y, plan.conv, plan.w,
-                        static_cast<int>(results.size()), &returned, results.data()),
-                    "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-  cudnnConvolutionBwdFilterAlgo_t algo =
-      pick_algorithm(results, returned, "conv2d_backward_filter");
-  size_t bytes = 0;
-  cuda::check_cudnn(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-                        handle, plan.x, plan.y, plan.conv, plan.w, algo, &bytes),
-                    "cudnnGetConvolutionBackwardFilterWorkspaceSize");
-  Workspace workspace(context, bytes);
-  cuda::check_cudnn(cudnnConvolutionBackwardFilter(handle, plan.one(), plan.x, x.data, plan.y,
-                                                   dy.data, plan.conv, algo, workspace.data,
-                                                   bytes, plan.zero(), plan.w, dw.data),
-                    "cudnnConvolutionBackwardFilter");
+  convolve<BackwardFilter>(context, plan, "conv2d_backward_filter", plan.x, x.data, plan.y,
+                           dy.data, plan.w, dw.data);
 }
 
 }  // namespace margin

@@ -1,73 +1,12 @@
 // backends/cuda/elementwise.cu — unary ops and their derivatives, broadcasting binary ops,
-// axpy: one thread per element, the same formulas as backends/cpu/elementwise.cpp.
+// axpy: one thread per element; the formulas are in backends/elementwise_math.h (shared with
+// the CPU).
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/launch.cuh"
+#include "backends/elementwise_math.h"
 
 namespace margin {
 namespace cuda {
-
-template <class T>
-__device__ T apply_unary(UnaryOp op, T x, T alpha, T beta) {
-  switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return exp(x);
-    case UnaryOp::Log: return log(x);
-    case UnaryOp::Sqrt: return sqrt(x);
-    case UnaryOp::Abs: return fabs(x);
-    case UnaryOp::Relu: return x > T(0) ? x : T(0);
-    case UnaryOp::Sigmoid: return T(1) / (T(1) + exp(-x));
-    case UnaryOp::Tanh: return tanh(x);
-    case UnaryOp::Pow: return pow(x, alpha);
-    case UnaryOp::AddScalar: return x + alpha;
-    case UnaryOp::MulScalar: return x * alpha;
-    case UnaryOp::Clamp: {  // std::min(std::max(x, alpha), beta) spelled out: NaN stays NaN
-      T above = x < alpha ? alpha : x;
-      return beta < above ? beta : above;
-    }
-    case UnaryOp::Acos: {  // clamped to [−1, 1] first (std::min/max order: NaN stays NaN)
-      T above = x < T(-1) ? T(-1) : x;
-      return acos(T(1) < above ? T(1) : above);
-    }
-    case UnaryOp::Cos: return cos(x);
-  }
-  return x;
-}
-
-// d op(x) / dx, given x and y = op(x).
-template <class T>
-__device__ T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
-  switch (op) {
-    case UnaryOp::Neg: return T(-1);
-    case UnaryOp::Exp: return y;
-    case UnaryOp::Log: return T(1) / x;
-    case UnaryOp::Sqrt: return T(0.5) / y;
-    case UnaryOp::Abs: return x > T(0) ? T(1) : (x < T(0) ? T(-1) : T(0));
-    case UnaryOp::Relu: return x > T(0) ? T(1) : T(0);
-    case UnaryOp::Sigmoid: return y * (T(1) - y);
-    case UnaryOp::Tanh: return T(1) - y * y;
-    case UnaryOp::Pow: return alpha * pow(x, alpha - T(1));
-    case UnaryOp::AddScalar: return T(1);
-    case UnaryOp::MulScalar: return alpha;
-    case UnaryOp::Clamp: return (x > alpha && x < beta) ? T(1) : T(0);
-    case UnaryOp::Acos: {  // 1 − x² floored at 1e-12, as std::max(1 − x², 1e-12) on the CPU
-      T room = T(1) - x * x;
-      return T(-1) / sqrt(room < T(1e-12) ? T(1e-12) : room);
-    }
-    case UnaryOp::Cos: return -sin(x);
-  }
-  return T(0);
-}
-
-template <class T>
-__device__ T apply_binary(BinaryOp op, T a, T b) {
-  switch (op) {
-    case BinaryOp::Add: return a + b;
-    case BinaryOp::Sub: return a - b;
-    case BinaryOp::Mul: return a * b;
-    case BinaryOp::Div: return a / b;
-  }
-  return a;
-}
 
 template <class T>
 void unary_typed(UnaryOp op, T alpha, T beta, const View& x, const View& y) {

@@ -8,50 +8,45 @@
 namespace margin {
 namespace cuda {
 
-// Where element `at` of an [outer, n, inner] index tensor lands in a tensor whose axis has
-// `target_n` entries, at position `position` along that axis.
-struct AxisMap {
-  int64_t n, inner, target_n;
-  __device__ int64_t target(int64_t at, int64_t position) const {
-    int64_t o = at / (n * inner), i = at % inner;
-    return (o * target_n + position) * inner + i;
-  }
-};
-
-template <class T>
-void gather_typed(const View& x, const View& index, int axis, const View& y) {
-  AxisSplit to(index.shape, axis);
-  AxisMap map{to.n, to.inner, AxisSplit(x.shape, axis).n};
+// Calls visit(at, target) for every element of an index tensor, one thread each: `at` is its
+// flat position, `target` the flat position it points to in the [outer, n, inner] tensor of
+// `target_shape` along the axis (as for_each_index in backends/cpu/index.cpp). Two threads
+// may get the same target: a visit that adds must be atomic.
+template <class Visit>
+void for_each_index(const View& index, const Shape& target_shape, int axis, const char* kernel,
+                    Visit visit) {
+  AxisSplit along(index.shape, axis);
+  int64_t n = along.n, inner = along.inner, target_n = AxisSplit(target_shape, axis).n;
   const int64_t* idx = index.ptr<int64_t>();
-  const T* in = x.ptr<T>();
-  T* out = y.ptr<T>();
-  parallel_for(y.numel(), "gather", [=] __device__(int64_t at) {
-    out[at] = in[map.target(at, idx[at])];
+  parallel_for(index.numel(), kernel, [=] __device__(int64_t at) {
+    int64_t o = at / (n * inner), i = at % inner;
+    visit(at, (o * target_n + idx[at]) * inner + i);
   });
 }
 
 template <class T>
+void gather_typed(const View& x, const View& index, int axis, const View& y) {
+  const T* in = x.ptr<T>();
+  T* out = y.ptr<T>();
+  for_each_index(index, x.shape, axis, "gather",
+                 [=] __device__(int64_t at, int64_t target) { out[at] = in[target]; });
+}
+
+template <class T>
 void gather_backward_typed(const View& dy, const View& index, int axis, const View& dx) {
-  AxisSplit to(index.shape, axis);
-  AxisMap map{to.n, to.inner, AxisSplit(dx.shape, axis).n};
-  const int64_t* idx = index.ptr<int64_t>();
   const T* grad_out = dy.ptr<T>();
   T* grad_in = dx.ptr<T>();
-  parallel_for(dy.numel(), "gather_backward", [=] __device__(int64_t at) {
-    atomicAdd(grad_in + map.target(at, idx[at]), grad_out[at]);
+  for_each_index(index, dx.shape, axis, "gather_backward", [=] __device__(int64_t at, int64_t target) {
+    atomicAdd(grad_in + target, grad_out[at]);
   });
 }
 
 template <class T>
 void scatter_typed(const View& src, const View& index, int axis, const View& out) {
-  AxisSplit from(index.shape, axis);
-  AxisMap map{from.n, from.inner, AxisSplit(out.shape, axis).n};
-  const int64_t* idx = index.ptr<int64_t>();
   const T* values = src.ptr<T>();
   T* result = out.ptr<T>();
-  parallel_for(src.numel(), "scatter", [=] __device__(int64_t at) {
-    result[map.target(at, idx[at])] = values[at];
-  });
+  for_each_index(index, out.shape, axis, "scatter",
+                 [=] __device__(int64_t at, int64_t target) { result[target] = values[at]; });
 }
 
 template <class T>

@@ -4,28 +4,12 @@
 // per channel, its threads striding over the N·inner values and combining with block_reduce.
 // Elementwise parts: one thread per element. An absent view (data == nullptr) is skipped.
 // Left out: multi-block reductions of one huge channel, fused BN + activation, NHWC.
+#include "backends/channel_split.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/launch.cuh"
 
 namespace margin {
 namespace cuda {
-
-// x [N, C, inner]: the channel is dim 1, whatever follows is `inner`.
-struct ChannelSplit {
-  int64_t batch = 1, channels = 1, inner = 1;
-  explicit ChannelSplit(const Shape& shape) {
-    AxisSplit split(shape, 1);
-    batch = split.outer;
-    channels = split.n;
-    inner = split.inner;
-  }
-  __host__ __device__ int64_t per_channel() const { return batch * inner; }
-  // Flat position of the j-th element (0 ≤ j < batch·inner) of channel c.
-  __device__ int64_t at(int64_t c, int64_t j) const {
-    return ((j / inner) * channels + c) * inner + j % inner;
-  }
-  __device__ int64_t channel_of(int64_t flat) const { return (flat / inner) % channels; }
-};
 
 template <class T>
 __device__ T value_or(const T* values, int64_t c, T fallback) {

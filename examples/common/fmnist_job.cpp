@@ -8,13 +8,13 @@ namespace margin {
 void add_fmnist_flags(Flags& flags, FmnistConfig& config) {
   flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
   flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default; LMCL's 64 is for 10^4+ classes)");
-  flags.bind("m", config.margin, "margin m (negative: the loss's default)");
+  flags.bind("m", config.margin, "margin m (negative: 0.2 for LMCL here, else the loss's default)");
   flags.bind("emb-dim", config.emb_dim, "embedding size d (2 or 3 also draw the feature picture)");
   flags.bind("epochs", config.epochs, "training epochs");
   flags.bind("batch", config.batch, "batch size");
   flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9, weight decay 5e-4, cosine decay)");
   flags.bind("seed", config.seed, "random seed (weights, shuffling, augmentation)");
-  flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none)");
+  flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none; 4 underfits this CNN: 89.97%)");
   flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
   flags.bind("out", config.out_dir, "where the log, checkpoints, model and pictures go");
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin)");
@@ -29,6 +29,7 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
   LossOptions loss_options;
   if (config.scale > 0) loss_options.scale = config.scale;
   if (config.margin >= 0) loss_options.margin = config.margin;
+  else if (config.loss == "lmcl") loss_options.margin = kFmnistLmclMargin;
   run.head = make_loss(config.loss, config.emb_dim, train_set->num_classes(), *run.gen, loss_options);
 
   std::vector<Tensor> params = run.model->parameters();

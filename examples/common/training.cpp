@@ -51,6 +51,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+// "test_accuracy", 0.9123 → "test accuracy 91.23%": rates as percentages, words spaced.
+std::string describe_metric(std::string name, double value) {
+  const bool rate = name.ends_with("accuracy") || name.ends_with("rate");
+  for (char& c : name)
+    if (c == '_') c = ' ';
+  char text[128];
+  std::snprintf(text, sizeof text, rate ? "%s %.2f%%" : "%s %.4g", name.c_str(), rate ? 100 * value : value);
+  return text;
+}
+
 }  // namespace
 
 TrainingOutcome train(TrainingJob& job) {
@@ -125,11 +135,7 @@ TrainingOutcome train(TrainingJob& job) {
     log << ',' << record.lr << ',' << record.seconds << std::endl;
     if (job.progress) {
       std::string metrics;
-      for (const auto& [name, value] : record.metrics) {
-        char text[96];
-        std::snprintf(text, sizeof text, ", %s %.4g", name.c_str(), value);
-        metrics += text;
-      }
+      for (const auto& [name, value] : record.metrics) metrics += ", " + describe_metric(name, value);
       std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f, train accuracy %.2f%%%s, %s\n",
                    static_cast<long long>(record.epoch), static_cast<long long>(job.epochs), record.train_loss,
                    100.0 * record.train_accuracy, metrics.c_str(), format_duration(record.seconds).c_str());

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# examples/fmnist_study.sh — Softmax vs NSL vs LMCL on Fashion-MNIST: the README's table and
+# its 2-D pictures, from one command (after the build in the README):
+#
+#   bash examples/fmnist_study.sh            # about 35 minutes on 2 quiet cores
+#   THREADS=1 bash examples/fmnist_study.sh  # on a busy machine (2 OpenMP threads that
+#                                            # must meet at every barrier crawl when a
+#                                            # third process takes a core)
+#
+# For each loss: the main job's defaults (embedding 128, 12 epochs) for the accuracy table,
+# then the same network with a 2-D embedding (4 epochs) for the CosFace paper's picture of the
+# test features on the unit circle with the class-weight directions. In 2-D the ten classes
+# are at best 36° apart, so LMCL's margin must stay below 1 − cos 36° ≈ 0.19 (the paper's
+# bound, losses/bounds.h): the 2-D LMCL run uses m = 0.15.
+# A run whose summary is already there is not run again, so an interrupted study continues.
+# Writes runs/fmnist_study/{table.md, <loss>-d128/, <loss>-d2/} and copies the pictures to
+# examples/figures/fmnist_<loss>_d2.png, where the README shows them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+out=${OUT:-runs/fmnist_study}
+epochs=${EPOCHS:-12}
+picture_epochs=${PICTURE_EPOCHS:-4}
+threads=${THREADS:-2}
+mkdir -p "$out" examples/figures
+
+table="$out/table.md"
+{
+  echo "| loss | s | m | test accuracy (d = 128, $epochs epochs) | train accuracy | time ($threads threads) |"
+  echo "|---|---|---|---|---|---|"
+} >"$table"
+for loss in softmax nsl lmcl; do
+  if [ ! -s "$out/$loss-d128/summary.txt" ]; then
+    "$build/train_fmnist" --loss "$loss" --epochs "$epochs" --threads "$threads" --out "$out/$loss-d128" \
+      >"$out/$loss-d128.summary.tmp"
+    mv "$out/$loss-d128.summary.tmp" "$out/$loss-d128/summary.txt"
+  fi
+  cat "$out/$loss-d128/summary.txt"
+  # The last row of the CSV log: epoch,train_loss,train_accuracy,test_accuracy,lr,seconds.
+  summary=$(cat "$out/$loss-d128/summary.txt")
+  last=$(tail -n 1 "$out/$loss-d128/log.csv")
+  train_accuracy=$(echo "$last" | cut -d, -f3)
+  test_accuracy=$(echo "$last" | cut -d, -f4)
+  s=$(echo "$summary" | sed -n 's/.*(s=\([^,]*\), m=\([^)]*\)).*/\1/p')
+  m=$(echo "$summary" | sed -n 's/.*(s=\([^,]*\), m=\([^)]*\)).*/\2/p')
+  took=$(echo "$summary" | sed -n 's/.*% (\([0-9]*m[0-9]*s\) on.*/\1/p')
+  [ "$loss" = softmax ] && s="–" && m="–"
+  [ "$loss" = nsl ] && m="–"
+  awk -v loss="$loss" -v s="$s" -v m="$m" -v test="$test_accuracy" -v train="$train_accuracy" -v took="$took" \
+    'BEGIN { printf "| %s | %s | %s | %.2f%% | %.2f%% | %s |\n", loss, s, m, 100 * test, 100 * train, took }' >>"$table"
+
+  margin_flag=()
+  [ "$loss" = lmcl ] && margin_flag=(--m 0.15)
+  if [ ! -s "$out/$loss-d2/summary.txt" ]; then
+    "$build/train_fmnist" --loss "$loss" --emb-dim 2 --epochs "$picture_epochs" --threads "$threads" \
+      "${margin_flag[@]}" --out "$out/$loss-d2" >"$out/$loss-d2.summary.tmp"
+    mv "$out/$loss-d2.summary.tmp" "$out/$loss-d2/summary.txt"
+  fi
+  cp "$out/$loss-d2/features.png" "examples/figures/fmnist_${loss}_d2.png"
+done
+echo
+cat "$table"
