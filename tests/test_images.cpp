@@ -24,6 +24,7 @@ namespace margin {
 namespace {
 
 using testing::TempDir;
+using testing::contains;
 using testing::error_of;
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -52,8 +53,6 @@ std::vector<uint8_t> planar(const std::vector<uint8_t>& interleaved, int64_t cha
     for (int64_t c = 0; c < channels; ++c) out[c * pixels + p] = interleaved[p * channels + c];
   return out;
 }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
