@@ -1,5 +1,7 @@
-// data/transforms.cpp — normalize, random crop with padding, horizontal flip, compose.
+// data/transforms.cpp — normalize, random crops, centre crop, resize, horizontal flip, compose.
 #include "data/transforms.h"
+
+#include "data/image.h"
 
 namespace margin {
 
@@ -35,6 +37,59 @@ Transform random_crop(int64_t padding) {
           cropped.at(c, y, x) = inside ? sample.at(c, source_y, source_x) : 0.0f;
         }
     sample = std::move(cropped);
+  };
+}
+
+// The height × width window of `sample` whose top-left corner is (top, left).
+static Sample crop(const Sample& sample, int64_t top, int64_t left, int64_t height, int64_t width) {
+  Sample cropped = sample;
+  cropped.height = height;
+  cropped.width = width;
+  cropped.image.assign(sample.channels * height * width, 0.0f);
+  for (int64_t c = 0; c < sample.channels; ++c)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x) cropped.at(c, y, x) = sample.at(c, top + y, left + x);
+  return cropped;
+}
+
+static void check_window(const char* who, const Sample& sample, int64_t height, int64_t width) {
+  if (height > sample.height || width > sample.width)
+    fail(who, ": a ", height, "×", width, " window does not fit in an image of shape ",
+         shape_str(sample.shape()), " (expected the window no larger than the image)");
+}
+
+static void check_size(const char* who, int64_t height, int64_t width) {
+  if (height < 1 || width < 1) fail(who, ": size ", height, "×", width, " (expected a positive height and width)");
+}
+
+Transform random_crop_to(int64_t height, int64_t width) {
+  check_size("random_crop_to", height, width);
+  return [height, width](Sample& sample, Generator& gen) {
+    check_window("random_crop_to", sample, height, width);
+    int64_t top = gen.below(sample.height - height + 1), left = gen.below(sample.width - width + 1);
+    sample = crop(sample, top, left, height, width);
+  };
+}
+
+Transform center_crop(int64_t height, int64_t width) {
+  check_size("center_crop", height, width);
+  return [height, width](Sample& sample, Generator&) {
+    check_window("center_crop", sample, height, width);
+    sample = crop(sample, (sample.height - height) / 2, (sample.width - width) / 2, height, width);
+  };
+}
+
+Transform resize(int64_t height, int64_t width) {
+  check_size("resize", height, width);
+  return [height, width](Sample& sample, Generator&) {
+    if (sample.height == height && sample.width == width) return;
+    std::vector<float> resized(sample.channels * height * width);
+    for (int64_t c = 0; c < sample.channels; ++c)
+      resize_plane(sample.image.data() + c * sample.height * sample.width, sample.height, sample.width,
+                   resized.data() + c * height * width, height, width);
+    sample.image = std::move(resized);
+    sample.height = height;
+    sample.width = width;
   };
 }
 

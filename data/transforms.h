@@ -1,10 +1,16 @@
 // data/transforms.h — per-sample transforms, applied by the loader before batching:
-// normalize (per-channel mean and std), random crop with zero padding, horizontal flip.
+// normalize (per-channel mean and std), random crop with zero padding, horizontal flip, and
+// for faces: bilinear resize, centre crop and a random crop of a given size.
 //
 // Every transform takes the random Generator explicitly, even those that draw nothing, so a
 // pipeline is one list of the same kind of function and the loader can hand each sample its
 // own generator seeded from (seed, epoch, index): the augmentation of a sample is then the
-// same whichever worker thread builds it. Left out: colour jitter, resizing, rotations.
+// same whichever worker thread builds it.
+//
+// Face recognition feeds networks values in [−1, 1]: (byte / 255 − 0.5) / 0.5, as insightface
+// and SphereFace do ((byte − 127.5) / 128 in the latter, nearly the same). Samples of
+// data/image.h are already byte / 255, so that is normalize({0.5}, {0.5}).
+// Left out: colour jitter, rotations, scale/aspect jitter.
 #pragma once
 #include <functional>
 #include <vector>
@@ -22,6 +28,16 @@ Transform normalize(std::vector<float> mean, std::vector<float> std);
 // Pads the image with `padding` zeros on every side, then cuts out a window of the original
 // size at a uniformly random offset (0..2·padding in each direction).
 Transform random_crop(int64_t padding);
+
+// Cuts out a height × width window at a uniformly random offset (no padding); margin::Error
+// if the image is smaller than the window.
+Transform random_crop_to(int64_t height, int64_t width);
+
+// The height × width window in the middle: offsets ⌊(H − height) / 2⌋ and ⌊(W − width) / 2⌋.
+Transform center_crop(int64_t height, int64_t width);
+
+// Bilinear resize to height × width (data/image.h: resize_plane, pixel centres aligned).
+Transform resize(int64_t height, int64_t width);
 
 // Mirrors the image left-right with the given probability.
 Transform horizontal_flip(double probability = 0.5);

@@ -54,7 +54,8 @@ class IBasicBlock final : public Layer {
 class IResNet final : public Layer {
  public:
   IResNet(const std::vector<int>& stage_depths, Generator& gen, const IResNetOptions& options) {
-    conv1 = register_module("conv1", conv3x3(3, 64, 1, gen));
+    channels_ = options.channels;
+    conv1 = register_module("conv1", conv3x3(channels_, 64, 1, gen));
     bn1 = register_module("bn1", std::make_shared<BatchNorm2d>(64, batch_norm_options()));
     prelu = register_module("prelu", std::make_shared<PReLU>(64));
     int64_t in = 64, height = options.input.height, width = options.input.width;
@@ -79,8 +80,8 @@ class IResNet final : public Layer {
   }
   std::string type_name() const override { return "IResNet"; }
   Tensor forward(const Tensor& x) override {
-    if (x.ndim() != 4 || x.size(1) != 3)
-      fail("IResNet: expected images [N, 3, H, W], got ", x.describe());
+    if (x.ndim() != 4 || x.size(1) != channels_)
+      fail("IResNet: expected images [N, ", channels_, ", H, W], got ", x.describe());
     Tensor out = (*prelu)((*bn1)((*conv1)(x)));
     for (auto& stage : stages) out = (*stage)(out);
     out = (*flatten)((*dropout)((*bn2)(out)));
@@ -90,6 +91,7 @@ class IResNet final : public Layer {
  private:
   std::shared_ptr<Layer> conv1, bn1, prelu, bn2, dropout, flatten, fc, features;
   std::vector<std::shared_ptr<Layer>> stages;
+  int64_t channels_ = 3;
 };
 
 }  // namespace
@@ -100,9 +102,9 @@ std::shared_ptr<Layer> iresnet(int depth, Generator& gen, IResNetOptions options
   auto found = stage_depths.find(depth);
   if (found == stage_depths.end())
     fail("iresnet: depth ", depth, " is not one of 18, 34, 50, 100");
-  if (options.input.height < 1 || options.input.width < 1 || options.emb < 1)
-    fail("iresnet: expected a positive input size and embedding size, got input ",
-         options.input.height, "x", options.input.width, ", emb ", options.emb);
+  if (options.input.height < 1 || options.input.width < 1 || options.emb < 1 || options.channels < 1)
+    fail("iresnet: expected a positive input size, embedding size and channel count, got input ",
+         options.input.height, "x", options.input.width, ", emb ", options.emb, ", ", options.channels, " channels");
   return std::make_shared<IResNet>(found->second, gen, options);
 }
 

@@ -38,8 +38,11 @@ std::shared_ptr<Layer> sphere(int depth, Generator& gen, SphereOptions options) 
   if (depth == 20) units = {1, 2, 4, 1};
   else if (depth == 64) units = {3, 8, 16, 3};
   else fail("sphere: depth ", depth, " is not one of 20, 64");
+  if (options.channels < 1 || options.input.height < 1 || options.input.width < 1 || options.emb < 1)
+    fail("sphere: expected positive channels, input size and embedding size, got ", options.channels,
+         " channels, input ", options.input.height, "x", options.input.width, ", emb ", options.emb);
   auto net = std::make_shared<Sequential>();
-  int64_t in = 3, height = options.input.height, width = options.input.width;
+  int64_t in = options.channels, height = options.input.height, width = options.input.width;
   const int64_t widths[] = {64, 128, 256, 512};
   for (size_t stage = 0; stage < units.size(); ++stage) {
     net->add(std::make_shared<Conv2d>(in, widths[stage], 3, gen,
@@ -56,21 +59,31 @@ std::shared_ptr<Layer> sphere(int depth, Generator& gen, SphereOptions options) 
   return net;
 }
 
-std::shared_ptr<Layer> small_cnn(int64_t emb, Generator& gen) {
+std::shared_ptr<Layer> small_cnn(Generator& gen, SmallCnnOptions options) {
+  if (options.channels < 1 || options.emb < 1 || options.widths.empty())
+    fail("small_cnn: expected positive channels and embedding size and at least one stage, got ",
+         options.channels, " channels, emb ", options.emb, ", ", options.widths.size(), " stages");
   auto net = std::make_shared<Sequential>();
   Conv2dOptions same{.padding = 1};
-  net->add(std::make_shared<Conv2d>(1, 32, 3, gen, same));
-  net->add(std::make_shared<BatchNorm2d>(32));
-  net->add(std::make_shared<PReLU>(32));
-  net->add(std::make_shared<MaxPool2d>(2));
-  net->add(std::make_shared<Conv2d>(32, 64, 3, gen, same));
-  net->add(std::make_shared<BatchNorm2d>(64));
-  net->add(std::make_shared<PReLU>(64));
-  net->add(std::make_shared<MaxPool2d>(2));
+  int64_t in = options.channels, height = options.input.height, width = options.input.width;
+  for (int64_t out : options.widths) {
+    if (height < 2 || width < 2)
+      fail("small_cnn: input ", options.input.height, "x", options.input.width, " is too small for ",
+           options.widths.size(), " stages (each halves both sides)");
+    net->add(std::make_shared<Conv2d>(in, out, 3, gen, same));
+    net->add(std::make_shared<BatchNorm2d>(out));
+    net->add(std::make_shared<PReLU>(out));
+    net->add(std::make_shared<MaxPool2d>(2));
+    in = out;
+    height /= 2;
+    width /= 2;
+  }
   net->add(std::make_shared<Flatten>());
-  net->add(std::make_shared<Linear>(64 * 7 * 7, emb, gen));
-  net->add(std::make_shared<BatchNorm1d>(emb));
+  net->add(std::make_shared<Linear>(in * height * width, options.emb, gen));
+  net->add(std::make_shared<BatchNorm1d>(options.emb));
   return net;
 }
+
+std::shared_ptr<Layer> small_cnn(int64_t emb, Generator& gen) { return small_cnn(gen, {.emb = emb}); }
 
 }  // namespace margin

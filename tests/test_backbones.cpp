@@ -30,6 +30,33 @@ TEST_CASE("backbones: parameter counts equal the PyTorch reference designs") {
   CHECK(small_cnn(3, gen)->parameter_count() == 28521);
 }
 
+TEST_CASE("small_cnn's general form: channels, input size and widths set the layers; counted by hand") {
+  Generator gen(3);
+  // 3 channels, 20x18, widths {8, 16}, emb 10: conv 3→8 (216 + 8), BN 16, PReLU 8; conv 8→16
+  // (1152 + 16), BN 32, PReLU 16; sides 20 → 10 → 5 and 18 → 9 → 4, so Linear(16·5·4 → 10)
+  // has 3200 + 10; BatchNorm1d 20.  224 + 24 + 1168 + 48 + 3210 + 20 = 4694.
+  auto model = small_cnn(gen, {.emb = 10, .channels = 3, .input = {20, 18}, .widths = {8, 16}});
+  CHECK(model->parameter_count() == 4694);
+  CHECK((*model)(Tensor::randn({2, 3, 20, 18}, gen)).shape() == Shape{2, 10});
+  // The Fashion-MNIST signature is the general form with its defaults.
+  CHECK(small_cnn(gen, {.emb = 2})->parameter_count() == small_cnn(2, gen)->parameter_count());
+  CHECK(error_of([&] { small_cnn(gen, {.input = {6, 6}, .widths = {8, 8, 8}}); }) ==
+        "small_cnn: input 6x6 is too small for 3 stages (each halves both sides)");
+}
+
+TEST_CASE("iresnet and sphere on grey images: only the first convolution changes") {
+  Generator gen(4);
+  auto colour = iresnet18(gen, {.emb = 8, .input = {32, 32}});
+  auto grey = iresnet18(gen, {.emb = 8, .input = {32, 32}, .channels = 1});
+  CHECK(colour->parameter_count() - grey->parameter_count() == 2 * 9 * 64);  // conv1 3→64 vs 1→64
+  CHECK((*grey)(Tensor::randn({2, 1, 32, 32}, gen)).shape() == Shape{2, 8});
+  CHECK(error_of([&] { (*grey)(Tensor::randn({2, 3, 32, 32}, gen)); }).find("expected images [N, 1, H, W]") !=
+        std::string::npos);
+  auto sphere_grey = sphere20(gen, {.emb = 8, .input = {32, 32}, .channels = 1});
+  CHECK(sphere20(gen, {.emb = 8, .input = {32, 32}})->parameter_count() - sphere_grey->parameter_count() == 2 * 9 * 64);
+  CHECK((*sphere_grey)(Tensor::randn({1, 1, 32, 32}, gen)).shape() == Shape{1, 8});
+}
+
 TEST_CASE("backbones: output shapes, and gradients reach the first convolution") {
   Generator gen(1);
   struct Case {

@@ -1,0 +1,55 @@
+// data/image.h — decoding image files into 8-bit pixels, converting their channels, resizing
+// them, and turning them into float Samples (CHW, values in [0, 1] = byte / 255).
+//
+// Formats, recognized by their first bytes (never by the file name):
+//   PGM / PPM  P5, P6 (binary) and P2, P3 (ASCII), any maxval up to 65535, rescaled to
+//              0..255; read here, so that a truncated file says how many bytes are missing.
+//   PNG, JPEG  (and BMP, GIF, TGA, PSD, HDR, PIC: whatever stb_image knows) through
+//              stb_image; its failure reason is quoted in the error.
+// Channels are converted explicitly: grey → RGB repeats the grey value; RGB → grey is the
+// luma Y = (77 R + 150 G + 29 B) / 256 (stb_image's own rule, used for every format); an
+// alpha channel is dropped. Every error names the file and the reason.
+//
+// Resizing is bilinear with pixel centres aligned (PyTorch's align_corners=False, OpenCV's
+// INTER_LINEAR): output pixel x samples the input at (x + ½)·in/out − ½, clamped to the
+// image. Halving a side therefore averages pairs of pixels exactly. Left out: antialiasing
+// for strong downscaling, 16-bit output, EXIF orientation, writing images (eval/canvas.h
+// writes PNG).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace margin {
+
+// An 8-bit image, planar: channels × height × width, row-major (as Sample, in bytes).
+struct Image8 {
+  int64_t channels = 0, height = 0, width = 0;
+  std::vector<uint8_t> pixels;
+
+  uint8_t& at(int64_t c, int64_t y, int64_t x) { return pixels[(c * height + y) * width + x]; }
+  uint8_t at(int64_t c, int64_t y, int64_t x) const { return pixels[(c * height + y) * width + x]; }
+};
+
+// Decodes `path` as 1 (grey) or 3 (RGB) channels, converting as above.
+Image8 decode_image(const std::string& path, int64_t channels);
+
+// The same from bytes already in memory; `name` is what errors call them (the file name).
+Image8 decode_image_bytes(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name);
+
+// 1 ↔ 3 channels (no change when equal).
+Image8 convert_channels(const Image8& image, int64_t channels);
+
+// Bilinear resize of each plane to height × width (see the header comment); bytes are
+// rounded to the nearest value.
+Image8 resize_bilinear(const Image8& image, int64_t height, int64_t width);
+
+// The same on one float plane: `source` is in_h × in_w, `target` out_h × out_w.
+void resize_plane(const float* source, int64_t in_h, int64_t in_w, float* target, int64_t out_h, int64_t out_w);
+
+// Floats in [0, 1] (byte / 255), the label given.
+Sample image_to_sample(const Image8& image, int64_t label);
+
+}  // namespace margin

@@ -1,0 +1,201 @@
+// examples/common/face_eval.cpp — embedding (plain and flip), pair scores, the report on both,
+// and the embeddings file. See face_eval.h.
+#include "examples/common/face_eval.h"
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "data/loader.h"
+
+namespace margin {
+
+Subset::Subset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices)
+    : base_(std::move(base)), indices_(std::move(indices)) {
+  if (!base_) fail("Subset: no dataset (a null pointer)");
+  for (int64_t index : indices_)
+    if (index < 0 || index >= base_->size())
+      fail("Subset: index ", index, " out of range (the dataset has ", base_->size(), " samples)");
+}
+
+Sample Subset::get(int64_t index) const {
+  if (index < 0 || index >= size()) fail("Subset::get: index ", index, " out of range (size ", size(), ")");
+  return base_->get(indices_[index]);
+}
+
+ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width)
+    : paths_(std::move(paths)), channels_(channels), height_(height), width_(width) {
+  if (height_ < 1 || width_ < 1) fail("ImageList: size ", height_, "×", width_, " (expected positive)");
+}
+
+Sample ImageList::get(int64_t index) const {
+  if (index < 0 || index >= size()) fail("ImageList::get: index ", index, " out of range (size ", size(), ")");
+  return image_to_sample(resize_bilinear(decode_image(paths_[index], channels_), height_, width_), 0);
+}
+
+std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceModelConfig& config,
+                                         std::vector<std::string> identities, bool cache) {
+  return std::make_shared<ImageFolder>(root, ImageFolderOptions{.channels = config.channels,
+                                                                .height = config.height,
+                                                                .width = config.width,
+                                                                .identities = std::move(identities),
+                                                                .cache = cache});
+}
+
+std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& folder) {
+  std::vector<std::pair<std::string, int64_t>> counts;
+  for (int64_t label = 0; label < folder.num_classes(); ++label)
+    counts.emplace_back(folder.identity_names()[label], static_cast<int64_t>(folder.files(label).size()));
+  return counts;
+}
+
+// The batch [B, C, H, W] (CPU, contiguous float32) mirrored left-right.
+static Tensor mirror(const Tensor& images) {
+  Tensor mirrored = images.clone();
+  const int64_t rows = images.size(0) * images.size(1) * images.size(2), width = images.size(3);
+  float* data = mirrored.view().ptr<float>();
+  for (int64_t row = 0; row < rows; ++row) std::reverse(data + row * width, data + (row + 1) * width);
+  return mirrored;
+}
+
+Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device, int64_t batch_size) {
+  NoGradGuard no_grad;
+  const bool was_training = backbone.training();
+  backbone.eval();
+  DataLoader loader(std::move(images), {.batch_size = batch_size, .shuffle = false, .workers = 1,
+                                        .transform = face_input()});
+  loader.start_epoch(0);
+  std::vector<Tensor> plain, flip;
+  while (std::optional<Batch> batch = loader.next()) {
+    Tensor embedding = backbone(batch->images.to(device)).to(kCPU);
+    Tensor mirrored = backbone(mirror(batch->images).to(device)).to(kCPU);
+    plain.push_back(embedding);
+    flip.push_back(embedding + mirrored);
+  }
+  backbone.train(was_training);
+  if (plain.empty()) fail("embed_images: no images to embed");
+  return {concat(plain, 0), concat(flip, 0)};
+}
+
+PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folder, const PairsFile& pairs,
+                       Device device) {
+  // Each named image once: dataset index → row of the embeddings.
+  std::map<int64_t, int64_t> row_of;
+  std::vector<std::pair<int64_t, int64_t>> pair_indices;
+  for (const PairEntry& pair : pairs.pairs) {
+    int64_t a = folder->index_of(pair.name_a, pair.index_a), b = folder->index_of(pair.name_b, pair.index_b);
+    row_of.emplace(a, 0);
+    row_of.emplace(b, 0);
+    pair_indices.emplace_back(a, b);
+  }
+  std::vector<int64_t> indices;
+  for (auto& [index, row] : row_of) {
+    row = static_cast<int64_t>(indices.size());
+    indices.push_back(index);
+  }
+  Embeddings embeddings = embed_images(backbone, std::make_shared<Subset>(folder, indices), device);
+  const int64_t dim = embeddings.plain.size(1);
+  const float* plain = embeddings.plain.view().ptr<float>();
+  const float* flip = embeddings.flip.view().ptr<float>();
+  PairScores scores;
+  for (size_t k = 0; k < pair_indices.size(); ++k) {
+    int64_t a = row_of[pair_indices[k].first], b = row_of[pair_indices[k].second];
+    scores.plain.push_back(cosine_similarity(plain + a * dim, plain + b * dim, dim));
+    scores.flip.push_back(cosine_similarity(flip + a * dim, flip + b * dim, dim));
+    scores.same.push_back(pairs.pairs[k].same());
+    scores.folds.push_back(pairs.fold_of(k));
+  }
+  return scores;
+}
+
+FaceVerification verify_scores(const PairScores& scores) {
+  return {verification_report(scores.plain, scores.same, scores.folds),
+          verification_report(scores.flip, scores.same, scores.folds), best_threshold(scores.plain, scores.same),
+          best_threshold(scores.flip, scores.same)};
+}
+
+std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows) {
+  std::string table =
+      "| model | accuracy | accuracy (flip) | AUC | AUC (flip) | EER (flip) | TAR@FAR=1e-1 (flip) | TAR@FAR=1e-2 (flip) | "
+      "TAR@FAR=1e-3 (flip) |\n|---|---|---|---|---|---|---|---|---|\n";
+  char cell[96];
+  for (const auto& [label, result] : rows) {
+    table += "| " + label + " |";
+    for (const VerificationReport* report : {&result.plain, &result.flip}) {
+      std::snprintf(cell, sizeof cell, " %.2f%% ± %.2f |", 100 * report->accuracy.mean, 100 * report->accuracy.std);
+      table += cell;
+    }
+    std::snprintf(cell, sizeof cell, " %.4f | %.4f | %.2f%% |", result.plain.auc, result.flip.auc, 100 * result.flip.eer);
+    table += cell;
+    for (double far : {1e-1, 1e-2, 1e-3}) {
+      std::snprintf(cell, sizeof cell, " %.2f%% |", 100 * tar_at_far(result.flip.roc, far));
+      table += cell;
+    }
+    table += "\n";
+  }
+  return table;
+}
+
+// ---- the embeddings file ---------------------------------------------------------------------
+
+static constexpr char kEmbeddingsMagic[8] = {'M', 'A', 'R', 'G', 'I', 'N', 'E', 'M'};
+static constexpr uint32_t kEmbeddingsVersion = 1;
+
+void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings) {
+  Tensor rows = embeddings.to(kCPU).contiguous();
+  if (rows.ndim() != 2 || rows.dtype() != DType::F32 || rows.size(0) != static_cast<int64_t>(paths.size()))
+    fail("save_embeddings: ", rows.describe(), " for ", paths.size(), " paths (expected float32 [", paths.size(), ", d])");
+  const int64_t count = rows.size(0), dim = rows.size(1);
+  const float* values = rows.view().ptr<float>();
+  {
+    std::ofstream bin(out + ".bin", std::ios::binary | std::ios::trunc);
+    bin.write(kEmbeddingsMagic, 8);
+    bin.write(reinterpret_cast<const char*>(&kEmbeddingsVersion), 4);
+    bin.write(reinterpret_cast<const char*>(&count), 8);
+    bin.write(reinterpret_cast<const char*>(&dim), 8);
+    bin.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(count * dim * sizeof(float)));
+    if (!bin) fail("save_embeddings: cannot write ", out, ".bin");
+  }
+  std::ofstream csv(out + ".csv", std::ios::trunc);
+  csv.precision(9);
+  csv << "path";
+  for (int64_t j = 0; j < dim; ++j) csv << ",e" << j;
+  csv << "\n";
+  for (int64_t i = 0; i < count; ++i) {
+    // Quoted, with quotes doubled, so commas in file names survive.
+    std::string quoted;
+    for (char c : paths[i]) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    csv << '"' << quoted << '"';
+    for (int64_t j = 0; j < dim; ++j) csv << ',' << values[i * dim + j];
+    csv << "\n";
+  }
+  if (!csv) fail("save_embeddings: cannot write ", out, ".csv");
+}
+
+Tensor load_embeddings(const std::string& bin_path) {
+  std::ifstream in(bin_path, std::ios::binary);
+  if (!in) fail("load_embeddings: ", bin_path, ": no such file");
+  char magic[8] = {};
+  uint32_t version = 0;
+  int64_t count = -1, dim = -1;
+  in.read(magic, 8);
+  in.read(reinterpret_cast<char*>(&version), 4);
+  in.read(reinterpret_cast<char*>(&count), 8);
+  in.read(reinterpret_cast<char*>(&dim), 8);
+  if (!in) fail("load_embeddings: ", bin_path, ": truncated header (expected 28 bytes)");
+  if (std::memcmp(magic, kEmbeddingsMagic, 8) != 0) fail("load_embeddings: ", bin_path, ": not an embeddings file (no MARGINEM magic)");
+  if (version != kEmbeddingsVersion)
+    fail("load_embeddings: ", bin_path, ": version ", version, " (this build reads version ", kEmbeddingsVersion, ")");
+  if (count < 0 || dim < 1 || count > (int64_t(1) << 40) / dim)
+    fail("load_embeddings: ", bin_path, ": implausible shape ", count, "×", dim);
+  Tensor rows = Tensor::empty({count, dim}, DType::F32, kCPU);
+  in.read(reinterpret_cast<char*>(rows.view().ptr<float>()), static_cast<std::streamsize>(count * dim * sizeof(float)));
+  if (!in) fail("load_embeddings: ", bin_path, ": truncated: expected ", count, "×", dim, " float32 values after the header");
+  if (in.peek() != std::char_traits<char>::eof()) fail("load_embeddings: ", bin_path, ": bytes past the ", count, "×", dim, " values");
+  return rows;
+}
+
+}  // namespace margin

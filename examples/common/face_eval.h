@@ -1,0 +1,98 @@
+// examples/common/face_eval.h — what train_faces' per-epoch verification and the tools
+// (embed, verify, eval_pairs) share: embedding images with a backbone, plain and "flip",
+// scoring the pairs of a pairs file, and the LFW report of eval/verification.h on both.
+//
+// Flip (insightface's "Accuracy-Flip"): the embedding of an image plus the embedding of its
+// left-right mirror image, e(x) + e(mirror x); cosine similarity ignores the scale, so this is
+// the direction of the mean of the two. Pairs are scored by cosine similarity.
+//
+// The embeddings file of the embed tool: "<out>.bin", little-endian,
+//   8 bytes magic "MARGINEM", u32 version (1), i64 N, i64 d, then N·d float32, row-major
+// (numpy: np.fromfile(path, np.float32, offset=28).reshape(N, d)), and "<out>.csv", one row
+// per image: path, then d values.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+#include "data/image_folder.h"
+#include "eval/verification.h"
+#include "examples/common/face_model.h"
+#include "layers/module.h"
+
+namespace margin {
+
+// The listed images of another dataset, in the listed order (labels kept).
+class Subset : public Dataset {
+ public:
+  Subset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  Sample get(int64_t index) const override;
+  int64_t num_classes() const override { return base_->num_classes(); }
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+  std::vector<int64_t> indices_;
+};
+
+// Image files given by path (label 0), decoded like an ImageFolder's: `channels`, resized to
+// height × width, byte / 255.
+class ImageList : public Dataset {
+ public:
+  ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width);
+  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
+  Sample get(int64_t index) const override;
+  int64_t num_classes() const override { return 1; }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  int64_t channels_, height_, width_;
+};
+
+// An ImageFolder as the model wants its input: its channels and size, `identities` (empty:
+// all), cached or not.
+std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceModelConfig& config,
+                                         std::vector<std::string> identities = {}, bool cache = false);
+
+// Each identity with its image count, for generate_pairs.
+std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& folder);
+
+// The images' embeddings [N, d] float32 on the CPU, plain and flip. The samples come as
+// datasets give them ([0, 1]); face_input() is applied here. The backbone runs in eval mode
+// (and goes back to the mode it was in).
+struct Embeddings {
+  Tensor plain, flip;
+};
+Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device,
+                        int64_t batch_size = 128);
+
+// The cosine similarity of every pair, plain and flip, with its truth and fold. Only the
+// images the pairs name are embedded, each once. `folder` must hold every named identity.
+struct PairScores {
+  std::vector<double> plain, flip;
+  std::vector<bool> same;
+  std::vector<int64_t> folds;
+};
+PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folder, const PairsFile& pairs,
+                       Device device);
+
+// The LFW report for plain and flip scores, and the best threshold on all pairs of each.
+struct FaceVerification {
+  VerificationReport plain, flip;
+  Threshold best_plain, best_flip;
+};
+FaceVerification verify_scores(const PairScores& scores);
+
+// A Markdown table, one row per (label, verification): 10-fold accuracy ± std plain and flip,
+// AUC plain and flip, EER (flip), TAR@FAR=1e-1, 1e-2, 1e-3 (flip).
+std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows);
+
+// Writes <out>.bin and <out>.csv (see above); paths.size() == rows of embeddings.
+void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings);
+// Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file.
+Tensor load_embeddings(const std::string& bin_path);
+
+}  // namespace margin

@@ -1,0 +1,167 @@
+// examples/common/face_job.cpp — one face training run with held-out verification each epoch
+// (see face_job.h).
+#include "examples/common/face_job.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "core/schedule.h"
+#include "data/loader.h"
+
+namespace margin {
+
+void add_faces_flags(Flags& flags, FacesConfig& config) {
+  flags.bind("data", config.data, "image folder: one sub-folder of images per identity (e.g. ../shared/data/yaleb-cropped)");
+  flags.bind("held-out", config.held_out, "identities held out of training for verification (0: none)");
+  flags.bind("arch", config.arch, "backbone: small | iresnet18 | iresnet50 | sphere20");
+  flags.bind("input", config.input, "HxW the images are resized to");
+  flags.bind("channels", config.channels, "1 (grey) or 3 (RGB); images are converted on load");
+  flags.bind("widths", config.widths, "arch small: channels of each conv stage, comma-separated");
+  flags.bind("emb-dim", config.emb_dim, "embedding size d");
+  flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
+  flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default)");
+  flags.bind("m", config.margin, "margin m (negative: the loss's default)");
+  flags.bind("epochs", config.epochs, "training epochs");
+  flags.bind("batch", config.batch, "batch size");
+  flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9; one epoch of warm-up, then cosine decay)");
+  flags.bind("weight-decay", config.weight_decay, "SGD weight decay");
+  flags.bind("seed", config.seed, "random seed of the training (weights, shuffling, augmentation)");
+  flags.bind("split-seed", config.split_seed, "random seed of the held-out identities and their pairs");
+  flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
+  flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none)");
+  flags.bind("pairs-per-fold", config.pairs_per_fold, "verification: same (and different) pairs in each of 10 folds");
+  flags.bind("out", config.out_dir, "where log.csv, checkpoint.bin, model.bin, model.txt, pairs.txt and the report go");
+  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin)");
+  flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (0: never; for trying --resume)");
+  flags.bind("workers", config.workers, "data loader threads");
+}
+
+FaceModelConfig face_model_config(const FacesConfig& config) {
+  FaceModelConfig model;
+  model.arch = config.arch;
+  parse_size(config.input, model.height, model.width, "--input");
+  model.channels = config.channels;
+  model.widths.clear();
+  std::string widths = config.widths + ",";
+  for (size_t start = 0, comma; (comma = widths.find(',', start)) != std::string::npos; start = comma + 1) {
+    int64_t width = 0;
+    if (std::sscanf(widths.substr(start, comma - start).c_str(), "%ld", &width) != 1 || width < 1)
+      fail("--widths: '", config.widths, "' (expected positive integers, comma-separated, e.g. 32,64,128)");
+    model.widths.push_back(width);
+  }
+  model.emb_dim = config.emb_dim;
+  model.loss = config.loss;
+  model.scale = config.scale;
+  model.margin = config.margin;
+  return model;
+}
+
+Metrics verification_metrics(const FaceVerification& verification) {
+  Metrics metrics;
+  for (const auto& [name, report] : {std::pair{"", &verification.plain}, std::pair{"flip_", &verification.flip}}) {
+    std::string prefix = std::string("verify_") + name;
+    metrics.emplace_back(prefix + "acc", report->accuracy.mean);
+    metrics.emplace_back(prefix + "acc_std", report->accuracy.std);
+    metrics.emplace_back(prefix + "auc", report->auc);
+    metrics.emplace_back(prefix + "eer", report->eer);
+    metrics.emplace_back(prefix + "tar_far1e-2", tar_at_far(report->roc, 1e-2));
+  }
+  return metrics;
+}
+
+// On --resume the run must be the one that wrote the output folder: the same model and split.
+static void check_same_model(const std::string& path, const FaceModelConfig& now) {
+  if (!std::filesystem::exists(path)) return;
+  FaceModelConfig before = load_model_config(path);
+  auto differs = [&](const char* what, const auto& a, const auto& b) {
+    if (a != b) fail("--resume: ", path, " was written for a different ", what, " than the flags ask for (same --out, other flags?)");
+  };
+  differs("arch", before.arch, now.arch);
+  differs("input size", size_text(before.height, before.width), size_text(now.height, now.width));
+  differs("channel count", before.channels, now.channels);
+  differs("widths", before.widths, now.widths);
+  differs("embedding size", before.emb_dim, now.emb_dim);
+  differs("loss", before.loss, now.loss);
+  differs("s", before.scale, now.scale);
+  differs("m", before.margin, now.margin);
+  differs("held-out split", before.held_out, now.held_out);
+}
+
+FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step) {
+  if (config.data.empty()) fail("no --data folder (one sub-folder of images per identity)");
+  FacesRun run;
+  FaceModelConfig model_config = face_model_config(config);
+  std::vector<std::string> names = ImageFolder(config.data, {.channels = config.channels}).identity_names();
+  if (config.held_out > static_cast<int64_t>(names.size()) - 2)
+    fail("--held-out ", config.held_out, ": ", config.data, " has ", names.size(),
+         " identities (expected at least 2 left to train on)");
+  if (config.held_out == 1) fail("--held-out 1: verification needs at least 2 held-out identities (or 0 for none)");
+  run.split = split_identities(names, config.held_out, config.split_seed);
+  model_config.classes = static_cast<int64_t>(run.split.train.size());
+  model_config.held_out = run.split.held_out;
+
+  std::filesystem::create_directories(config.out_dir);
+  const std::string model_txt = config.out_dir + "/model.txt";
+  run.model = build_face_model(model_config, config.seed);
+  if (!config.resume.empty()) check_same_model(model_txt, run.model.config);
+  save_model_config(model_txt, run.model.config);
+
+  auto train_set = face_folder(config.data, model_config, run.split.train, true);
+  std::shared_ptr<ImageFolder> held_set;
+  if (config.held_out > 0) {
+    held_set = face_folder(config.data, model_config, run.split.held_out, true);
+    run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.split_seed);
+    write_pairs(config.out_dir + "/pairs.txt", run.pairs);
+  }
+
+  std::vector<Tensor> params = run.model.backbone->parameters();
+  for (const Tensor& p : run.model.head->parameters()) params.push_back(p);
+  SGD sgd(params, {.lr = config.lr, .momentum = 0.9, .weight_decay = config.weight_decay});
+  std::vector<Transform> augment;
+  if (config.crop_pad > 0) augment.push_back(random_crop(config.crop_pad));
+  if (config.flip) augment.push_back(horizontal_flip());
+  augment.push_back(face_input());
+  DataLoader loader(train_set, {.batch_size = config.batch, .shuffle = true, .drop_last = true,
+                                .workers = config.workers, .seed = config.seed, .transform = compose(augment)});
+  if (loader.batches_per_epoch() < 1)
+    fail(config.data, ": ", train_set->size(), " training images, fewer than one batch of ", config.batch);
+  const int64_t steps_per_epoch = loader.batches_per_epoch();
+  WarmupLr schedule(std::make_shared<CosineLr>(config.lr, config.epochs * steps_per_epoch, config.lr * 0.001),
+                    steps_per_epoch);
+
+  const Device device = default_device();
+  auto verify = [&] {
+    run.verification = verify_scores(score_pairs(*run.model.backbone, held_set, run.pairs, device));
+    run.verified = true;
+    run.model.config.threshold = run.verification.best_plain.threshold;
+    run.model.config.threshold_flip = run.verification.best_flip.threshold;
+    save_model_config(model_txt, run.model.config);
+  };
+  TrainingJob job{.model = *run.model.backbone, .head = *run.model.head, .sgd = sgd, .schedule = schedule,
+                  .loader = loader, .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
+                  .stop_after = config.stop_after, .device = device, .progress = config.progress,
+                  .evaluate = [&](int64_t) -> Metrics {
+                    if (!held_set) return {};
+                    verify();
+                    return verification_metrics(run.verification);
+                  },
+                  .after_step = std::move(after_step)};
+  run.outcome = train(job);
+
+  if (held_set && !run.verified && run.outcome.finished) verify();  // resumed with nothing left to do
+  if (run.verified && run.outcome.finished) {
+    std::ofstream report(config.out_dir + "/verification.md");
+    report << "# " << config.loss << " on " << config.data << ": " << run.split.held_out.size()
+           << " held-out identities, " << run.pairs.pairs.size() << " pairs (" << config.out_dir << "/pairs.txt)\n\n"
+           << format_report("plain", run.verification.plain) << "\n"
+           << format_report("flip (embedding + embedding of the mirrored image)", run.verification.flip);
+    save_roc_plot(config.out_dir + "/roc.png",
+                  {{"plain", run.verification.plain.roc}, {"flip", run.verification.flip.roc}},
+                  config.loss + ": held-out verification ROC");
+  }
+  return run;
+}
+
+}  // namespace margin

@@ -1,0 +1,79 @@
+// examples/common/face_job.h — one face-recognition training run as a function (train_faces
+// and the tests run the same code): a backbone and a margin head trained on the identities of
+// an ImageFolder that are not held out, and, after every epoch, open-set verification on the
+// held-out identities the way LFW does it.
+//
+// The data: the identities of `data` split by split_identities(names, held_out, split_seed); the
+// training identities are the classes (labels 0..K−1), the held-out ones are never seen in
+// training. From the held-out ones, generate_pairs (eval/pairs.h) draws 10 folds of
+// `pairs_per_fold` same and as many different pairs, written to out/pairs.txt.
+// The training: SGD (momentum 0.9, weight decay) under a cosine learning-rate decay with a
+// linear warm-up of one epoch; augmentation by random flips and, optionally, a random crop
+// after zero padding; images in [−1, 1] (face_model.h: face_input).
+// After every epoch: the held-out images embedded (plain and flip), each pair's cosine
+// similarity, 10-fold accuracy ± std, AUC, EER and TAR@FAR=1e-2 (eval/verification.h) as
+// columns of out/log.csv; model.txt updated with the best thresholds. Then the shared epoch loop's
+// checkpoint (examples/common/training.h: --resume reproduces the uninterrupted run).
+// At the end: out/model.bin, out/verification.md (both reports), out/roc.png.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "core/flags.h"
+#include "data/image_folder.h"
+#include "examples/common/face_eval.h"
+#include "examples/common/face_model.h"
+#include "examples/common/training.h"
+
+namespace margin {
+
+struct FacesConfig {
+  std::string data;              // root: one folder per identity
+  int64_t held_out = 10;         // identities held out for verification (0: none, no verification)
+  std::string arch = "small";
+  std::string input = "96x84";   // HxW the images are resized to
+  int64_t channels = 1;
+  std::string widths = "32,64,128,256";  // arch small: channels of each stage
+  int64_t emb_dim = 128;
+  std::string loss = "lmcl";
+  double scale = 30;             // s; 0: the loss's default
+  double margin = -1;            // m; negative: the loss's default
+  int64_t epochs = 30;
+  int64_t batch = 64;
+  double lr = 0.1;
+  double weight_decay = 5e-4;
+  uint64_t seed = 0;             // weights, shuffling, augmentation
+  uint64_t split_seed = 0;       // which identities are held out, and the pairs drawn from them
+  bool flip = true;              // augmentation: random horizontal flips
+  int64_t crop_pad = 0;          // augmentation: random crop after zero padding (0: none)
+  int64_t pairs_per_fold = 300;
+  std::string out_dir = "runs/faces";
+  std::string resume;
+  int64_t stop_after = 0;
+  int64_t workers = 1;           // data loader threads
+  bool progress = true;
+};
+
+// Declares the flags of FacesConfig on `flags`, bound to `config`.
+void add_faces_flags(Flags& flags, FacesConfig& config);
+
+// The model part of the config, checked (classes and held-out identities are filled in by
+// run_faces).
+FaceModelConfig face_model_config(const FacesConfig& config);
+
+struct FacesRun {
+  FaceModel model;
+  IdentitySplit split;
+  PairsFile pairs;                // empty when nothing is held out
+  TrainingOutcome outcome;
+  FaceVerification verification;  // after the last epoch (when anything is held out)
+  bool verified = false;
+};
+
+FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step = {});
+
+// The per-epoch metrics of a verification, as CSV columns: accuracy, its std, AUC, EER and
+// TAR@FAR=1e-2, plain and flip (the whole report goes to verification.md at the end).
+Metrics verification_metrics(const FaceVerification& verification);
+
+}  // namespace margin

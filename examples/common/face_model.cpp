@@ -1,0 +1,163 @@
+// examples/common/face_model.cpp — model.txt written and read, the network rebuilt from it,
+// the weights loaded. See face_model.h.
+#include "examples/common/face_model.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "layers/backbones.h"
+#include "layers/checkpoint.h"
+
+namespace margin {
+
+std::string size_text(int64_t height, int64_t width) { return std::to_string(height) + "x" + std::to_string(width); }
+
+void parse_size(const std::string& text, int64_t& height, int64_t& width, const std::string& what) {
+  long long h = 0, w = 0;
+  char x = 0, extra = 0;
+  if (std::sscanf(text.c_str(), "%lld%c%lld%c", &h, &x, &w, &extra) != 3 || x != 'x' || h < 1 || w < 1)
+    fail(what, ": '", text, "' is not a size (expected HxW, e.g. 96x84)");
+  height = h;
+  width = w;
+}
+
+static std::string join(const std::vector<int64_t>& values, const char* separator) {
+  std::string text;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) text += separator;
+    text += std::to_string(values[i]);
+  }
+  return text;
+}
+
+void save_model_config(const std::string& path, const FaceModelConfig& config) {
+  std::ostringstream text;
+  text.precision(17);
+  text << "# margin face model (examples/common/face_model.h); weights in model.bin\n"
+       << "arch = " << config.arch << "\n"
+       << "input = " << size_text(config.height, config.width) << "\n"
+       << "channels = " << config.channels << "\n"
+       << "widths = " << join(config.widths, ",") << "\n"
+       << "emb_dim = " << config.emb_dim << "\n"
+       << "loss = " << config.loss << "\n"
+       << "s = " << config.scale << "\n"
+       << "m = " << config.margin << "\n"
+       << "classes = " << config.classes << "\n"
+       << "held_out =";
+  for (const std::string& name : config.held_out) text << ' ' << name;
+  text << "\nthreshold = " << config.threshold << "\nthreshold_flip = " << config.threshold_flip << "\n";
+  // Written beside the target and renamed over it: a reader sees the old file or the new one.
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text.str();
+    out.flush();
+    if (!out) fail("save_model_config: cannot write ", temporary);
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) fail("save_model_config: cannot rename ", temporary, " to ", path, ": ", error.message());
+}
+
+FaceModelConfig load_model_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail("load_model_config: ", path, ": no such file (a model folder of train_faces has model.txt)");
+  std::map<std::string, std::string> values;
+  int line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (size_t hash = line.find('#'); hash != std::string::npos) line.resize(hash);
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    size_t equals = line.find('=');
+    if (equals == std::string::npos) fail("load_model_config: ", path, ": line ", line_number, ": expected key = value");
+    auto trim = [](std::string text) {
+      size_t first = text.find_first_not_of(" \t\r"), last = text.find_last_not_of(" \t\r");
+      return first == std::string::npos ? std::string() : text.substr(first, last - first + 1);
+    };
+    values[trim(line.substr(0, equals))] = trim(line.substr(equals + 1));
+  }
+  auto text_of = [&](const std::string& key) -> const std::string& {
+    auto found = values.find(key);
+    if (found == values.end()) fail("load_model_config: ", path, ": no '", key, "' line");
+    return found->second;
+  };
+  auto number_of = [&](const std::string& key) {
+    const std::string& text = text_of(key);
+    std::istringstream parse(text);
+    double value = 0;
+    parse >> value;
+    if (parse.fail() || !parse.eof()) fail("load_model_config: ", path, ": ", key, " = '", text, "' is not a number");
+    return value;
+  };
+
+  FaceModelConfig config;
+  config.arch = text_of("arch");
+  parse_size(text_of("input"), config.height, config.width, "load_model_config: " + path + ": input");
+  config.channels = static_cast<int64_t>(number_of("channels"));
+  config.widths.clear();
+  std::istringstream widths(text_of("widths"));
+  for (std::string width; std::getline(widths, width, ',');) {
+    int64_t value = 0;
+    if (std::sscanf(width.c_str(), "%ld", &value) != 1 || value < 1)
+      fail("load_model_config: ", path, ": widths = '", text_of("widths"), "' (expected positive integers, comma-separated)");
+    config.widths.push_back(value);
+  }
+  config.emb_dim = static_cast<int64_t>(number_of("emb_dim"));
+  config.loss = text_of("loss");
+  config.scale = number_of("s");
+  config.margin = number_of("m");
+  config.classes = static_cast<int64_t>(number_of("classes"));
+  std::istringstream held_out(text_of("held_out"));
+  for (std::string name; held_out >> name;) config.held_out.push_back(name);
+  config.threshold = number_of("threshold");
+  config.threshold_flip = number_of("threshold_flip");
+  return config;
+}
+
+FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed) {
+  if (config.channels != 1 && config.channels != 3)
+    fail("face model: channels ", config.channels, " (expected 1 or 3)");
+  if (config.classes < 2) fail("face model: ", config.classes, " training identities (expected at least 2)");
+  FaceModel model;
+  model.config = config;
+  model.gen = std::make_shared<Generator>(seed);
+  Generator& gen = *model.gen;
+  const ImageSize input{config.height, config.width};
+  if (config.arch == "small")
+    model.backbone = small_cnn(gen, {.emb = config.emb_dim, .channels = config.channels, .input = input, .widths = config.widths});
+  else if (config.arch == "iresnet18" || config.arch == "iresnet50")
+    model.backbone = iresnet(config.arch == "iresnet18" ? 18 : 50, gen,
+                             {.emb = config.emb_dim, .input = input, .channels = config.channels});
+  else if (config.arch == "sphere20")
+    model.backbone = sphere20(gen, {.emb = config.emb_dim, .input = input, .channels = config.channels});
+  else
+    fail("face model: unknown arch '", config.arch, "' (expected small, iresnet18, iresnet50 or sphere20)");
+  LossOptions loss_options;
+  if (config.scale > 0) loss_options.scale = config.scale;
+  if (config.margin >= 0) loss_options.margin = config.margin;
+  model.head = make_loss(config.loss, config.emb_dim, config.classes, gen, loss_options);
+  // The values in force (the loss's defaults filled in), so that model.txt says what was used.
+  model.config.scale = model.head->scale();
+  model.config.margin = model.head->options().margin;
+  return model;
+}
+
+FaceModel load_face_model(const std::string& dir, const std::string& weights) {
+  FaceModel model = build_face_model(load_model_config(dir + "/model.txt"), 0);
+  const std::string path = weights.empty() ? dir + "/model.bin" : weights;
+  if (!std::filesystem::exists(path))
+    fail("load_face_model: ", path, ": no such file (train_faces writes model.bin when all epochs are done; "
+         "an unfinished run has checkpoint.bin)");
+  std::vector<NamedModule> state{{"model", model.backbone.get()}, {"loss", model.head.get()}};
+  load_checkpoint(path, state, nullptr);
+  model.backbone->eval();
+  model.head->eval();
+  return model;
+}
+
+Transform face_input() { return normalize({0.5f}, {0.5f}); }
+
+}  // namespace margin

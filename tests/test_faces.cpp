@@ -1,0 +1,291 @@
+// tests/test_faces.cpp — the face pipeline that train_faces and the tools share
+// (examples/common/face_*.cpp), on a synthetic identity-per-folder set in a temp folder: a
+// short training run leaves a model folder that loads back to the same network; flip
+// embeddings are e(x) + e(mirror x); pair scores are the cosines of the embeddings; the
+// embeddings file reads back; model.txt errors name the file; a run stopped and resumed
+// ends where the uninterrupted one does.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "data/transforms.h"
+#include "examples/common/face_job.h"
+#include "gradcheck.h"
+
+namespace margin {
+namespace {
+
+using testing::TempDir;
+using testing::error_of;
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE_MESSAGE(in.good(), "missing ", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// 6 identities of 8 grey 12×10 PGMs: identity k is a bright bar in rows 2k..2k+1 over noise,
+// not symmetric left-right (the bar covers the left 7 columns), so mirroring matters.
+void write_faces(const std::filesystem::path& root) {
+  Generator gen(5);
+  for (int identity = 0; identity < 6; ++identity) {
+    std::string name = "person" + std::to_string(identity);
+    std::filesystem::create_directories(root / name);
+    for (int n = 1; n <= 8; ++n) {
+      std::string pixels;
+      for (int y = 0; y < 12; ++y)
+        for (int x = 0; x < 10; ++x) {
+          bool bar = y / 2 == identity && x < 7;
+          pixels += static_cast<char>(gen.below(90) + (bar ? 150 : 0));
+        }
+      write_bytes((root / name / (name + "_" + std::to_string(n) + ".pgm")).string(), "P5 10 12 255\n" + pixels);
+    }
+  }
+}
+
+FacesConfig tiny_config(const TempDir& dir, const std::string& out) {
+  FacesConfig config;
+  config.data = dir.file("faces");
+  config.held_out = 2;
+  config.input = "12x10";
+  config.widths = "4,8";
+  config.emb_dim = 8;
+  config.epochs = 2;
+  config.batch = 8;
+  config.lr = 0.05;
+  config.seed = 3;
+  config.pairs_per_fold = 2;
+  config.out_dir = dir.file(out);
+  config.workers = 0;
+  config.progress = false;
+  return config;
+}
+
+// The images of `base`, mirrored left-right.
+class Mirrored : public Dataset {
+ public:
+  explicit Mirrored(std::shared_ptr<const Dataset> base) : base_(std::move(base)) {}
+  int64_t size() const override { return base_->size(); }
+  int64_t num_classes() const override { return base_->num_classes(); }
+  Sample get(int64_t index) const override {
+    Sample sample = base_->get(index);
+    Generator unused(0);
+    horizontal_flip(1.0)(sample, unused);
+    return sample;
+  }
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+};
+
+double max_difference(const Tensor& a, const Tensor& b) {
+  std::vector<double> x = a.to_vector(), y = b.to_vector();
+  REQUIRE(x.size() == y.size());
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("a short run leaves a model folder that the tools load back to the same network") {
+  TempDir dir("faces_run");
+  write_faces(dir.path / "faces");
+  FacesConfig config = tiny_config(dir, "run");
+  FacesRun run = run_faces(config);
+  REQUIRE(run.outcome.finished);
+  REQUIRE(run.verified);
+  CHECK(run.split.train.size() == 4);
+  CHECK(run.split.held_out.size() == 2);
+  for (const char* file : {"model.txt", "model.bin", "checkpoint.bin", "pairs.txt", "log.csv", "verification.md", "roc.png"})
+    CHECK_MESSAGE(std::filesystem::exists(dir.path / "run" / file), file);
+  CHECK(read_pairs(dir.file("run/pairs.txt")) == run.pairs);
+  CHECK(run.pairs.pairs.size() == 10 * 2 * 2);
+  for (const PairEntry& pair : run.pairs.pairs) {  // only held-out people in the pairs
+    CHECK(std::find(run.split.held_out.begin(), run.split.held_out.end(), pair.name_a) != run.split.held_out.end());
+    CHECK(std::find(run.split.held_out.begin(), run.split.held_out.end(), pair.name_b) != run.split.held_out.end());
+  }
+  std::string log = file_text(dir.file("run/log.csv"));
+  CHECK(log.starts_with("epoch,train_loss,train_accuracy,verify_acc,verify_acc_std,verify_auc,verify_eer,verify_tar_far1e-2,"
+                        "verify_flip_acc,"));
+  CHECK(std::count(log.begin(), log.end(), '\n') == 3);
+
+  // model.txt holds what rebuilds the model, and the thresholds of the last verification.
+  FaceModelConfig saved = load_model_config(dir.file("run/model.txt"));
+  CHECK(saved.arch == "small");
+  CHECK(saved.height == 12);
+  CHECK(saved.width == 10);
+  CHECK(saved.widths == std::vector<int64_t>{4, 8});
+  CHECK(saved.emb_dim == 8);
+  CHECK(saved.classes == 4);
+  CHECK(saved.loss == "lmcl");
+  CHECK(saved.scale == 30);
+  CHECK(saved.margin == 0.35);  // the default asked for (m < 0), written as the value in force
+  CHECK(saved.held_out == run.split.held_out);
+  CHECK(saved.threshold == run.verification.best_plain.threshold);
+  CHECK(saved.threshold_flip == run.verification.best_flip.threshold);
+
+  FaceModel loaded = load_face_model(dir.file("run"));
+  CHECK(!loaded.backbone->training());
+  auto held = face_folder(config.data, loaded.config, loaded.config.held_out);
+  Embeddings from_disk = embed_images(*loaded.backbone, held, kCPU);
+  Embeddings in_memory = embed_images(*run.model.backbone, held, kCPU);
+  CHECK(from_disk.plain.shape() == Shape{held->size(), 8});
+  CHECK(max_difference(from_disk.plain, in_memory.plain) == 0.0);
+  CHECK(max_difference(from_disk.flip, in_memory.flip) == 0.0);
+  CHECK(run.model.backbone->training());  // embed_images put it back in the mode it was in
+
+  // A fresh model differs (the weights really came from model.bin).
+  FaceModel fresh = build_face_model(loaded.config, 99);
+  CHECK(max_difference(embed_images(*fresh.backbone, held, kCPU).plain, from_disk.plain) > 1e-3);
+
+  // The checkpoint of the last epoch loads too, to the same weights.
+  FaceModel from_checkpoint = load_face_model(dir.file("run"), dir.file("run/checkpoint.bin"));
+  CHECK(max_difference(embed_images(*from_checkpoint.backbone, held, kCPU).plain, from_disk.plain) == 0.0);
+}
+
+TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines of the rows") {
+  TempDir dir("faces_flip");
+  write_faces(dir.path / "faces");
+  FaceModelConfig config;
+  config.height = 12;
+  config.width = 10;
+  config.widths = {4, 8};
+  config.emb_dim = 6;
+  config.classes = 6;
+  FaceModel model = build_face_model(config, 7);
+  model.backbone->eval();
+  auto folder = face_folder(dir.file("faces"), config, {"person1", "person4"});
+  Embeddings both = embed_images(*model.backbone, folder, kCPU, 5);  // batches of 5: a ragged last one
+  Embeddings mirrored = embed_images(*model.backbone, std::make_shared<Mirrored>(folder), kCPU, 5);
+  CHECK(max_difference(both.flip, both.plain + mirrored.plain) < 1e-5);
+  CHECK(max_difference(both.plain, mirrored.plain) > 1e-3);  // the images are not symmetric
+
+  PairsFile pairs = generate_pairs(identity_counts(*folder), 10, 3, 11);
+  PairScores scores = score_pairs(*model.backbone, folder, pairs, kCPU);
+  REQUIRE(scores.plain.size() == pairs.pairs.size());
+  const int64_t d = config.emb_dim;
+  std::vector<float> plain(both.plain.numel()), flip(both.flip.numel());
+  for (size_t i = 0; i < plain.size(); ++i) {
+    plain[i] = static_cast<float>(both.plain.to_vector()[i]);
+    flip[i] = static_cast<float>(both.flip.to_vector()[i]);
+  }
+  for (size_t k = 0; k < pairs.pairs.size(); ++k) {
+    const PairEntry& pair = pairs.pairs[k];
+    int64_t a = folder->index_of(pair.name_a, pair.index_a), b = folder->index_of(pair.name_b, pair.index_b);
+    CHECK(scores.plain[k] == doctest::Approx(cosine_similarity(&plain[a * d], &plain[b * d], d)).epsilon(1e-5));
+    CHECK(scores.flip[k] == doctest::Approx(cosine_similarity(&flip[a * d], &flip[b * d], d)).epsilon(1e-5));
+    CHECK(scores.same[k] == (pair.name_a == pair.name_b));
+    CHECK(scores.folds[k] == static_cast<int64_t>(k) / 6);
+  }
+  FaceVerification verification = verify_scores(scores);
+  CHECK(verification.plain.auc == verification_report(scores.plain, scores.same, scores.folds).auc);
+  CHECK(verification.best_flip.threshold == best_threshold(scores.flip, scores.same).threshold);
+  std::string table = comparison_table({{"untrained", verification}});
+  CHECK(table.find("| untrained | ") != std::string::npos);
+  CHECK(std::count(table.begin(), table.end(), '\n') == 3);
+
+  // A pair naming an image the folder lacks is an error naming it.
+  PairsFile wrong = pairs;
+  wrong.pairs[0].index_a = 9;
+  CHECK(error_of([&] { score_pairs(*model.backbone, folder, wrong, kCPU); }).find("has 8 images, no image number 9") !=
+        std::string::npos);
+}
+
+TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path; bad files are named") {
+  TempDir dir("faces_embeddings");
+  Generator gen(1);
+  Tensor rows = Tensor::randn({3, 4}, gen, DType::F32, kCPU);
+  save_embeddings(dir.file("e"), {"a.pgm", "b,\"odd\".png", "c.jpg"}, rows);
+  CHECK(max_difference(load_embeddings(dir.file("e.bin")), rows) == 0.0);
+  std::string csv = file_text(dir.file("e.csv"));
+  CHECK(csv.starts_with("path,e0,e1,e2,e3\n\"a.pgm\","));
+  CHECK(csv.find("\n\"b,\"\"odd\"\".png\",") != std::string::npos);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);
+
+  std::string bin = file_text(dir.file("e.bin"));
+  CHECK(bin.size() == 28 + 3 * 4 * 4);
+  write_bytes(dir.file("short.bin"), bin.substr(0, bin.size() - 4));
+  CHECK(error_of([&] { load_embeddings(dir.file("short.bin")); }) ==
+        "load_embeddings: " + dir.file("short.bin") + ": truncated: expected 3×4 float32 values after the header");
+  write_bytes(dir.file("other.bin"), "PNG, not embeddings, but long enough for a header");
+  CHECK(error_of([&] { load_embeddings(dir.file("other.bin")); }).find("not an embeddings file") != std::string::npos);
+  CHECK(error_of([&] { save_embeddings(dir.file("x"), {"one"}, rows); }).find("for 1 paths") != std::string::npos);
+}
+
+TEST_CASE("model.txt: saved and read back; a missing key or a bad line names the file") {
+  TempDir dir("faces_config");
+  FaceModelConfig config;
+  config.arch = "iresnet18";
+  config.height = 112;
+  config.width = 96;
+  config.channels = 3;
+  config.loss = "arcface";
+  config.scale = 64;
+  config.margin = 0.5;
+  config.classes = 10572;
+  config.held_out = {"a", "b"};
+  config.threshold = 0.123456789012345;
+  save_model_config(dir.file("model.txt"), config);
+  FaceModelConfig back = load_model_config(dir.file("model.txt"));
+  CHECK(back.arch == "iresnet18");
+  CHECK(back.height == 112);
+  CHECK(back.width == 96);
+  CHECK(back.channels == 3);
+  CHECK(back.loss == "arcface");
+  CHECK(back.scale == 64);
+  CHECK(back.margin == 0.5);
+  CHECK(back.classes == 10572);
+  CHECK(back.held_out == config.held_out);
+  CHECK(back.threshold == config.threshold);  // 17 digits: exact
+
+  std::string text = file_text(dir.file("model.txt"));
+  write_bytes(dir.file("no_loss.txt"), text.substr(0, text.find("\nloss =") + 1) + text.substr(text.find("\ns =") + 1));
+  CHECK(error_of([&] { load_model_config(dir.file("no_loss.txt")); }) ==
+        "load_model_config: " + dir.file("no_loss.txt") + ": no 'loss' line");
+  write_bytes(dir.file("garbled.txt"), text + "what is this\n");
+  CHECK(error_of([&] { load_model_config(dir.file("garbled.txt")); }).find(": line 14: expected key = value") !=
+        std::string::npos);
+  std::string bad_size = text;
+  bad_size.replace(bad_size.find("112x96"), 6, "112by96");
+  write_bytes(dir.file("bad_size.txt"), bad_size);
+  CHECK(error_of([&] { load_model_config(dir.file("bad_size.txt")); }).find("input: '112by96' is not a size (expected HxW") !=
+        std::string::npos);
+  CHECK(error_of([&] { load_face_model(dir.file("nowhere")); }).find("nowhere/model.txt: no such file") !=
+        std::string::npos);
+  config.arch = "vgg";
+  CHECK(error_of([&] { build_face_model(config, 0); }).find("unknown arch 'vgg'") != std::string::npos);
+}
+
+TEST_CASE("a run stopped after epoch 1 and resumed ends where the uninterrupted run ends") {
+  TempDir dir("faces_resume");
+  write_faces(dir.path / "faces");
+  FacesConfig whole = tiny_config(dir, "whole");
+  run_faces(whole);
+  FacesConfig part = tiny_config(dir, "part");
+  part.stop_after = 1;
+  CHECK(!run_faces(part).outcome.finished);
+  part.stop_after = 0;
+  part.resume = dir.file("part/checkpoint.bin");
+  FacesRun resumed = run_faces(part);
+  CHECK(resumed.outcome.first_epoch == 1);
+  CHECK(file_text(dir.file("part/model.bin")) == file_text(dir.file("whole/model.bin")));
+  CHECK(file_text(dir.file("part/model.txt")) == file_text(dir.file("whole/model.txt")));
+  CHECK(file_text(dir.file("part/pairs.txt")) == file_text(dir.file("whole/pairs.txt")));
+
+  FacesConfig other = part;
+  other.loss = "softmax";
+  CHECK(error_of([&] { run_faces(other); }) ==
+        "--resume: " + dir.file("part/model.txt") + " was written for a different loss than the flags ask for (same --out, other flags?)");
+}
+
+}  // namespace margin

@@ -1,0 +1,425 @@
+// tests/test_images.cpp — images on disk: PGM/PPM/PNG decoded to the exact bytes written here
+// (JPEG to within its loss), channel conversion, bilinear resize and crops on tiny images
+// worked by hand, bad files named in their errors, the ImageFolder layout (sorted labels,
+// LFW's 1-based numbering, subsets re-indexed, the cache, threads), the identity split, and
+// the real Yale-B folder when it is there.
+#include <doctest/doctest.h>
+#include <stb/stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <set>
+#include <thread>
+
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "data/loader.h"
+#include "data/transforms.h"
+#include "gradcheck.h"
+
+namespace margin {
+namespace {
+
+using testing::TempDir;
+using testing::contains;
+using testing::error_of;
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string as_text(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// A binary PGM (P5, maxval 255) of the given bytes.
+std::string pgm(int64_t width, int64_t height, const std::vector<uint8_t>& pixels) {
+  return "P5\n" + std::to_string(width) + " " + std::to_string(height) + "\n255\n" + as_text(pixels);
+}
+
+// Pixel values i·step + offset, mod 256: a pattern where every pixel differs.
+std::vector<uint8_t> ramp(int64_t count, int step = 7, int offset = 3) {
+  std::vector<uint8_t> values(count);
+  for (int64_t i = 0; i < count; ++i) values[i] = static_cast<uint8_t>((i * step + offset) % 256);
+  return values;
+}
+
+// Interleaved RGB (as files hold it) → planar (as Image8 holds it).
+std::vector<uint8_t> planar(const std::vector<uint8_t>& interleaved, int64_t channels) {
+  int64_t pixels = static_cast<int64_t>(interleaved.size()) / channels;
+  std::vector<uint8_t> out(interleaved.size());
+  for (int64_t p = 0; p < pixels; ++p)
+    for (int64_t c = 0; c < channels; ++c) out[c * pixels + p] = interleaved[p * channels + c];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("PGM and PPM, binary and ASCII, decode to the bytes written; maxval is rescaled to 255") {
+  TempDir dir("images_pnm");
+  write_bytes(dir.file("a.pgm"), "P5\n# a comment\n3 2\n# another\n255\n" + as_text({0, 10, 20, 200, 254, 255}));
+  Image8 grey = decode_image(dir.file("a.pgm"), 1);
+  CHECK(grey.channels == 1);
+  CHECK(grey.height == 2);
+  CHECK(grey.width == 3);
+  CHECK(grey.pixels == std::vector<uint8_t>{0, 10, 20, 200, 254, 255});
+
+  std::vector<uint8_t> rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30};  // 2×2, interleaved
+  write_bytes(dir.file("b.ppm"), "P6 2 2 255\n" + as_text(rgb));
+  Image8 colour = decode_image(dir.file("b.ppm"), 3);
+  CHECK(colour.channels == 3);
+  CHECK(colour.pixels == planar(rgb, 3));
+  CHECK(colour.at(2, 1, 1) == 30);  // blue of the last pixel
+
+  write_bytes(dir.file("ascii.pgm"), "P2\n2 2\n255\n1 2\n3 250\n");
+  CHECK(decode_image(dir.file("ascii.pgm"), 1).pixels == std::vector<uint8_t>{1, 2, 3, 250});
+  write_bytes(dir.file("ascii.ppm"), "P3 1 1 255 7 8 9\n");
+  CHECK(decode_image(dir.file("ascii.ppm"), 3).pixels == std::vector<uint8_t>{7, 8, 9});
+
+  // maxval 15: v ↦ round(v·255/15) = 17v; 16 bits big-endian, maxval 65535: v ↦ round(v·255/65535).
+  write_bytes(dir.file("four_bit.pgm"), "P5 3 1 15\n" + as_text({0, 1, 15}));
+  CHECK(decode_image(dir.file("four_bit.pgm"), 1).pixels == std::vector<uint8_t>{0, 17, 255});
+  write_bytes(dir.file("sixteen.pgm"), "P5 2 1 65535\n" + as_text({0xFF, 0xFF, 0x80, 0x00}));
+  CHECK(decode_image(dir.file("sixteen.pgm"), 1).pixels == std::vector<uint8_t>{255, 128});
+}
+
+TEST_CASE("PNG decodes to the bytes written (grey and RGB); JPEG to within its loss") {
+  TempDir dir("images_png");
+  std::vector<uint8_t> grey = ramp(5 * 4);
+  REQUIRE(stbi_write_png(dir.file("grey.png").c_str(), 5, 4, 1, grey.data(), 5));
+  Image8 decoded = decode_image(dir.file("grey.png"), 1);
+  CHECK(decoded.height == 4);
+  CHECK(decoded.width == 5);
+  CHECK(decoded.pixels == grey);
+
+  std::vector<uint8_t> rgb = ramp(6 * 3 * 3, 11, 5);
+  REQUIRE(stbi_write_png(dir.file("rgb.png").c_str(), 6, 3, 3, rgb.data(), 6 * 3));
+  CHECK(decode_image(dir.file("rgb.png"), 3).pixels == planar(rgb, 3));
+
+  // RGBA: the alpha channel is dropped.
+  std::vector<uint8_t> rgba = {1, 2, 3, 0, 4, 5, 6, 255};
+  REQUIRE(stbi_write_png(dir.file("rgba.png").c_str(), 2, 1, 4, rgba.data(), 8));
+  CHECK(decode_image(dir.file("rgba.png"), 3).pixels == std::vector<uint8_t>{1, 4, 2, 5, 3, 6});
+
+  // A smooth 16×16 gradient at quality 100 survives JPEG to within a few levels.
+  std::vector<uint8_t> smooth(16 * 16);
+  for (int y = 0; y < 16; ++y)
+    for (int x = 0; x < 16; ++x) smooth[y * 16 + x] = static_cast<uint8_t>(40 + 8 * x + 4 * y);
+  REQUIRE(stbi_write_jpg(dir.file("smooth.jpg").c_str(), 16, 16, 1, smooth.data(), 100));
+  Image8 jpeg = decode_image(dir.file("smooth.jpg"), 1);
+  REQUIRE(jpeg.pixels.size() == smooth.size());
+  int worst = 0;
+  for (size_t i = 0; i < smooth.size(); ++i) worst = std::max(worst, std::abs(int(jpeg.pixels[i]) - int(smooth[i])));
+  CHECK(worst <= 4);
+}
+
+TEST_CASE("channels convert explicitly: grey → RGB repeats, RGB → grey is (77 R + 150 G + 29 B) / 256") {
+  TempDir dir("images_channels");
+  std::vector<uint8_t> rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255, 100, 50, 200};
+  write_bytes(dir.file("c.ppm"), "P6 5 1 255\n" + as_text(rgb));
+  Image8 grey = decode_image(dir.file("c.ppm"), 1);
+  REQUIRE(grey.channels == 1);
+  // (77·255) >> 8 = 76, (150·255) >> 8 = 149, (29·255) >> 8 = 28, white stays 255,
+  // (77·100 + 150·50 + 29·200) >> 8 = 21000 >> 8 = 82.
+  CHECK(grey.pixels == std::vector<uint8_t>{76, 149, 28, 255, 82});
+  // A PNG goes through the same rule.
+  REQUIRE(stbi_write_png(dir.file("c.png").c_str(), 5, 1, 3, rgb.data(), 15));
+  CHECK(decode_image(dir.file("c.png"), 1).pixels == grey.pixels);
+
+  write_bytes(dir.file("g.pgm"), pgm(2, 1, {9, 200}));
+  CHECK(decode_image(dir.file("g.pgm"), 3).pixels == std::vector<uint8_t>{9, 200, 9, 200, 9, 200});
+  CHECK(contains(error_of([&] { decode_image(dir.file("g.pgm"), 2); }), "asked for 2 channels (expected 1 for grey or 3 for RGB)"));
+}
+
+TEST_CASE("bad image files: each error names the file and the reason") {
+  TempDir dir("images_bad");
+  std::string truncated = dir.file("truncated.pgm");
+  write_bytes(truncated, "P5\n4 3\n255\n" + as_text({1, 2, 3, 4, 5}));
+  CHECK(error_of([&] { decode_image(truncated, 1); }) ==
+        "image " + truncated + ": truncated: 4×3×1 at 1 byte(s) each needs 12 pixel bytes after the header, found 5");
+
+  std::string header_only = dir.file("header.pgm");
+  write_bytes(header_only, "P5\n4 ");
+  CHECK(error_of([&] { decode_image(header_only, 1); }) == "image " + header_only + ": truncated header: ends before the height");
+
+  std::string zero_size = dir.file("zero.pgm");
+  write_bytes(zero_size, "P5 0 3 255\n");
+  CHECK(error_of([&] { decode_image(zero_size, 1); }) == "image " + zero_size + ": zero size (0×3)");
+
+  std::string text = dir.file("notes.png");
+  write_bytes(text, "hello, this is not an image");
+  CHECK(error_of([&] { decode_image(text, 1); }) ==
+        "image " + text + ": unknown format (first bytes 68 65 6c 6c 6f 2c 20 74; expected PGM/PPM (P2, P3, P5, P6), PNG or JPEG)");
+
+  std::string empty = dir.file("empty.jpg");
+  write_bytes(empty, "");
+  CHECK(error_of([&] { decode_image(empty, 1); }) == "image " + empty + ": empty file (0 bytes)");
+
+  std::string missing = dir.file("absent.pgm");
+  CHECK(error_of([&] { decode_image(missing, 1); }) == "image " + missing + ": no such file");
+  CHECK(error_of([&] { decode_image(dir.path.string(), 1); }) ==
+        "image " + dir.path.string() + ": is a directory (expected an image file)");
+
+  // A PNG cut in half: stb_image's own reason is quoted.
+  std::vector<uint8_t> pixels = ramp(32 * 32);
+  REQUIRE(stbi_write_png(dir.file("whole.png").c_str(), 32, 32, 1, pixels.data(), 32));
+  std::ifstream whole(dir.file("whole.png"), std::ios::binary);
+  std::string png((std::istreambuf_iterator<char>(whole)), {});
+  std::string cut = dir.file("cut.png");
+  write_bytes(cut, png.substr(0, png.size() / 2));
+  std::string message = error_of([&] { decode_image(cut, 1); });
+  CHECK(contains(message, "image " + cut + ": cannot decode PNG (stb_image: "));
+
+  std::string too_bright = dir.file("bright.pgm");
+  write_bytes(too_bright, "P5 2 1 100\n" + as_text({50, 101}));
+  CHECK(error_of([&] { decode_image(too_bright, 1); }) == "image " + too_bright + ": pixel value 101 at sample 1 exceeds maxval 100");
+}
+
+TEST_CASE("bilinear resize: halving averages pairs, doubling interpolates between centres") {
+  // One row 0, 4, 8, 12 → 2 wide: input positions 0.5 and 2.5, the means of neighbours.
+  std::vector<float> row = {0, 4, 8, 12}, half(2);
+  resize_plane(row.data(), 1, 4, half.data(), 1, 2);
+  CHECK(half == std::vector<float>{2, 10});
+  // 0, 10 → 4 wide: positions -0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1).
+  std::vector<float> two = {0, 10}, four(4);
+  resize_plane(two.data(), 1, 2, four.data(), 1, 4);
+  CHECK(four == std::vector<float>{0, 2.5f, 7.5f, 10});
+  // 4×4 → 2×2: each output is the mean of a 2×2 block.
+  std::vector<float> square(16), quarter(4);
+  std::iota(square.begin(), square.end(), 0.0f);
+  resize_plane(square.data(), 4, 4, quarter.data(), 2, 2);
+  CHECK(quarter == std::vector<float>{2.5f, 4.5f, 10.5f, 12.5f});
+
+  Image8 bytes{1, 2, 2, {0, 100, 200, 255}};
+  CHECK(resize_bilinear(bytes, 2, 2).pixels == bytes.pixels);  // same size: unchanged
+  CHECK(resize_bilinear(bytes, 1, 1).pixels == std::vector<uint8_t>{139});  // 138.75 rounds up
+  CHECK(contains(error_of([&] { resize_bilinear(bytes, 0, 3); }), "to 0×3 (expected a positive height and width)"));
+
+  // The Sample transform does the same per channel.
+  Generator gen(0);
+  Sample sample;
+  sample.channels = 2;
+  sample.height = 1;
+  sample.width = 4;
+  sample.image = {0, 4, 8, 12, 1, 1, 3, 3};
+  resize(1, 2)(sample, gen);
+  CHECK(sample.shape() == Shape{2, 1, 2});
+  CHECK(sample.image == std::vector<float>{2, 10, 1, 3});
+}
+
+TEST_CASE("center crop takes the middle window; random_crop_to takes every window, nothing else") {
+  Generator gen(3);
+  auto grid = [] {  // 1×4×5, pixel (y, x) = 10y + x
+    Sample sample;
+    sample.channels = 1;
+    sample.height = 4;
+    sample.width = 5;
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 5; ++x) sample.image.push_back(float(10 * y + x));
+    return sample;
+  };
+  Sample middle = grid();
+  center_crop(2, 3)(middle, gen);  // offsets ⌊(4−2)/2⌋ = 1, ⌊(5−3)/2⌋ = 1
+  CHECK(middle.shape() == Shape{1, 2, 3});
+  CHECK(middle.image == std::vector<float>{11, 12, 13, 21, 22, 23});
+  Sample odd = grid();
+  center_crop(1, 2)(odd, gen);  // offsets 1 and 1
+  CHECK(odd.image == std::vector<float>{11, 12});
+
+  std::set<std::pair<int, int>> corners;
+  for (int trial = 0; trial < 300; ++trial) {
+    Sample window = grid();
+    random_crop_to(3, 3)(window, gen);
+    REQUIRE(window.shape() == Shape{1, 3, 3});
+    int top = int(window.image[0]) / 10, left = int(window.image[0]) % 10;
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x) REQUIRE(window.at(0, y, x) == float(10 * (top + y) + left + x));
+    corners.insert({top, left});
+  }
+  CHECK(corners.size() == 2 * 3);  // tops 0..1, lefts 0..2: all six seen in 300 draws
+
+  Sample small = grid();
+  CHECK(error_of([&] { random_crop_to(5, 5)(small, gen); }) ==
+        "random_crop_to: a 5×5 window does not fit in an image of shape [1, 4, 5] (expected the window no larger than the image)");
+  CHECK(contains(error_of([&] { center_crop(2, 6)(small, gen); }), "does not fit"));
+}
+
+namespace {
+
+// root/<identity>/<file>.pgm, each image 4×3 with every pixel = 10·(identity's label) + n,
+// where n is its 1-based number in sorted order, so a sample shows where it came from.
+// Identities are created out of order, files too.
+struct TinyFaces {
+  TempDir dir{"images_folder"};
+  std::vector<std::string> names = {"carol", "alice", "bob"};  // labels: alice 0, bob 1, carol 2
+  std::vector<int> counts = {3, 2, 4};
+  TinyFaces() {
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::filesystem::create_directories(dir.path / names[i]);
+      int label = names[i] == "alice" ? 0 : names[i] == "bob" ? 1 : 2;
+      for (int n = counts[i]; n >= 1; --n) {
+        std::string file = names[i] + "_000" + std::to_string(n) + ".pgm";
+        write_bytes((dir.path / names[i] / file).string(), pgm(3, 4, std::vector<uint8_t>(12, uint8_t(10 * label + n))));
+      }
+    }
+    write_bytes((dir.path / "bob" / "README.txt").string(), "not an image");
+    write_bytes((dir.path / "bob" / ".hidden.pgm").string(), "not an image either");
+  }
+  std::string root() const { return dir.path.string(); }
+};
+
+}  // namespace
+
+TEST_CASE("ImageFolder: sorted identities are labels, sorted files are LFW's 1-based numbers") {
+  TinyFaces faces;
+  ImageFolder all(faces.root());
+  CHECK(all.identity_names() == std::vector<std::string>{"alice", "bob", "carol"});
+  CHECK(all.num_classes() == 3);
+  CHECK(all.size() == 2 + 4 + 3);
+  CHECK(all.files(1) == std::vector<std::string>{"bob_0001.pgm", "bob_0002.pgm", "bob_0003.pgm", "bob_0004.pgm"});
+  CHECK(all.label_of("carol") == 2);
+  CHECK(all.path("bob", 3) == faces.root() + "/bob/bob_0003.pgm");
+  CHECK(all.index_of("carol", 1) == 6);
+  for (int64_t index = 0; index < all.size(); ++index) {
+    Sample sample = all.get(index);
+    int64_t n = index - all.index_of(all.identity_names()[sample.label], 1) + 1;
+    CHECK(sample.label == all.label_at(index));
+    CHECK(sample.shape() == Shape{1, 4, 3});
+    CHECK(sample.at(0, 3, 2) == doctest::Approx((10 * sample.label + n) / 255.0));
+  }
+  CHECK(error_of([&] { all.index_of("bob", 5); }) ==
+        "ImageFolder " + faces.root() + ": identity bob has 4 images, no image number 5 (numbers are 1-based)");
+  CHECK(contains(error_of([&] { all.index_of("dave", 1); }), "no identity dave"));
+
+  // A subset is re-indexed 0..K−1 in sorted order, whatever order it was asked in.
+  ImageFolder subset(faces.root(), {.identities = {"carol", "alice"}});
+  CHECK(subset.identity_names() == std::vector<std::string>{"alice", "carol"});
+  CHECK(subset.size() == 2 + 3);
+  CHECK(subset.get(subset.index_of("carol", 2)).label == 1);
+  CHECK(subset.get(subset.index_of("carol", 2)).at(0, 0, 0) == doctest::Approx(22 / 255.0));
+
+  // Resized and as 3 channels on load.
+  ImageFolder resized(faces.root(), {.channels = 3, .height = 2, .width = 6});
+  Sample wide = resized.get(resized.index_of("bob", 4));
+  CHECK(wide.shape() == Shape{3, 2, 6});
+  for (float value : wide.image) CHECK(value == doctest::Approx(14 / 255.0));
+}
+
+TEST_CASE("ImageFolder: the cache and worker threads give the samples a plain read gives") {
+  TinyFaces faces;
+  // Different pixels everywhere, so a mixed-up cache slot would show.
+  ImageFolder plain(faces.root(), {.height = 8, .width = 6});
+  auto cached = std::make_shared<ImageFolder>(faces.root(), ImageFolderOptions{.height = 8, .width = 6, .cache = true});
+  for (int round = 0; round < 2; ++round)  // the first fills the cache, the second reads it
+    for (int64_t i = 0; i < plain.size(); ++i) CHECK(cached->get(i).image == plain.get(i).image);
+
+  auto fresh = std::make_shared<ImageFolder>(faces.root(), ImageFolderOptions{.height = 8, .width = 6, .cache = true});
+  std::vector<std::vector<float>> seen(fresh->size());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int64_t i = 0; i < fresh->size(); ++i) {
+        Sample sample = fresh->get((i + t) % fresh->size());
+        if (t == 0) seen[(i + t) % fresh->size()] = sample.image;
+      }
+    });
+  for (std::thread& thread : threads) thread.join();
+  for (int64_t i = 0; i < plain.size(); ++i) CHECK(seen[i] == plain.get(i).image);
+
+  DataLoader loader(cached, {.batch_size = 4, .workers = 2, .seed = 1, .transform = horizontal_flip()});
+  loader.start_epoch(0);
+  int64_t images = 0;
+  while (std::optional<Batch> batch = loader.next()) images += batch->images.size(0);
+  CHECK(images == plain.size());
+}
+
+TEST_CASE("ImageFolder errors name the folder or file: missing, empty, unknown identity, bad image") {
+  TinyFaces faces;
+  std::string missing = faces.root() + "/nowhere";
+  CHECK(error_of([&] { ImageFolder folder(missing); }) ==
+        "ImageFolder " + missing + ": no such folder (expected one sub-folder of images per identity)");
+
+  std::filesystem::create_directories(faces.dir.path / "dave");
+  write_bytes((faces.dir.path / "dave" / "notes.txt").string(), "no images here");
+  CHECK(error_of([&] { ImageFolder folder(faces.root()); }) ==
+        "ImageFolder: " + faces.root() + "/dave: no images (expected files ending in .pgm .ppm .pnm .png .jpg .jpeg or .bmp)");
+  // Leaving the empty identity out works.
+  CHECK(ImageFolder(faces.root(), {.identities = {"alice", "bob"}}).size() == 6);
+  CHECK(error_of([&] { ImageFolder folder(faces.root(), {.identities = {"erin"}}); }) ==
+        "ImageFolder " + faces.root() + ": no folder for identity erin (" + faces.root() + "/erin is missing)");
+
+  std::string broken = (faces.dir.path / "alice" / "alice_0002.pgm").string();
+  write_bytes(broken, "P5 3 4 255\n" + as_text({1, 2, 3}));
+  ImageFolder folder(faces.root(), {.identities = {"alice"}});
+  CHECK(contains(error_of([&] { folder.get(1); }), "image " + broken + ": truncated"));
+  CHECK(contains(error_of([&] { ImageFolder bad(faces.root(), {.channels = 2}); }), "channels 2 (expected 1 or 3)"));
+  CHECK(contains(error_of([&] { ImageFolder bad(faces.root(), {.height = 4}); }), "size 4×0"));
+}
+
+TEST_CASE("split_identities: disjoint, covering, deterministic per seed, whatever the input order") {
+  std::vector<std::string> names;
+  for (int i = 0; i < 38; ++i) names.push_back("person" + std::to_string(100 + i));
+  std::set<std::vector<std::string>> held_out_sets;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    IdentitySplit split = split_identities(names, 10, seed);
+    CHECK(split.held_out.size() == 10);
+    CHECK(split.train.size() == 28);
+    CHECK(std::is_sorted(split.train.begin(), split.train.end()));
+    CHECK(std::is_sorted(split.held_out.begin(), split.held_out.end()));
+    std::vector<std::string> together = split.train;
+    together.insert(together.end(), split.held_out.begin(), split.held_out.end());
+    std::sort(together.begin(), together.end());
+    CHECK(together == names);  // covers all, and (same count) without overlap
+    std::vector<std::string> reversed(names.rbegin(), names.rend());
+    IdentitySplit again = split_identities(reversed, 10, seed);
+    CHECK(again.held_out == split.held_out);
+    CHECK(again.train == split.train);
+    held_out_sets.insert(split.held_out);
+  }
+  CHECK(held_out_sets.size() == 10);  // each seed its own split
+  CHECK(split_identities(names, 0, 1).train == names);
+  CHECK(split_identities(names, 38, 1).held_out == names);
+  CHECK(error_of([&] { split_identities(names, 39, 1); }) == "split_identities: 39 held out of 38 identities (expected 0..38)");
+  CHECK(contains(error_of([] { split_identities({"a", "b", "a"}, 1, 1); }), "identity a is listed twice"));
+}
+
+TEST_CASE("Yale-B cropped (shared data): 38 identities, 2452 grey images, 192×168 but for 28 ambient frames") {
+  const char* shared = std::getenv("MARGIN_SHARED_DATA");
+  std::string root = std::string(shared ? shared : MARGIN_SOURCE_DIR "/../shared/data") + "/yaleb-cropped";
+  if (!std::filesystem::is_directory(root)) {
+    MESSAGE("skipped: ", root, " is absent (the shared data folder)");
+    return;
+  }
+  ImageFolder yale(root);
+  CHECK(yale.num_classes() == 38);
+  CHECK(yale.size() == 2452);
+  CHECK(yale.identity_names().front() == "yaleB01");
+  CHECK(yale.identity_names().back() == "yaleB39");
+  // The cropped set's README says every image is 168x192; in fact the "_P00_Ambient" images of
+  // yaleB11..yaleB39 (28 of them) are the uncropped 640x480 camera frames. Resizing on load
+  // still gives every sample one shape.
+  int64_t cropped = 0, full_frames = 0, channels_wrong = 0;
+  for (int64_t i = 0; i < yale.size(); ++i) {
+    Image8 image = yale.image(i);
+    channels_wrong += image.channels != 1;
+    if (image.height == 192 && image.width == 168) {
+      ++cropped;
+    } else {
+      CHECK_MESSAGE(yale.path_of(i).ends_with("_P00_Ambient.pgm"), yale.path_of(i));
+      CHECK_MESSAGE((image.height == 480 && image.width == 640), yale.path_of(i));
+      ++full_frames;
+    }
+  }
+  CHECK(cropped == 2424);
+  CHECK(full_frames == 28);
+  CHECK(channels_wrong == 0);
+
+  IdentitySplit split = split_identities(yale.identity_names(), 10, 0);
+  ImageFolder train(root, {.height = 96, .width = 84, .identities = split.train});
+  CHECK(train.num_classes() == 28);
+  CHECK(train.get(train.size() - 1).label == 27);
+  CHECK(train.get(0).shape() == Shape{1, 96, 84});
+}
+
+}  // namespace margin
