@@ -2,9 +2,6 @@
 // the format; every error names the file and the line.
 #include "eval/pairs.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -17,6 +14,8 @@
 #include <random>
 #include <set>
 #include <sstream>
+
+#include "core/atomic_file.h"
 
 #include "backends/types.h"
 
@@ -130,34 +129,6 @@ static void check_name(const char* caller, const std::string& name) {
          "pairs files separate fields by whitespace)");
 }
 
-// Writes "<path>.tmp", syncs it to disk and renames it over `path`.
-static void write_text_atomically(const char* caller, const std::string& path, const std::string& text) {
-  std::string temporary = path + ".tmp";
-  auto give_up = [&](const std::string& step, int error) {
-    ::unlink(temporary.c_str());
-    fail(caller, ": cannot write ", path, ": ", step, " failed: ", std::strerror(error));
-  };
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(caller, ": cannot write ", path, ": creating ", temporary, " failed: ", std::strerror(errno));
-  for (size_t written = 0; written < text.size();) {
-    ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int error = errno;
-      ::close(fd);
-      give_up("writing " + temporary, error);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int error = errno;
-    ::close(fd);
-    give_up("fsync of " + temporary, error);
-  }
-  if (::close(fd) != 0) give_up("closing " + temporary, errno);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) give_up("renaming " + temporary, errno);
-}
-
 void write_pairs(const std::string& path, const PairsFile& file) {
   if (file.folds < 1 || file.per_fold < 1 || file.folds > kMaxPairs / 2 / file.per_fold ||
       static_cast<int64_t>(file.pairs.size()) != file.folds * 2 * file.per_fold)
@@ -182,7 +153,11 @@ void write_pairs(const std::string& path, const PairsFile& file) {
     else
       text << pair.name_a << '\t' << pair.index_a << '\t' << pair.name_b << '\t' << pair.index_b << '\n';
   }
-  write_text_atomically("write_pairs", path, text.str());
+  try {
+    write_file_atomically(path, text.str());
+  } catch (const Error& e) {
+    fail("write_pairs: cannot write ", path, ": ", e.what());
+  }
 }
 
 // ---- generating ---------------------------------------------------------------------------

@@ -2,8 +2,6 @@
 // bounds-checked reader, the atomic file write, and the validate-then-copy load.
 #include "layers/checkpoint.h"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -14,6 +12,8 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+
+#include "core/atomic_file.h"
 
 namespace margin {
 
@@ -148,49 +148,6 @@ std::vector<std::pair<std::string, Tensor>> expected_tensors(
 
 // ---- the atomic write ---------------------------------------------------------------
 
-[[noreturn]] void fail_write(const std::string& path, const std::string& step, int error) {
-  fail("save_checkpoint: cannot write '", path, "': ", step, " failed: ", std::strerror(error),
-       " (the previous file, if any, is untouched)");
-}
-
-void write_atomically(const std::string& path, const Bytes& bytes) {
-  std::string temporary = path + ".tmp";
-  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_write(path, "creating '" + temporary + "'", errno);
-  auto give_up = [&](const std::string& step) {
-    int error = errno;
-    ::close(fd);
-    ::unlink(temporary.c_str());
-    fail_write(path, step, error);
-  };
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) give_up("writing '" + temporary + "'");
-    written += static_cast<size_t>(n);
-  }
-  // The data must be on disk before the rename makes it the checkpoint.
-  if (::fsync(fd) != 0) give_up("fsync of '" + temporary + "'");
-  if (::close(fd) != 0) {
-    int error = errno;
-    ::unlink(temporary.c_str());
-    fail_write(path, "closing '" + temporary + "'", error);
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temporary.c_str());
-    fail_write(path, "renaming '" + temporary + "'", error);
-  }
-  // And the rename itself must survive a crash: sync the directory entry.
-  std::string directory = std::filesystem::path(path).parent_path().string();
-  int dir_fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-}
-
 Bytes read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail("load_checkpoint: cannot open '", path, "': ", std::strerror(errno));
@@ -223,7 +180,11 @@ void save_checkpoint(const std::string& path, const std::vector<NamedModule>& mo
   uint64_t body_length = bytes.size() - kHeaderBytes;
   std::memcpy(bytes.data() + 12, &body_length, sizeof(body_length));
   put<uint32_t>(bytes, crc32_of(bytes.data(), bytes.size()));
-  write_atomically(path, bytes);
+  try {
+    write_file_atomically(path, std::string_view(bytes.data(), bytes.size()));
+  } catch (const Error& e) {
+    fail("save_checkpoint: cannot write '", path, "': ", e.what(), " (the previous file, if any, is untouched)");
+  }
 }
 
 TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "layers/backbones.h"
 #include "layers/checkpoint.h"
 
@@ -49,17 +50,11 @@ void save_model_config(const std::string& path, const FaceModelConfig& config) {
        << "held_out =";
   for (const std::string& name : config.held_out) text << ' ' << name;
   text << "\nthreshold = " << config.threshold << "\nthreshold_flip = " << config.threshold_flip << "\n";
-  // Written beside the target and renamed over it: a reader sees the old file or the new one.
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text.str();
-    out.flush();
-    if (!out) fail("save_model_config: cannot write ", temporary);
+  try {
+    write_file_atomically(path, text.str());
+  } catch (const Error& e) {
+    fail("save_model_config: cannot write ", path, ": ", e.what());
   }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) fail("save_model_config: cannot rename ", temporary, " to ", path, ": ", error.message());
 }
 
 FaceModelConfig load_model_config(const std::string& path) {
