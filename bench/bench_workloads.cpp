@@ -48,6 +48,7 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
             sgd->zero_grad();
             head->forward((*model)(images), labels).backward();
             sgd->step();
+            head->renormalize_weights();
           }};
 }
 

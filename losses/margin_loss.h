@@ -1,5 +1,6 @@
 // losses/margin_loss.h — the loss progression of face recognition, each a Module holding the
-// class weights W [C, d] ("weight", drawn N(0, 0.01²) as in the CosFace and insightface code):
+// class weights W [C, d] ("weight": N(0, 0.01²) directions as in the CosFace and insightface
+// code; rows of length 1 for every loss but Softmax, see renormalize_weights):
 //
 //   Softmax     z_j = W_j · x                                  (no bias)
 //   NSL         z_j = s · cos θ_j,      cos θ_j = x̂ · Ŵ_j       (Wang et al. 2018, eq. 3)
@@ -61,7 +62,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 
 class MarginLoss : public Module {
  public:
-  MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options);
+  // unit_weights: W_j starts (and, through renormalize_weights, stays) of length 1; every
+  // loss but Softmax, which uses ‖W_j‖.
+  MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options,
+             bool unit_weights = true);
   // The mean loss over non-ignored rows.
   virtual Tensor forward(const Tensor& x, const Tensor& labels);
   Tensor operator()(const Tensor& x, const Tensor& labels) { return forward(x, labels); }
@@ -69,6 +73,11 @@ class MarginLoss : public Module {
   virtual Tensor logits(const Tensor& x, const Tensor& labels);
   // cos θ [B, C] = x̂ Ŵᵀ, for evaluation.
   Tensor cos_theta(const Tensor& x);
+
+  // Puts every W_j back on the unit sphere, in place and outside autograd: the training loop
+  // calls it after each optimizer step. The loss value is unchanged (it sees only Ŵ); SGD's
+  // steps keep turning W_j instead of lengthening it (progression.cpp explains). Softmax: no-op.
+  void renormalize_weights();
 
   void set_step(int64_t step) { step_ = step; }
   int64_t step() const { return step_; }
@@ -93,11 +102,13 @@ class MarginLoss : public Module {
   int64_t classes_;
   Tensor weight_;
   int64_t step_ = 0;
+  bool unit_weights_;
 };
 
 class SoftmaxLoss final : public MarginLoss {
  public:
-  using MarginLoss::MarginLoss;
+  SoftmaxLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options)
+      : MarginLoss(dim, classes, gen, options, /*unit_weights=*/false) {}
   std::string type_name() const override { return "SoftmaxLoss"; }
   Tensor logits(const Tensor& x, const Tensor& labels) override;
 

@@ -11,19 +11,37 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/backend.h"
+#include "core/autograd.h"
 #include "core/ops.h"
 #include "losses/margin_loss.h"
 
 namespace margin {
 
-MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options)
-    : options_(options), classes_(classes) {
+MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options,
+                       bool unit_weights)
+    : options_(options), classes_(classes), unit_weights_(unit_weights) {
   if (dim <= 0 || classes <= 0)
     fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
-  // N(0, 0.01²), as CosFace's and insightface's class weights: after normalization only the
-  // directions matter, and a small std keeps Softmax's initial logits near 0.
-  weight_ = register_parameter(
-      "weight", (Tensor::randn({classes, dim}, gen, options.dtype) * 0.01).to(default_device()));
+  // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps that
+  // small size (its initial logits stay near 0); the normalized losses start each W_j on the
+  // unit sphere, where renormalize_weights keeps it.
+  Tensor weight = Tensor::randn({classes, dim}, gen, options.dtype) * 0.01;
+  if (unit_weights_) weight = l2_normalize(weight);
+  weight_ = register_parameter("weight", weight.to(default_device()));
+}
+
+// The loss sees only Ŵ_j = W_j/‖W_j‖, so its gradient for W_j is (I − Ŵ_j Ŵ_jᵀ) g / ‖W_j‖:
+// orthogonal to W_j (a plain SGD step can only lengthen W_j) and shrinking as W_j grows.
+// Left alone, ‖W_j‖ grows 50–1000× in the first steps and the directions, the only thing the
+// loss uses, freeze where they happened to be (tests/test_losses.cpp shows the algebra).
+// Putting W_j back to length 1 after each step leaves the loss unchanged and turns W_j by
+// lr·‖g‖ radians per step, as long as training lasts.
+void MarginLoss::renormalize_weights() {
+  if (!unit_weights_) return;
+  NoGradGuard no_grad;
+  Tensor norms = Tensor::empty({classes_}, weight_.dtype(), weight_.device());
+  backend_for(weight_.device()).l2_normalize_rows(weight_.view(), 1e-12, weight_.view(), norms.view());
 }
 
 double MarginLoss::warmup_fraction() const {

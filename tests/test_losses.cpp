@@ -260,6 +260,81 @@ TEST_CASE("every loss's gradients for x and W match float64 finite differences, 
   }
 }
 
+// ---- why the class weights live on the unit sphere -------------------------------------
+
+double row_norm(const std::vector<double>& w, int64_t row, int64_t d) {
+  double squares = 0;
+  for (int64_t k = 0; k < d; ++k) squares += w[row * d + k] * w[row * d + k];
+  return std::sqrt(squares);
+}
+
+TEST_CASE("a normalized loss's gradient for W_j is orthogonal to W_j and scales as 1/‖W_j‖") {
+  // Ŵ_j = W_j/‖W_j‖ ⇒ ∂L/∂W_j = (I − Ŵ_j Ŵ_jᵀ) ∂L/∂Ŵ_j / ‖W_j‖. So W_j · ∂L/∂W_j = 0: a plain
+  // SGD step moves W_j at a right angle, ‖W_j + δ‖² = ‖W_j‖² + ‖δ‖², and W_j only grows; and
+  // the step turns W_j by ≈ lr·‖∂L/∂W_j‖/‖W_j‖ ∝ 1/‖W_j‖² radians. From the 0.01-sized
+  // rows of the usual N(0, 0.01²) start that is why W must be renormalized (renormalize_weights).
+  const int64_t d = 8, classes = 10;
+  Batch batch = random_batch(16, d, classes, 21);
+  for (std::string name : {"nsl", "lmcl", "arcface"}) {
+    CAPTURE(name);
+    LossOptions options;
+    options.scale = 16;
+    auto loss = make(name, options, 1, d, classes);
+    auto grad_at = [&](double size) {
+      std::vector<double> w = loss->weight().to_vector();
+      for (int64_t j = 0; j < classes; ++j) {
+        double norm = row_norm(w, j, d);
+        for (int64_t k = 0; k < d; ++k) w[j * d + k] *= size / norm;
+      }
+      assign(loss->weight(), w);
+      loss->zero_grad();
+      loss->forward(batch.x, batch.labels).backward();
+      return loss->weight().grad().to_vector();
+    };
+    std::vector<double> at_one = grad_at(1.0), at_ten = grad_at(10.0);
+    std::vector<double> w = loss->weight().to_vector();  // rows of length 10
+    for (int64_t j = 0; j < classes; ++j) {
+      CAPTURE(j);
+      double dot = 0;
+      for (int64_t k = 0; k < d; ++k) dot += w[j * d + k] * at_ten[j * d + k];
+      CHECK(row_norm(at_one, j, d) > 1e-4);  // every class gets a gradient: the check has teeth
+      CHECK(std::abs(dot) <= 1e-12 * row_norm(at_ten, j, d) * 10);
+      for (int64_t k = 0; k < d; ++k) CHECK(at_ten[j * d + k] == doctest::Approx(at_one[j * d + k] / 10).epsilon(1e-12));
+    }
+  }
+}
+
+TEST_CASE("class weights start and stay of length 1 (Softmax's keep their size), and the loss does not notice") {
+  const int64_t d = 8, classes = 10;
+  Batch batch = random_batch(6, d, classes, 22);
+  for (const std::string& name : kAllLosses) {
+    CAPTURE(name);
+    auto loss = make(name, {}, 3, d, classes);
+    std::vector<double> w = loss->weight().to_vector();
+    for (int64_t j = 0; j < classes; ++j) {
+      if (name == "softmax") CHECK(row_norm(w, j, d) < 0.1);  // N(0, 0.01²): ≈ 0.01·√8
+      else CHECK(row_norm(w, j, d) == doctest::Approx(1.0).epsilon(1e-14));
+    }
+    // Lengthen the rows as SGD would (by 1 to 50×), then put them back.
+    for (int64_t j = 0; j < classes; ++j)
+      for (int64_t k = 0; k < d; ++k) w[j * d + k] *= 1.0 + 49.0 * j / (classes - 1);
+    assign(loss->weight(), w);
+    double before = loss_value(*loss, batch.x, batch.labels);
+    loss->renormalize_weights();
+    std::vector<double> after = loss->weight().to_vector();
+    if (name == "softmax") {
+      CHECK(after == w);  // its logits use ‖W_j‖: left alone
+      continue;
+    }
+    CHECK(loss_value(*loss, batch.x, batch.labels) == doctest::Approx(before).epsilon(1e-13));
+    for (int64_t j = 0; j < classes; ++j) {
+      CHECK(row_norm(after, j, d) == doctest::Approx(1.0).epsilon(1e-14));
+      for (int64_t k = 0; k < d; ++k)
+        CHECK(after[j * d + k] == doctest::Approx(w[j * d + k] / row_norm(w, j, d)).epsilon(1e-14));
+    }
+  }
+}
+
 TEST_CASE("ArcFace's straight-through gradient is NSL's gradient at ArcFace's value") {
   Batch batch = random_batch(6, 8, 10, 6);
   LossOptions options;

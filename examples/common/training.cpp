@@ -102,6 +102,7 @@ TrainingOutcome train(TrainingJob& job) {
       job.sgd.zero_grad();
       loss.backward();
       job.sgd.step();
+      job.head.renormalize_weights();
       const double loss_value = loss.item();
       if (!std::isfinite(loss_value))
         fail("the loss became ", loss_value, " at epoch ", epoch + 1, " step ", step_in_epoch + 1,
