@@ -234,17 +234,22 @@ class Backend {
   //   probs[b, j]    = softmax(z_b)_j for j ≠ y_b, and 0 at j = y_b
   //   target_grad[b] = softmax(z_b)_{y_b} − 1                       (∂loss_b / ∂target_logit_b)
   // An ignored row (y_b = −1) assigns loss 0, a zero probs row and target_grad 0.
+  // Without target_logit (data == nullptr) the margin is CosFace's, applied here:
+  //   z_{b,y_b} = scale · (x_hat_b · w_hat_{y_b} − margin)          (NSL: margin 0)
+  // and probs' target column keeps softmax(z_b)_{y_b} − 1, so that margin_head_backward's
+  // two products carry the target logit's gradient as well; target_grad is then 0.
   // probs is the only B×C buffer: the GEMM writes the logits into it, then each row is
   // overwritten by its probabilities. All outputs are assigned.
   virtual void margin_head(const View& x_hat, const View& w_hat, const View& labels,
-                           const View& target_logit, double scale, const View& probs,
-                           const View& loss, const View& target_grad) = 0;
+                           const View& target_logit, double scale, double margin,
+                           const View& probs, const View& loss, const View& target_grad) = 0;
   // The gradient through the non-target logits, given probs from margin_head and dloss [B]:
   //   dx_hat = scale · diag(dloss) · probs · w_hat      [B, d]
   //   dw_hat = scale · probs^T · diag(dloss) · x_hat    [C, d]
-  // (probs' target column is 0: the target logit's gradient is dloss ⊙ target_grad, taken
-  // by the caller, since only the caller knows how the margin made it). Assigns both; reads
-  // probs without changing it.
+  // (with a caller's target_logit, probs' target column is 0: the target logit's gradient is
+  // dloss ⊙ target_grad, taken by the caller, since only the caller knows how the margin
+  // made it; with CosFace's margin the column holds p − 1 and the products take it).
+  // Assigns both; reads probs without changing it.
   virtual void margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
                                     const View& dloss, double scale, const View& dx_hat,
                                     const View& dw_hat) = 0;

@@ -118,8 +118,11 @@ Tensor global_avg_pool(const Tensor& x);
 // logit replaced by target_logit [B] (ignored rows, label −1, give 0). Differentiable in
 // x_hat, w_hat and target_logit; one B×C buffer is kept for the backward. The fast path of
 // the normalized losses; see backends/backend.h (margin_head) for the contract.
+// Without target_logit (an undefined tensor) the target logit is CosFace's,
+// scale · (x̂_b·ŵ_{y_b} − margin), taken inside the kernel: no gather of ŵ_y, whose backward
+// would cost a dense [C, d] tensor (NSL and LMCL use this).
 Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
-                   const Tensor& target_logit, double scale);
+                   const Tensor& target_logit, double scale, double margin = 0);
 
 // ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
 Tensor concat(const std::vector<Tensor>& parts, int axis);

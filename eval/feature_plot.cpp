@@ -83,15 +83,20 @@ Plot feature_circle_plot(const Tensor& embeddings, const Tensor& labels, const T
 
   Plot plot = framed_plot(options, classes, true);
   plot.grid().line(circle_coordinates(true), circle_coordinates(false), kGrey, "", 1.5);
-  for (int64_t c = 0; c < classes; ++c) {
-    std::vector<double> xs, ys;
-    for (size_t i = 0; i < points.size(); ++i)
-      if (label_values[i] == c) {
-        xs.push_back(points[i][0]);
-        ys.push_back(points[i][1]);
-      }
-    plot.scatter(xs, ys, class_color(c), "", options.point_radius);
-  }
+  // On the circle, classes that share an arc overlap exactly: drawn class after class, the
+  // last would hide the others. Drawing in rounds of 100 samples (each round class by class)
+  // lets every class that is present show through.
+  const size_t round = 100;
+  for (size_t start = 0; start < points.size(); start += round)
+    for (int64_t c = 0; c < classes; ++c) {
+      std::vector<double> xs, ys;
+      for (size_t i = start; i < std::min(points.size(), start + round); ++i)
+        if (label_values[i] == c) {
+          xs.push_back(points[i][0]);
+          ys.push_back(points[i][1]);
+        }
+      if (!xs.empty()) plot.scatter(xs, ys, class_color(c), "", options.point_radius);
+    }
   for (int64_t c = 0; c < classes; ++c)
     plot.ray(kArrowLength * weights[c][0], kArrowLength * weights[c][1], mix(class_color(c), kBlack, 0.25));
   return plot;

@@ -96,6 +96,9 @@ class MarginLoss : public Module {
   virtual Tensor scale_logits(const Tensor& x, const Tensor& cosines);
   // Whether the fused head computes this loss (a constant scale and a target-only margin).
   virtual bool fusable() const { return true; }
+  // A margin that is CosFace's, target_cosine(c) = c − m, so the fused head applies it itself
+  // (NSL: 0, LMCL: m); −1 for the others, whose target logit the head takes from the caller.
+  virtual double cosface_margin() const { return -1; }
   Tensor fused_forward(const Tensor& x, const Tensor& labels);
 
   LossOptions options_;
@@ -120,6 +123,9 @@ class NormalizedSoftmaxLoss final : public MarginLoss {
  public:
   using MarginLoss::MarginLoss;
   std::string type_name() const override { return "NormalizedSoftmaxLoss"; }
+
+ protected:
+  double cosface_margin() const override { return 0; }
 };
 
 class LargeMarginCosineLoss final : public MarginLoss {
@@ -129,6 +135,7 @@ class LargeMarginCosineLoss final : public MarginLoss {
 
  protected:
   Tensor target_cosine(const Tensor& cos_y) override;
+  double cosface_margin() const override { return current_margin(); }
 };
 
 class ArcFaceLoss final : public MarginLoss {

@@ -78,7 +78,8 @@ Tensor MarginLoss::forward(const Tensor& x, const Tensor& labels) {
   return cross_entropy(logits(x, labels), labels);
 }
 
-// The same loss through margin_head: cos θ_y is a row-wise dot product x̂_b · Ŵ_{y_b}
+// The same loss through margin_head. NSL and LMCL hand it their margin (CosFace's: the head
+// shifts its own target logit). The others: cos θ_y is a row-wise dot product x̂_b · Ŵ_{y_b}
 // (B×d work), the margin acts on it with ordinary ops, and only the kernel sees B×C.
 Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   if (!x.defined() || x.ndim() != 2 || x.size(1) != weight_.size(1))
@@ -87,6 +88,9 @@ Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   int64_t batch = x.size(0), dim = x.size(1);
   LabelRows rows = label_rows(labels, batch, classes_, x.dtype(), type_name().c_str());
   Tensor x_hat = l2_normalize(x), w_hat = l2_normalize(weight_);
+  double denominator = static_cast<double>(std::max<int64_t>(rows.count, 1));
+  if (cosface_margin() >= 0)
+    return sum(margin_head(x_hat, w_hat, labels, Tensor(), options_.scale, cosface_margin())) / denominator;
   std::vector<int64_t> safe = rows.safe.to_indices(), row_index(batch * dim);
   for (int64_t b = 0; b < batch; ++b)
     std::fill(row_index.begin() + b * dim, row_index.begin() + (b + 1) * dim, safe[b]);
@@ -94,7 +98,7 @@ Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   Tensor cos_y = sum(x_hat * w_y, 1, true);
   Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y) * options_.scale;
   Tensor losses = margin_head(x_hat, w_hat, labels, target.reshape({batch}), options_.scale);
-  return sum(losses) / static_cast<double>(std::max<int64_t>(rows.count, 1));
+  return sum(losses) / denominator;
 }
 
 // z = W x: no normalization, no scale, no margin.

@@ -188,6 +188,41 @@ TEST_CASE("pooling: gradients with overlapping, non-overlapping and padded windo
   CHECK(gradcheck([](const std::vector<Tensor>& in) { return global_avg_pool(in[0]); }, {x}) == "");
 }
 
+TEST_CASE("max pooling 2x2 stride 2 (its fast path): the first maximum wins ties, NaN propagates, odd sizes floor") {
+  // [1, 2, 5, 5] of values in {0, 1, 2}: many ties; one NaN. The reference scans each window
+  // row by row and keeps the first element not ≤ the best so far (PyTorch's rule).
+  const int64_t C = 2, H = 5, W = 5, P = 2, Q = 2;
+  std::vector<double> data(C * H * W);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<double>((i * 7) % 3);
+  data[W + 1] = std::nan("");
+  Tensor x = values(data, {1, C, H, W}).requires_grad_();
+  Tensor y = max_pool2d(x, pool(2, 2, 0));
+  sum(y).backward();
+  std::vector<double> got = y.to_vector(), grad = x.grad().to_vector(), want_grad(data.size(), 0.0);
+  REQUIRE(got.size() == static_cast<size_t>(C * P * Q));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t p = 0; p < P; ++p)
+      for (int64_t q = 0; q < Q; ++q) {
+        double best = -INFINITY;
+        int64_t best_at = -1;
+        for (int64_t h = 2 * p; h < 2 * p + 2; ++h)
+          for (int64_t w = 2 * q; w < 2 * q + 2; ++w) {
+            int64_t at = (c * H + h) * W + w;
+            if (!(data[at] <= best)) best = data[at], best_at = at;
+          }
+        double value = got[(c * P + p) * Q + q];
+        CAPTURE(c);
+        CAPTURE(p);
+        CAPTURE(q);
+        CHECK((std::isnan(best) ? std::isnan(value) : value == best));
+        want_grad[best_at] += 1;
+      }
+  for (size_t i = 0; i < data.size(); ++i) {
+    CAPTURE(i);
+    CHECK(grad[i] == want_grad[i]);  // the gradient lands on the winner, not on a tie
+  }
+}
+
 TEST_CASE("pooling: errors name the shapes and what was expected") {
   Tensor x = Tensor::zeros({1, 1, 4, 4}, DType::F64, kCPU);
   CHECK(error_of([&] { max_pool2d(x, pool(2, 2, 2)); }).find("must be between 0 and half the kernel") !=

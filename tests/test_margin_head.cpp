@@ -75,5 +75,40 @@ TEST_CASE("margin_head's gradients for x̂, ŵ and the target logit match finite
             .find("label 6 at row 1") != std::string::npos);
 }
 
+TEST_CASE("CosFace's margin inside the head: gradients match finite differences, and it equals the target-logit path") {
+  Generator gen(5);
+  Tensor x = testing::leaf({4, 5}, gen), w = testing::leaf({6, 5}, gen);
+  Tensor labels = Tensor::from_indices({2, -1, 5, 0}, {4}, kCPU);
+  const double s = 7.0, m = 0.35;
+  // The kernel's own target logit s·(x̂_b·ŵ_{y_b} − m): its gradient reaches x̂ and ŵ through
+  // the p − 1 left in the target column.
+  std::string report = testing::gradcheck(
+      [&](const std::vector<Tensor>& in) { return margin_head(in[0], in[1], labels, Tensor(), s, m); }, {x, w});
+  CHECK_MESSAGE(report.empty(), report);
+  // The same loss and gradients as handing the head t_b = s·(x̂_b·ŵ_{y_b} − m) built by autograd.
+  auto run = [&](bool inside) {
+    Tensor xi = x.detach().clone().requires_grad_(), wi = w.detach().clone().requires_grad_();
+    Tensor loss;
+    if (inside) {
+      loss = sum(margin_head(xi, wi, labels, Tensor(), s, m));
+    } else {
+      Tensor safe = Tensor::from_indices({2, 0, 5, 0}, {4, 1}, kCPU);
+      Tensor cos_y = gather(matmul(xi, wi, false, true), 1, safe).reshape({4});
+      loss = sum(margin_head(xi, wi, labels, (cos_y - m) * s, s));
+    }
+    loss.backward();
+    return std::vector<std::vector<double>>{{loss.item()}, xi.grad().to_vector(), wi.grad().to_vector()};
+  };
+  std::vector<std::vector<double>> inside = run(true), outside = run(false);
+  for (size_t part = 0; part < 3; ++part)
+    for (size_t i = 0; i < inside[part].size(); ++i) {
+      CAPTURE(part);
+      CAPTURE(i);
+      CHECK(inside[part][i] == doctest::Approx(outside[part][i]).epsilon(1e-12));
+    }
+  CHECK(testing::error_of([&] { margin_head(x, w, labels, Tensor::zeros({4}, DType::F64, kCPU), s, m); })
+            .find("only taken without a target_logit") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace margin

@@ -6,8 +6,11 @@
 //   lse = max + log Σ_j e^{z_bj − max}, loss = lse − z_{b,y}, p_bj = e^{z_bj − lse}.
 // The row is then overwritten by p with the target column set to 0, which is all the
 // backward needs: ∂loss_b/∂z_bj = p_bj − [j = y_b], and the target's part belongs to the
-// caller's margin (target_grad). Backward: dx̂ = s·diag(dloss)·P·Ŵ, dŴ = s·Pᵀ·diag(dloss)·x̂;
-// scaling the d-wide factors by dloss keeps P unchanged (it is never scaled in place).
+// caller's margin (target_grad). With CosFace's margin done here instead (no target_logit:
+// z_{b,y} = s·(cos θ_y − m), a constant shift of the GEMM's own logit) the target column
+// keeps p_{b,y} − 1 and the products below take the whole gradient, with no gather of Ŵ_y.
+// Backward: dx̂ = s·diag(dloss)·P·Ŵ, dŴ = s·Pᵀ·diag(dloss)·x̂; scaling the d-wide factors by
+// dloss keeps P unchanged (it is never scaled in place).
 // Left out: fusing the normalization of Ŵ (the caller normalizes, C×d), multiple devices.
 #include <cmath>
 
@@ -21,12 +24,14 @@ using namespace cpu;
 
 namespace {
 
-// One row: logits in, probabilities (target column 0) out; returns {loss, target_grad}.
+// One row: logits in, probabilities out; returns {loss, ∂loss/∂z_y = p_y − 1}. The target
+// column is left at 0 (the caller takes its gradient) or, with `keep_target`, at p_y − 1.
 template <class T>
 std::pair<double, double> softmax_nll_row(T* row, int64_t classes, int64_t label,
-                                          T target_logit) {
+                                          T target_logit, bool keep_target) {
   row[label] = target_logit;
   T max = row[0];
+#pragma omp simd reduction(max : max)
   for (int64_t j = 1; j < classes; ++j) max = std::max(max, row[j]);
   double total = 0;
 #pragma omp simd reduction(+ : total)
@@ -37,15 +42,15 @@ std::pair<double, double> softmax_nll_row(T* row, int64_t classes, int64_t label
 #pragma omp simd
   for (int64_t j = 0; j < classes; ++j) row[j] = fast_exp(row[j] - shift);
   double target_grad = static_cast<double>(row[label]) - 1.0;
-  row[label] = T(0);
+  row[label] = keep_target ? static_cast<T>(target_grad) : T(0);
   return {loss, target_grad};
 }
 
 }  // namespace
 
 void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& labels,
-                             const View& target_logit, double scale, const View& probs,
-                             const View& loss, const View& target_grad) {
+                             const View& target_logit, double scale, double margin,
+                             const View& probs, const View& loss, const View& target_grad) {
   int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
   dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
     using T = decltype(t);
@@ -53,7 +58,7 @@ void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& l
     MatrixMap<T> Z(probs.ptr<T>(), batch, classes);
     Z.noalias() = T(scale) * X * W.transpose();
     const int64_t* label = labels.ptr<int64_t>();
-    const T* target = target_logit.ptr<T>();
+    const T* target = target_logit.ptr<T>();  // nullptr: CosFace's margin, here
     T *loss_out = loss.ptr<T>(), *target_grad_out = target_grad.ptr<T>();
 #pragma omp parallel for if (worth_threads(batch * classes))
     for (int64_t b = 0; b < batch; ++b) {
@@ -64,9 +69,11 @@ void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& l
         target_grad_out[b] = T(0);
         continue;
       }
-      auto [row_loss, row_target_grad] = softmax_nll_row(row, classes, label[b], target[b]);
+      T target_value = target ? target[b] : static_cast<T>(row[label[b]] - scale * margin);
+      auto [row_loss, row_target_grad] =
+          softmax_nll_row(row, classes, label[b], target_value, /*keep_target=*/!target);
       loss_out[b] = static_cast<T>(row_loss);
-      target_grad_out[b] = static_cast<T>(row_target_grad);
+      target_grad_out[b] = target ? static_cast<T>(row_target_grad) : T(0);
     }
   });
 }

@@ -1,7 +1,12 @@
 // backends/cpu/norm.cpp — batch norm (training and eval forward, the one-pass backward) and
 // PReLU, over x seen as [N, C, inner]. Contracts and formulas are in backends/backend.h.
 // Channels are independent, so each loop runs over channels in parallel; per-channel sums
-// accumulate in double whatever the dtype. Left out: fused BN + activation, NHWC layouts.
+// accumulate in double whatever the dtype. A channel is `batch` runs of `inner` contiguous
+// elements: the loops below are vectorized along each run, and branch-free (PReLU's sign
+// test is a select: as a branch on random signs it mispredicted half the time, and its
+// backward took 25 ms for what is a 2 ms pass).
+// Left out: fused BN + activation, NHWC layouts.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -16,6 +21,28 @@ namespace {
 
 bool present(const View& v) { return v.data != nullptr; }
 
+// visit(at) for every element of channel c, vectorized along each contiguous run.
+template <class Visit>
+void for_channel(const ChannelSplit& split, int64_t c, Visit&& visit) {
+  for (int64_t n = 0; n < split.batch; ++n) {
+    const int64_t start = (n * split.channels + c) * split.inner;
+#pragma omp simd
+    for (int64_t i = start; i < start + split.inner; ++i) visit(i);
+  }
+}
+
+// Σ term(at) over channel c, in double.
+template <class Term>
+double sum_channel(const ChannelSplit& split, int64_t c, Term&& term) {
+  double total = 0;
+  for (int64_t n = 0; n < split.batch; ++n) {
+    const int64_t start = (n * split.channels + c) * split.inner;
+#pragma omp simd reduction(+ : total)
+    for (int64_t i = start; i < start + split.inner; ++i) total += term(i);
+  }
+  return total;
+}
+
 template <class T>
 T value_or(const View& v, int64_t c, T fallback) {
   return present(v) ? v.ptr<T>()[c] : fallback;
@@ -29,7 +56,8 @@ void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, cons
   T* out = y.ptr<T>();
   double scale = inv_std * value_or<T>(weight, c, T(1));
   double shift = value_or<T>(bias, c, T(0)) - mean * scale;
-  split.for_each_in_channel(c, [&](int64_t at) { out[at] = T(in[at] * scale + shift); });
+  const T a = static_cast<T>(scale), b = static_cast<T>(shift);
+  for_channel(split, c, [&](int64_t at) { out[at] = in[at] * a + b; });
 }
 
 }  // namespace
@@ -45,14 +73,11 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
     const T* in = x.ptr<T>();
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
-      double total = 0;
-      split.for_each_in_channel(c, [&](int64_t at) { total += in[at]; });
-      double mean = total / count;
+      double mean = sum_channel(split, c, [&](int64_t at) { return double(in[at]); }) / count;
       // Two passes (mean, then squared deviations): no cancellation for large means.
-      double squares = 0;
-      split.for_each_in_channel(c, [&](int64_t at) {
+      double squares = sum_channel(split, c, [&](int64_t at) {
         double deviation = in[at] - mean;
-        squares += deviation * deviation;
+        return deviation * deviation;
       });
       double variance = squares / count;
       double inv_std = 1.0 / std::sqrt(variance + params.eps);
@@ -103,26 +128,26 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       double mean = saved_mean.ptr<T>()[c], inv_std = saved_inv_std.ptr<T>()[c];
-      double sum_dy = 0, sum_dy_xhat = 0;
-      split.for_each_in_channel(c, [&](int64_t at) {
-        sum_dy += grad_out[at];
-        sum_dy_xhat += grad_out[at] * (in[at] - mean) * inv_std;
-      });
+      double sum_dy = sum_channel(split, c, [&](int64_t at) { return double(grad_out[at]); });
+      double sum_dy_xhat =
+          sum_channel(split, c, [&](int64_t at) { return double(grad_out[at]) * (in[at] - mean); }) * inv_std;
       if (present(dbias)) dbias.ptr<T>()[c] = T(sum_dy);
       if (present(dweight)) dweight.ptr<T>()[c] = T(sum_dy_xhat);
       if (!present(dx)) continue;
       T* grad_in = dx.ptr<T>();
       double scale = value_or<T>(weight, c, T(1)) * inv_std;
       if (!batch_stats) {
-        split.for_each_in_channel(c, [&](int64_t at) { grad_in[at] = T(scale * grad_out[at]); });
+        const T a = static_cast<T>(scale);
+        for_channel(split, c, [&](int64_t at) { grad_in[at] = a * grad_out[at]; });
         continue;
       }
       // The mean and variance depend on every x of the channel: subtracting the mean of dy
       // and the projection of dy on x̂ is what those two dependencies contribute.
-      split.for_each_in_channel(c, [&](int64_t at) {
-        double xhat = (in[at] - mean) * inv_std;
-        grad_in[at] = T(scale / count * (count * grad_out[at] - sum_dy - xhat * sum_dy_xhat));
-      });
+      // dx = scale·(dy − mean(dy) − x̂·mean(dy·x̂)), x̂ = (x − mean)·inv_std.
+      const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
+      const T a = static_cast<T>(scale), b = static_cast<T>(-scale * mean_dy_xhat * inv_std);
+      const T shift = static_cast<T>(-scale * mean_dy), m = static_cast<T>(mean);
+      for_channel(split, c, [&](int64_t at) { grad_in[at] = a * grad_out[at] + b * (in[at] - m) + shift; });
     }
   });
 }
@@ -137,9 +162,7 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y) {
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       T slope = weight.ptr<T>()[shared ? 0 : c];
-      split.for_each_in_channel(c, [&](int64_t at) {
-        out[at] = in[at] > T(0) ? in[at] : slope * in[at];
-      });
+      for_channel(split, c, [&](int64_t at) { out[at] = in[at] > T(0) ? in[at] : slope * in[at]; });
     }
   });
 }
@@ -155,13 +178,16 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       T slope = weight.ptr<T>()[shared ? 0 : c];
-      double slope_grad = 0;
-      split.for_each_in_channel(c, [&](int64_t at) {
-        bool positive = in[at] > T(0);
-        if (present(dx)) dx.ptr<T>()[at] = positive ? grad_out[at] : slope * grad_out[at];
-        if (!positive) slope_grad += double(in[at]) * grad_out[at];
+      if (present(dx)) {
+        T* grad_in = dx.ptr<T>();
+        for_channel(split, c, [&](int64_t at) {
+          grad_in[at] = in[at] > T(0) ? grad_out[at] : slope * grad_out[at];
+        });
+      }
+      // ∂y/∂slope = min(x, 0).
+      slope_grads[c] = sum_channel(split, c, [&](int64_t at) {
+        return double(std::min(in[at], T(0))) * grad_out[at];
       });
-      slope_grads[c] = slope_grad;
     }
     if (!present(dweight)) return;
     T* grad_slope = dweight.ptr<T>();

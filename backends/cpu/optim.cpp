@@ -13,14 +13,23 @@ void CpuBackend::sgd_step(const SgdParams& params, const View& param, const View
     const T* g = grad.ptr<T>();
     T lr(params.lr), momentum(params.momentum), decay(params.weight_decay);
     int64_t n = param.numel();
-#pragma omp parallel for if (worth_threads(n))
-    for (int64_t i = 0; i < n; ++i) {
-      T step = g[i] + decay * p[i];
-      if (momentum != T(0)) {
+    // One loop per variant, so none tests a flag per element and each vectorizes.
+    if (momentum == T(0)) {
+#pragma omp parallel for simd if (worth_threads(n))
+      for (int64_t i = 0; i < n; ++i) p[i] -= lr * (g[i] + decay * p[i]);
+    } else if (params.nesterov) {
+#pragma omp parallel for simd if (worth_threads(n))
+      for (int64_t i = 0; i < n; ++i) {
+        T step = g[i] + decay * p[i];
         v[i] = momentum * v[i] + step;
-        step = params.nesterov ? step + momentum * v[i] : v[i];
+        p[i] -= lr * (step + momentum * v[i]);
       }
-      p[i] -= lr * step;
+    } else {
+#pragma omp parallel for simd if (worth_threads(n))
+      for (int64_t i = 0; i < n; ++i) {
+        v[i] = momentum * v[i] + g[i] + decay * p[i];
+        p[i] -= lr * v[i];
+      }
     }
   });
 }

@@ -14,6 +14,7 @@ using namespace cpu;
 template <class T>
 void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
   T max = in[0];
+#pragma omp simd reduction(max : max)
   for (int64_t j = 1; j < n; ++j) max = std::max(max, in[j * step]);
   // Subtracting the max keeps every exponent ≤ 0: no overflow at s = 64 or beyond.
   double total = 0;
@@ -91,10 +92,12 @@ void CpuBackend::l2_normalize_rows(const View& x, double eps, const View& y, con
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t r = 0; r < rows; ++r) {
       double squares = 0;
+#pragma omp simd reduction(+ : squares)
       for (int64_t j = 0; j < d; ++j) squares += double(in[r * d + j]) * in[r * d + j];
       double norm = std::sqrt(squares);
       T inverse = static_cast<T>(1.0 / std::max(norm, eps));
       norm_out[r] = static_cast<T>(norm);
+#pragma omp simd
       for (int64_t j = 0; j < d; ++j) out[r * d + j] = in[r * d + j] * inverse;
     }
   });
@@ -118,10 +121,11 @@ void CpuBackend::l2_normalize_rows_backward(const View& y, const View& norms, co
       }
       // y = x/‖x‖ ⇒ ∂y/∂x = (I − y yᵀ)/‖x‖: remove dy's component along y, then rescale.
       double along = 0;
+#pragma omp simd reduction(+ : along)
       for (int64_t j = 0; j < d; ++j) along += double(dy_row[j]) * y_row[j];
-      double inverse = 1.0 / norm_in[r];
-      for (int64_t j = 0; j < d; ++j)
-        dx_row[j] = static_cast<T>((dy_row[j] - y_row[j] * along) * inverse);
+      const T inverse = static_cast<T>(1.0 / norm_in[r]), a = static_cast<T>(along);
+#pragma omp simd
+      for (int64_t j = 0; j < d; ++j) dx_row[j] = (dy_row[j] - y_row[j] * a) * inverse;
     }
   });
 }

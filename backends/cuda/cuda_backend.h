@@ -89,8 +89,8 @@ class CudaBackend final : public Backend {
                       const View& dweight) override;
 
   void margin_head(const View& x_hat, const View& w_hat, const View& labels,
-                   const View& target_logit, double scale, const View& probs, const View& loss,
-                   const View& target_grad) override;
+                   const View& target_logit, double scale, double margin, const View& probs,
+                   const View& loss, const View& target_grad) override;
   void margin_head_backward(const View& x_hat, const View& w_hat, const View& probs,
                             const View& dloss, double scale, const View& dx_hat,
                             const View& dw_hat) override;

@@ -2,7 +2,8 @@
 // backends/backend.h, formulas as backends/cpu/margin_head.cpp): one cuBLAS GEMM writes the
 // scaled cosines into probs [B, C]; then one block per row replaces the target logit, takes
 // the max-subtracted log-sum-exp (double accumulator), writes loss and target_grad and
-// overwrites the row with its probabilities (target column 0). Backward: two GEMMs, with the
+// overwrites the row with its probabilities (target column 0; with CosFace's margin applied
+// here, no target_logit, the column keeps p − 1 for the GEMMs). Backward: two GEMMs, with the
 // d-wide factors scaled by s·dloss (probs is never scaled in place).
 // Left out: fusing the GEMM with the row pass, splitting one very long row over blocks.
 #include "backends/cuda/cuda_backend.h"
@@ -12,11 +13,12 @@ namespace margin {
 namespace cuda {
 
 template <class T>
-void margin_rows(const View& labels, const View& target_logit, const View& probs,
-                 const View& loss, const View& target_grad) {
+void margin_rows(const View& labels, const View& target_logit, double shift_of_target,
+                 const View& probs, const View& loss, const View& target_grad) {
   int64_t batch = probs.shape[0], classes = probs.shape[1];
   const int64_t* label = labels.ptr<int64_t>();
-  const T* target = target_logit.ptr<T>();
+  const T* target = target_logit.ptr<T>();  // nullptr: the target is z_y − shift_of_target
+  const T target_shift = static_cast<T>(shift_of_target);
   T *rows = probs.ptr<T>(), *loss_out = loss.ptr<T>(), *target_grad_out = target_grad.ptr<T>();
   parallel_slices(batch, classes, "margin_head", [=] __device__(int64_t b) {
     T* row = rows + b * classes;
@@ -29,7 +31,8 @@ void margin_rows(const View& labels, const View& target_logit, const View& probs
       }
       return;
     }
-    T target_value = target[b];
+    // Read before any thread writes the row (block_reduce below synchronizes).
+    T target_value = target ? target[b] : row[y] - target_shift;
     // z_bj, with the target column replaced by its margin logit.
     auto logit = [&](int64_t j) { return j == y ? target_value : row[j]; };
     T max = logit(0);
@@ -44,9 +47,9 @@ void margin_rows(const View& labels, const View& target_logit, const View& probs
     for (int64_t j = threadIdx.x; j < classes; j += blockDim.x) {
       T p = static_cast<T>(exp(double(logit(j) - shift)));
       if (j == y) {
-        target_grad_out[b] = static_cast<T>(double(p) - 1.0);
+        target_grad_out[b] = target ? static_cast<T>(double(p) - 1.0) : T(0);
         loss_out[b] = static_cast<T>(log_sum - double(target_value));
-        p = T(0);
+        p = target ? T(0) : static_cast<T>(double(p) - 1.0);
       }
       row[j] = p;
     }
@@ -67,13 +70,13 @@ void scale_rows(const View& in, const View& dloss, T factor, const View& out) {
 }  // namespace cuda
 
 void CudaBackend::margin_head(const View& x_hat, const View& w_hat, const View& labels,
-                              const View& target_logit, double scale, const View& probs,
-                              const View& loss, const View& target_grad) {
+                              const View& target_logit, double scale, double margin,
+                              const View& probs, const View& loss, const View& target_grad) {
   activate();
   // z = s · X̂ Ŵᵀ, written into probs (the only B×C buffer).
   gemm(false, true, scale, x_hat, w_hat, 0.0, probs);
   cuda::dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
-    cuda::margin_rows<decltype(t)>(labels, target_logit, probs, loss, target_grad);
+    cuda::margin_rows<decltype(t)>(labels, target_logit, scale * margin, probs, loss, target_grad);
   });
 }
 
