@@ -64,6 +64,9 @@ std::vector<ConvCase> conv_cases() {
       {"conv2d(N=2,C=3,H=4,W=5,K=5,k=1) pointwise", {2, 3, 4, 5}, {5, 3, 1, 1}, {}},
       {"conv2d(N=2,C=3,H=5,W=5,K=4,k=1,s=2) strided 1x1", {2, 3, 5, 5}, {4, 3, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
       {"conv2d(N=1,C=2,H=6,W=5,K=3,k=3x2,s=2x1,p=0x1) asymmetric", {1, 2, 6, 5}, {3, 2, 3, 2}, {2, 1, 0, 1, 1, 1, 1}},
+      // small planes: several samples side by side in one product, in uneven chunks
+      {"conv2d(N=7,C=3,H=4,W=4,K=4,k=3,p=1) samples side by side", {7, 3, 4, 4}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
+      {"conv2d(N=9,C=4,H=3,W=3,K=6,k=1,groups=2) pointwise side by side", {9, 4, 3, 3}, {6, 2, 1, 1}, {1, 1, 0, 0, 1, 1, 2}},
   };
 }
 
@@ -105,22 +108,32 @@ TEST_CASE("conv2d: gradients of input, weight and bias (float64 finite differenc
   }
 }
 
-TEST_CASE("conv2d: the batch split over threads gives the serial result") {
-  // N = 5 ≥ threads takes the OpenMP batch path, N = 1 the serial one; both must agree.
+TEST_CASE("conv2d: the batch split over threads, in chunks of samples, gives the one-sample result") {
+  // N = 11 ≥ threads takes the OpenMP batch path; with 16x16 planes each thread cuts its
+  // share into uneven chunks of samples side by side; N = 1 is the serial, one-sample path.
+  // Output, input gradient and filter gradient must all agree.
   Generator gen(3);
-  Tensor x = Tensor::uniform({5, 4, 9, 9}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
-  Tensor w = Tensor::uniform({6, 4, 3, 3}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
+  Tensor x = Tensor::uniform({11, 2, 16, 16}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
+  Tensor w = Tensor::uniform({3, 2, 3, 3}, -1, 1, gen, DType::F64, kCPU).requires_grad_();
+  Tensor weights = Tensor::uniform({11, 3, 16, 16}, -1, 1, gen, DType::F64, kCPU);  // dL/dy
   Conv2dParams params{1, 1, 1, 1, 1, 1, 1};
-  sum(conv2d(x, w, Tensor(), params)).backward();
-  Tensor grad_w_batch = w.grad();
-  Tensor grad_w_serial = Tensor::zeros(w.shape(), DType::F64, kCPU);
-  for (int64_t n = 0; n < 5; ++n) {
+  Tensor y_batch = conv2d(x, w, Tensor(), params);
+  sum(y_batch * weights).backward();
+  std::vector<double> y_all = y_batch.to_vector(), dx_all = x.grad().to_vector(), dw_all = w.grad().to_vector();
+  std::vector<double> dw_serial(dw_all.size(), 0.0);
+  const int64_t y_plane = 3 * 16 * 16, x_plane = 2 * 16 * 16;
+  for (int64_t n = 0; n < 11; ++n) {
+    CAPTURE(n);
     w.zero_grad();
-    sum(conv2d(x.detach().slice(0, n, n + 1).contiguous(), w, Tensor(), params)).backward();
-    grad_w_serial = grad_w_serial + w.grad();
+    Tensor xn = x.detach().slice(0, n, n + 1).contiguous().requires_grad_();
+    Tensor yn = conv2d(xn, w, Tensor(), params);
+    sum(yn * weights.slice(0, n, n + 1)).backward();
+    std::vector<double> y_one = yn.to_vector(), dx_one = xn.grad().to_vector(), dw_one = w.grad().to_vector();
+    for (int64_t i = 0; i < y_plane; ++i) CHECK(y_all[n * y_plane + i] == doctest::Approx(y_one[i]).epsilon(1e-12));
+    for (int64_t i = 0; i < x_plane; ++i) CHECK(dx_all[n * x_plane + i] == doctest::Approx(dx_one[i]).epsilon(1e-12));
+    for (size_t i = 0; i < dw_one.size(); ++i) dw_serial[i] += dw_one[i];
   }
-  std::vector<double> batch = grad_w_batch.to_vector(), serial = grad_w_serial.to_vector();
-  for (size_t i = 0; i < batch.size(); ++i) CHECK(batch[i] == doctest::Approx(serial[i]));
+  for (size_t i = 0; i < dw_all.size(); ++i) CHECK(dw_all[i] == doctest::Approx(dw_serial[i]).epsilon(1e-12));
 }
 
 TEST_CASE("conv2d: errors name the shapes and what was expected") {
