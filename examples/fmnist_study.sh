@@ -2,7 +2,7 @@
 # examples/fmnist_study.sh — Softmax vs NSL vs LMCL on Fashion-MNIST: the README's table and
 # its 2-D pictures, from one command (after the build in the README):
 #
-#   bash examples/fmnist_study.sh            # about 35 minutes on 2 quiet cores
+#   bash examples/fmnist_study.sh            # about 30 minutes on 2 quiet cores
 #   THREADS=1 bash examples/fmnist_study.sh  # on a busy machine (2 OpenMP threads that
 #                                            # must meet at every barrier crawl when a
 #                                            # third process takes a core)
