@@ -22,15 +22,8 @@ struct ChannelSplit {
     return ((j / inner) * channels + c) * inner + j % inner;
   }
   MARGIN_HD int64_t channel_of(int64_t flat) const { return (flat / inner) % channels; }
-  // Calls visit(flat position) for every element of channel c, in memory order (the CPU's
-  // walk: no division per element; a CUDA block strides over j with at()).
-  template <class Visit>
-  void for_each_in_channel(int64_t c, Visit&& visit) const {
-    for (int64_t n = 0; n < batch; ++n) {
-      int64_t start = (n * channels + c) * inner;
-      for (int64_t i = 0; i < inner; ++i) visit(start + i);
-    }
-  }
+  // (The CPU walks a channel as `batch` contiguous runs of `inner` elements, vectorized:
+  // map_channel / sum_channel in backends/cpu/norm.cpp; a CUDA block strides over j with at().)
 };
 
 }  // namespace margin

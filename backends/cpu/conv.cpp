@@ -131,9 +131,6 @@ struct Chunk {
   int64_t first, count;  // samples [first, first + count)
 };
 
-// Runs body(chunk, scratch) over the batch: split over threads (each thread its contiguous
-// share, cut into chunks of near-equal size) or, with fewer samples than threads, serially
-// one sample at a time (Eigen threads the products). Each thread has its own scratch.
 // A thread's scratch, kept between calls and only grown: no allocation, page faults or
 // zeroing per call (the first layer's columns alone are 30 MB a thread for iresnet at 112²).
 template <class T>
@@ -143,6 +140,9 @@ T* thread_scratch(int64_t size) {
   return buffer.data();
 }
 
+// Runs body(chunk, scratch) over the batch: split over threads (each thread its contiguous
+// share, cut into chunks of near-equal size) or, with fewer samples than threads, serially
+// one sample at a time (Eigen threads the products). Each thread has its own scratch.
 template <class T, class Body>
 void for_each_chunk(const ConvGeometry& g, int64_t scratch_per_sample, Body&& body) {
   if (!g.split_batch()) {

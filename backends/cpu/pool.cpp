@@ -42,9 +42,36 @@ bool worth_pool_threads(const PoolGeometry& g) {
   return worth_threads(g.planes * g.P * g.Q * g.params.kernel_h * g.params.kernel_w);
 }
 
-// The 2×2 stride-2 window without padding (every CNN here): the general loop below with its
-// four reads unrolled and no clipping, 4× faster; the same order of comparison, so the same
-// winner on ties and NaNs.
+// The first maximum of a window scanned row by row, and where it is: `!(a <= b)` rather
+// than `a > b`, so a NaN wins and propagates, as in PyTorch.
+template <class T>
+struct WindowMax {
+  T value;
+  int64_t at;
+  explicit WindowMax(int64_t first) : value(-std::numeric_limits<T>::infinity()), at(first) {}
+  void consider(const T* in, int64_t i) {
+    if (!(in[i] <= value)) value = in[i], at = i;
+  }
+};
+
+// y and argmax for every output, from scan(plane input, out_h, out_w) → WindowMax.
+template <class T, class Scan>
+void max_pool_each(const PoolGeometry& g, const T* x, T* y, int64_t* argmax, Scan&& scan) {
+#pragma omp parallel for schedule(static) if (worth_pool_threads(g))
+  for (int64_t plane = 0; plane < g.planes; ++plane) {
+    const T* in = x + plane * g.H * g.W;
+    for (int64_t out_h = 0; out_h < g.P; ++out_h)
+      for (int64_t out_w = 0; out_w < g.Q; ++out_w) {
+        WindowMax<T> best = scan(in, out_h, out_w);
+        int64_t out = (plane * g.P + out_h) * g.Q + out_w;
+        y[out] = best.value;
+        argmax[out] = best.at;
+      }
+  }
+}
+
+// The 2×2 stride-2 window without padding (every CNN here): its four reads unrolled and no
+// clipping, 4× faster than the general scan; the same order, so the same winner on ties.
 bool is_plain_2x2(const PoolGeometry& g) {
   const Pool2dParams& p = g.params;
   return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 &&
@@ -52,48 +79,23 @@ bool is_plain_2x2(const PoolGeometry& g) {
 }
 
 template <class T>
-void max_pool_2x2(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
-#pragma omp parallel for schedule(static) if (worth_pool_threads(g))
-  for (int64_t plane = 0; plane < g.planes; ++plane) {
-    const T* in = x + plane * g.H * g.W;
-    for (int64_t out_h = 0; out_h < g.P; ++out_h)
-      for (int64_t out_w = 0; out_w < g.Q; ++out_w) {
-        const int64_t first = 2 * out_h * g.W + 2 * out_w;
-        const int64_t candidates[4] = {first, first + 1, first + g.W, first + g.W + 1};
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t best_at = first;
-        for (int64_t at : candidates)
-          if (!(in[at] <= best)) best = in[at], best_at = at;
-        int64_t out = (plane * g.P + out_h) * g.Q + out_w;
-        y[out] = best;
-        argmax[out] = best_at;
-      }
-  }
-}
-
-template <class T>
 void max_pool_forward(const PoolGeometry& g, const T* x, T* y, int64_t* argmax) {
-  if (is_plain_2x2(g)) return max_pool_2x2(g, x, y, argmax);
-#pragma omp parallel for schedule(static) if (worth_pool_threads(g))
-  for (int64_t plane = 0; plane < g.planes; ++plane) {
-    const T* in = x + plane * g.H * g.W;
-    for (int64_t out_h = 0; out_h < g.P; ++out_h)
-      for (int64_t out_w = 0; out_w < g.Q; ++out_w) {
-        Window window = window_at(g, out_h, out_w);
-        T best = -std::numeric_limits<T>::infinity();
-        int64_t best_at = window.h0 * g.W + window.w0;
-        for (int64_t h = window.h0; h < window.h1; ++h)
-          for (int64_t w = window.w0; w < window.w1; ++w)
-            // `!(a <= b)` rather than `a > b`, so a NaN wins and propagates, as in PyTorch.
-            if (!(in[h * g.W + w] <= best)) {
-              best = in[h * g.W + w];
-              best_at = h * g.W + w;
-            }
-        int64_t out = (plane * g.P + out_h) * g.Q + out_w;
-        y[out] = best;
-        argmax[out] = best_at;
-      }
+  if (is_plain_2x2(g)) {
+    max_pool_each(g, x, y, argmax, [&](const T* in, int64_t out_h, int64_t out_w) {
+      const int64_t first = 2 * out_h * g.W + 2 * out_w;
+      WindowMax<T> best(first);
+      for (int64_t at : {first, first + 1, first + g.W, first + g.W + 1}) best.consider(in, at);
+      return best;
+    });
+    return;
   }
+  max_pool_each(g, x, y, argmax, [&](const T* in, int64_t out_h, int64_t out_w) {
+    Window window = window_at(g, out_h, out_w);
+    WindowMax<T> best(window.h0 * g.W + window.w0);
+    for (int64_t h = window.h0; h < window.h1; ++h)
+      for (int64_t w = window.w0; w < window.w1; ++w) best.consider(in, h * g.W + w);
+    return best;
+  });
 }
 
 template <class T>
