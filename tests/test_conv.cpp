@@ -67,6 +67,9 @@ std::vector<ConvCase> conv_cases() {
       // small planes: several samples side by side in one product, in uneven chunks
       {"conv2d(N=7,C=3,H=4,W=4,K=4,k=3,p=1) samples side by side", {7, 3, 4, 4}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
       {"conv2d(N=9,C=4,H=3,W=3,K=6,k=1,groups=2) pointwise side by side", {9, 4, 3, 3}, {6, 2, 1, 1}, {1, 1, 0, 0, 1, 1, 2}},
+      // large planes (≥ 2048 outputs): cut into bands of 22 output rows (22, 22, 2)
+      {"conv2d(N=1,C=1,H=46,W=46,K=2,k=3,p=1) bands of rows", {1, 1, 46, 46}, {2, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
+      {"conv2d(N=2,C=2,H=46,W=46,K=2,k=1) pointwise bands", {2, 2, 46, 46}, {2, 2, 1, 1}, {}},
   };
 }
 

@@ -1,6 +1,7 @@
-// backends/cpu/linalg.cpp — matrix products through Eigen's GEMM (never a hand-written loop).
+// backends/cpu/linalg.cpp — matrix products through the backend's own GEMM (gemm.h: packed,
+// register-blocked, threaded over stripes of C); a transpose is a strided view, never a copy.
 #include "backends/cpu/cpu_backend.h"
-#include "backends/cpu/eigen_maps.h"
+#include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
@@ -12,23 +13,13 @@ namespace {
 template <class T>
 void gemm_one(bool trans_a, bool trans_b, T alpha, const T* a, int64_t a_rows, int64_t a_cols,
               const T* b, int64_t b_rows, int64_t b_cols, T beta, T* c, int64_t m, int64_t n) {
-  ConstMatrixMap<T> A(a, a_rows, a_cols), B(b, b_rows, b_cols);
-  MatrixMap<T> C(c, m, n);
-  // beta = 0 assigns (Eigen's fastest path: no read of C); otherwise scale C and add.
-  auto product = [&](const auto& left, const auto& right) {
-    if (beta == T(0)) {
-      if (alpha == T(1)) C.noalias() = left * right;
-      else C.noalias() = alpha * left * right;
-    } else {
-      if (beta != T(1)) C *= beta;
-      C.noalias() += alpha * left * right;
-    }
-  };
-  // The four transpose cases are spelled out so Eigen sees a plain product each time.
-  if (!trans_a && !trans_b) product(A, B);
-  else if (trans_a && !trans_b) product(A.transpose(), B);
-  else if (!trans_a && trans_b) product(A, B.transpose());
-  else product(A.transpose(), B.transpose());
+  auto A = StridedMatrix<T>::row_major(a, a_rows, a_cols);
+  auto B = StridedMatrix<T>::row_major(b, b_rows, b_cols);
+  // beta = 0 only writes C (it may hold garbage); otherwise C is scaled and added to.
+  if (beta != T(0) && beta != T(1))
+    for (int64_t i = 0; i < m * n; ++i) c[i] *= beta;
+  gemm_threaded(trans_a ? A.transposed() : A, trans_b ? B.transposed() : B, c, n, alpha,
+                beta != T(0));
 }
 
 }  // namespace
@@ -42,7 +33,7 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, double alpha, const View& a, c
   dispatch_floating(c.dtype, "matmul", [&](auto t) {
     using T = decltype(t);
     int64_t a_size = rows(a) * cols(a), b_size = rows(b) * cols(b), c_size = rows(c) * cols(c);
-    // Eigen threads each product itself; the batch loop stays serial.
+    // Each product is threaded over stripes of C; the batch loop stays serial.
     for (int64_t i = 0; i < batch; ++i)
       gemm_one<T>(trans_a, trans_b, T(alpha), a.ptr<T>() + i * a_size, rows(a), cols(a),
                   b.ptr<T>() + i * b_size, rows(b), cols(b), T(beta), c.ptr<T>() + i * c_size,

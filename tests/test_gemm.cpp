@@ -1,0 +1,96 @@
+// tests/test_gemm.cpp — the CPU backend's own matrix product (backends/cpu/gemm.h) against the
+// three-loop definition C(i, j) = alpha · Σ_k A(i, k) B(k, j) (+ C), on sizes chosen to cross
+// every block edge of gemm.cpp (tiles of 8 × 48 floats, blocks of 256 along k, 128 rows,
+// 768 columns), through every transpose, in float32 and float64, one thread and threaded.
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "backends/cpu/gemm.h"
+#include "doctest/doctest.h"
+
+namespace margin::cpu {
+namespace {
+
+template <class T>
+std::vector<T> random_values(int64_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<double> uniform(-1, 1);
+  std::vector<T> v(n);
+  for (T& x : v) x = static_cast<T>(uniform(rng));
+  return v;
+}
+
+struct ProductCase {
+  int64_t M, N, K;
+  bool trans_a, trans_b;
+};
+
+template <class T>
+void check_against_definition(const ProductCase& p, bool threaded, bool accumulate, T alpha) {
+  std::mt19937 rng(static_cast<unsigned>(p.M * 131 + p.N * 17 + p.K));
+  // A is stored as [M, K] or, transposed, [K, M]; likewise B. C's rows are ldc = N + 3 apart.
+  std::vector<T> a = random_values<T>(p.M * p.K, rng), b = random_values<T>(p.K * p.N, rng);
+  const int64_t ldc = p.N + 3;
+  std::vector<T> c = random_values<T>(p.M * ldc, rng);
+  if (!accumulate)  // C is only written: garbage there, even NaN, must not leak into the result
+    for (size_t i = 0; i < c.size(); i += 7) c[i] = std::numeric_limits<T>::quiet_NaN();
+  const std::vector<T> start = c;
+  auto A = p.trans_a ? StridedMatrix<T>::row_major(a.data(), p.K, p.M).transposed()
+                     : StridedMatrix<T>::row_major(a.data(), p.M, p.K);
+  auto B = p.trans_b ? StridedMatrix<T>::row_major(b.data(), p.N, p.K).transposed()
+                     : StridedMatrix<T>::row_major(b.data(), p.K, p.N);
+  if (threaded) gemm_threaded(A, B, c.data(), ldc, alpha, accumulate);
+  else gemm(A, B, c.data(), ldc, alpha, accumulate);
+  const double tolerance = sizeof(T) == 4 ? 1e-5 : 1e-13;
+  int wrong = 0;
+  for (int64_t i = 0; i < p.M; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      double expected = start[i * ldc + j];
+      if (j < p.N) {
+        double sum = 0, magnitude = 0;
+        for (int64_t k = 0; k < p.K; ++k) {
+          sum += static_cast<double>(A(i, k)) * B(k, j);
+          magnitude += std::abs(static_cast<double>(A(i, k)) * B(k, j));
+        }
+        expected = alpha * sum + (accumulate ? expected : 0.0);
+        double error = std::abs(c[i * ldc + j] - expected);
+        if (!(error <= tolerance * (1 + std::abs(alpha) * magnitude + std::abs(expected))) && wrong++ < 3)
+          FAIL_CHECK("C(" << i << ", " << j << ") = " << c[i * ldc + j] << ", expected " << expected);
+      } else if (!(c[i * ldc + j] == expected || (std::isnan(expected) && std::isnan(c[i * ldc + j]))) && wrong++ < 3) {
+        FAIL_CHECK("C(" << i << ", " << j << ") beyond N was touched");
+      }
+    }
+  }
+  CHECK(wrong == 0);
+}
+
+const std::vector<ProductCase> kCases = {
+    {1, 1, 1, false, false},      {8, 48, 256, false, false},    // one full tile, one k block
+    {7, 47, 3, false, false},     {9, 49, 257, false, false},    // one short of / past every edge
+    {130, 50, 300, true, false},  {33, 800, 40, false, true},    // past the 128-row and 768-column blocks
+    {64, 70, 600, true, true},    {200, 5, 513, false, true},
+};
+
+TEST_CASE("gemm: every transpose and block edge matches the three-loop definition (float32, float64)") {
+  for (const ProductCase& p : kCases)
+    for (bool threaded : {false, true})
+      for (bool accumulate : {false, true}) {
+        CAPTURE(p.M); CAPTURE(p.N); CAPTURE(p.K); CAPTURE(p.trans_a); CAPTURE(p.trans_b);
+        CAPTURE(threaded); CAPTURE(accumulate);
+        check_against_definition<float>(p, threaded, accumulate, 1.0f);
+        check_against_definition<double>(p, threaded, accumulate, -0.5);
+      }
+}
+
+TEST_CASE("gemm: an empty sum (K = 0) writes zeros, or leaves C as it was when accumulating") {
+  std::vector<float> c = {1, 2, 3, 4}, none;
+  auto A = StridedMatrix<float>::row_major(none.data(), 2, 0), B = StridedMatrix<float>::row_major(none.data(), 0, 2);
+  gemm(A, B, c.data(), 2, 1.0f, true);
+  CHECK(c == std::vector<float>{1, 2, 3, 4});
+  gemm(A, B, c.data(), 2, 1.0f, false);
+  CHECK(c == std::vector<float>{0, 0, 0, 0});
+}
+
+}  // namespace
+}  // namespace margin::cpu
