@@ -111,17 +111,22 @@ int main(int argc, char** argv) try {
   profiler().enable(profile);
   bench::Timing t = bench::time_steps(workload.step, 0, repeats, device);
   double gflops = workload.flops / t.median_s * 1e-9;
+  double peak = device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
   if (json) {
     std::printf("{\"workload\": \"%s\", \"name\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, "
-                "\"max_s\": %.6f, \"peak_rss_mb\": %.1f, \"flops\": %.0f, \"fraction_of_matmul\": %.3f}\n",
+                "\"max_s\": %.6f, \"peak_rss_mb\": %.1f, \"flops\": %.0f, \"fraction_of_matmul\": %.3f, "
+                "\"fma_peak_gflops\": %.1f}\n",
                 which.c_str(), workload.name.c_str(), t.median_s, t.min_s, t.max_s,
-                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate);
+                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak);
   } else {
     std::printf("%s %s on %s, %d threads: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
                 "%.1f GFLOP/s matmul rate, peak RSS %.0f MiB\n",
                 which.c_str(), workload.name.c_str(), device.str().c_str(), threads,
                 t.median_s * 1e3, t.min_s * 1e3, t.max_s * 1e3, gflops, gflops / matmul_rate,
                 matmul_rate, bench::peak_rss_mb());
+    if (peak > 0)
+      std::printf("machine FMA peak (measured, %d threads) %.1f GFLOP/s: this workload %.2f of it\n",
+                  threads, peak, gflops / peak);
   }
   if (profile) profiler().print(std::cout);
   return 0;

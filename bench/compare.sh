@@ -54,4 +54,10 @@ for w, r in rows.items():
           f'{m["peak_rss_mb"]:7.0f}/{best["peak_rss_mb"]:<6.0f}')
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
 print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
+peaks = [r["margin"].get("fma_peak_gflops", 0) for r in rows.values()]
+if any(peaks):
+    print(f"machine FMA peak, measured by each margin run: {min(peaks):.0f}–{max(peaks):.0f} GFLOP/s (2 threads); "
+          "margin's GFLOP/s over it: " + ", ".join(
+              f'{w} {r["margin"].get("flops", 0) / r["margin"]["median_s"] * 1e-9 / r["margin"]["fma_peak_gflops"]:.2f}'
+              for w, r in rows.items() if r["margin"].get("fma_peak_gflops")))
 PY

@@ -1,7 +1,9 @@
 // bench/workload_timing.h — what every benchmark binary shares: a median-of-N timer with
-// warm-up, the peak resident memory of this process, and the machine's matmul rate (the
-// yardstick each figure is compared with).
+// warm-up, the peak resident memory of this process, the machine's matmul rate (the
+// yardstick each figure is compared with) and its FMA peak (the ceiling of any float32 kernel).
 #pragma once
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -56,6 +58,37 @@ inline double matmul_gflops(Device device, int64_t n = 1024) {
   Tensor b = Tensor::randn({n, n}, gen, DType::F32, device);
   Timing t = time_steps([&] { matmul(a, b); }, 2, 5, device);
   return 2.0 * n * n * n / t.median_s * 1e-9;
+}
+
+// The machine's float32 FMA peak in GFLOP/s, measured: every OpenMP thread runs 12 independent
+// chains of fused multiply-adds on the widest vectors the compiler targets (64 bytes: AVX-512
+// where built with -march=native on such a machine), enough to hide the FMA latency.
+inline double fma_peak_gflops() {
+  typedef float Vec __attribute__((vector_size(64)));
+  constexpr int kChains = 12, kLanes = 16;
+  const long steps = 20000000;
+  double seconds = 0;
+  float sink = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {  // the best of three
+    auto start = std::chrono::steady_clock::now();
+#pragma omp parallel reduction(+ : sink)
+    {
+      Vec chain[kChains];
+      for (int c = 0; c < kChains; ++c) chain[c] = Vec{} + (1.0f + c * 1e-7f);
+      volatile float opaque_scale = 0.9999999f, opaque_shift = 1e-7f;  // unknown to the optimizer
+      const Vec scale = Vec{} + opaque_scale, shift = Vec{} + opaque_shift;
+      for (long i = 0; i < steps; ++i)
+#pragma GCC unroll 12
+        for (int c = 0; c < kChains; ++c) chain[c] = chain[c] * scale + shift;
+      for (int c = 0; c < kChains; ++c)
+        for (int lane = 0; lane < kLanes; ++lane) sink += chain[c][lane];
+    }
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    seconds = attempt == 0 ? s : std::min(seconds, s);
+  }
+  volatile float keep = sink;  // the chains must be computed
+  (void)keep;
+  return 2.0 * kChains * kLanes * steps * omp_get_max_threads() / seconds * 1e-9;
 }
 
 }  // namespace margin::bench

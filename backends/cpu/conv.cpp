@@ -90,8 +90,10 @@ void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t stride, int6
           }
           const T* in = plane + in_h * g.W;
           std::fill(out, out + columns.first, T(0));
-          for (int64_t q = columns.first; q < columns.last; ++q)
-            out[q] = in[q * p.stride_w + w_offset];
+          if (p.stride_w == 1)  // a plain copy, vectorized
+            std::copy(in + columns.first + w_offset, in + columns.last + w_offset, out + columns.first);
+          else
+            for (int64_t q = columns.first; q < columns.last; ++q) out[q] = in[q * p.stride_w + w_offset];
           std::fill(out + columns.last, out + g.Q, T(0));
         }
       }
@@ -115,8 +117,12 @@ void col2im(const ConvGeometry& g, const T* cols, int64_t stride, int64_t row_be
           if (in_h < 0 || in_h >= g.H) continue;
           const T* in = row + (out_h - row_begin) * g.Q;
           T* out = plane + in_h * g.W;
-          for (int64_t q = columns.first; q < columns.last; ++q)
-            out[q * p.stride_w + w_offset] += in[q];
+          if (p.stride_w == 1) {  // unit stride, vectorized
+            T* shifted = out + w_offset;
+            for (int64_t q = columns.first; q < columns.last; ++q) shifted[q] += in[q];
+          } else {
+            for (int64_t q = columns.first; q < columns.last; ++q) out[q * p.stride_w + w_offset] += in[q];
+          }
         }
       }
 }
