@@ -4,7 +4,8 @@
 //
 //   for each block of kNc columns of B and C
 //     for each block of kKc of the shared dimension: pack B's block (panels kCols wide)
-//       for each block of kMc rows of A: pack A's block (panels kRows tall)
+//       for each block of kMc rows of A: pack A's block (panels kRows tall), unless A's rows
+//                                         run along k: then the kernel reads them in place
 //         for each kCols panel of B, for each kRows panel of A:
 //           tile[kRows][kCols] = Σ_k A_panel[k][i] · B_panel[k][j]       (the kernel)
 //           C tile = alpha·tile (+ C tile)
@@ -19,7 +20,8 @@
 // reaches ≈ 105 GFLOP/s per core on 1024³ and 80–95 on convolution shapes, this one ≈ 145 and
 // 120–175 (bench_matmul, bench_layers). The vector type is GCC's vector extension (also Clang's):
 // plain arithmetic on it compiles to the machine's widest FMA, and on other machines to narrower
-// ones, so there are no intrinsics here.
+// ones, so there are no intrinsics here. (Without AVX-512 the tile is AVX2's 6 × 16; built
+// without -march=native, GCC splits each vector op into SSE halves: correct, not fast.)
 #include "backends/cpu/gemm.h"
 
 #include <omp.h>
