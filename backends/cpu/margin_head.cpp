@@ -2,7 +2,7 @@
 // log-softmax and NLL over B×C logits in one buffer, and its backward as two GEMMs.
 //
 // Forward, per row b (rows in parallel, each row stays in cache while it is worked on):
-//   z_b = scale · x̂_b Ŵᵀ (one Eigen GEMM for all rows), z_{b,y} = target_logit[b],
+//   z_b = scale · x̂_b Ŵᵀ (one GEMM for all rows), z_{b,y} = target_logit[b],
 //   lse = max + log Σ_j e^{z_bj − max}, loss = lse − z_{b,y}, p_bj = e^{z_bj − lse}.
 // The row is then overwritten by p with the target column set to 0, which is all the
 // backward needs: ∂loss_b/∂z_bj = p_bj − [j = y_b], and the target's part belongs to the
@@ -11,17 +11,17 @@
 // keeps p_{b,y} − 1 and the products below take the whole gradient, with no gather of Ŵ_y.
 // Backward: dx̂ = s·diag(dloss)·P·Ŵ, dŴ = s·Pᵀ·diag(dloss)·x̂; scaling the d-wide factors by
 // dloss keeps P unchanged (it is never scaled in place).
-// Threads split the classes: each runs single-threaded products on its own range of C (the
-// logits' columns, Ŵ's rows), and the B×d product dx̂ sums one partial per thread. Eigen's own
-// threading of these shapes (C = 100,000 against B = 256) spent a third of its time packing
-// and waiting for the other thread.
+// The three products go through the backend's GEMM (gemm.h), threaded over stripes of their
+// results; Eigen's own threading of these shapes (C = 100,000 against B = 256) spent a third of
+// its time packing and waiting for the other thread (bench_workloads W3: 907 ms with it, about
+// 430 ms with classes split by hand over Eigen products, 340–415 ms through gemm_threaded).
 // Left out: fusing the normalization of Ŵ (the caller normalizes, C×d), multiple devices.
 #include <cmath>
-#include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/eigen_maps.h"
 #include "backends/cpu/fast_exp.h"
+#include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
 
 namespace margin {
@@ -51,18 +51,6 @@ std::pair<double, double> softmax_nll_row(T* row, int64_t classes, int64_t label
   return {loss, target_grad};
 }
 
-// body(first, last, thread) once per thread, for its share [first, last) of the classes;
-// one thread (and Eigen's own threading) when the products are small.
-template <class Body>
-void over_class_ranges(int64_t batch, int64_t classes, int64_t dim, Body&& body) {
-  const bool split = batch * classes * dim > (int64_t(1) << 22);
-#pragma omp parallel if (split)
-  {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    body(classes * thread / threads, classes * (thread + 1) / threads, thread);
-  }
-}
-
 }  // namespace
 
 void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& labels,
@@ -71,12 +59,9 @@ void CpuBackend::margin_head(const View& x_hat, const View& w_hat, const View& l
   int64_t batch = x_hat.shape[0], dim = x_hat.shape[1], classes = w_hat.shape[0];
   dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
     using T = decltype(t);
-    ConstMatrixMap<T> X(x_hat.ptr<T>(), batch, dim);
-    over_class_ranges(batch, classes, dim, [&](int64_t first, int64_t last, int64_t) {
-      ConstMatrixMap<T> W(w_hat.ptr<T>() + first * dim, last - first, dim);
-      StridedMatrixMap<T> Z(probs.ptr<T>() + first, batch, last - first, Eigen::OuterStride<>(classes));
-      Z.noalias() = T(scale) * X * W.transpose();
-    });
+    auto X = StridedMatrix<T>::row_major(x_hat.ptr<T>(), batch, dim);
+    auto W = StridedMatrix<T>::row_major(w_hat.ptr<T>(), classes, dim);
+    gemm_threaded(X, W.transposed(), probs.ptr<T>(), classes, T(scale), false);  // Z = s·X̂·Ŵᵀ
     const int64_t* label = labels.ptr<int64_t>();
     const T* target = target_logit.ptr<T>();  // nullptr: CosFace's margin, here
     T *loss_out = loss.ptr<T>(), *target_grad_out = target_grad.ptr<T>();
@@ -108,17 +93,12 @@ void CpuBackend::margin_head_backward(const View& x_hat, const View& w_hat, cons
     Eigen::Map<const Eigen::Vector<T, Eigen::Dynamic>> row_weight(dloss.ptr<T>(), batch);
     MatrixMap<T> DX(dx_hat.ptr<T>(), batch, dim);
     RowMatrix<T> weighted_x = (T(scale) * row_weight).asDiagonal() * X;
-    std::vector<RowMatrix<T>> partial_dx(omp_get_max_threads());
-    over_class_ranges(batch, classes, dim, [&](int64_t first, int64_t last, int64_t thread) {
-      ConstMatrixMap<T> W(w_hat.ptr<T>() + first * dim, last - first, dim);
-      ConstStridedMatrixMap<T> P(probs.ptr<T>() + first, batch, last - first, Eigen::OuterStride<>(classes));
-      MatrixMap<T>(dw_hat.ptr<T>() + first * dim, last - first, dim).noalias() = P.transpose() * weighted_x;
-      partial_dx[thread].noalias() = P * W;
-    });
+    auto P = StridedMatrix<T>::row_major(probs.ptr<T>(), batch, classes);
+    auto W = StridedMatrix<T>::row_major(w_hat.ptr<T>(), classes, dim);
+    gemm_threaded(P.transposed(), StridedMatrix<T>::row_major(weighted_x.data(), batch, dim),
+                  dw_hat.ptr<T>(), dim, T(1), false);  // dŴ = Pᵀ·(s·diag(dloss)·X̂)
     // diag(dloss)·P·Ŵ = diag(dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
-    DX.setZero();
-    for (const RowMatrix<T>& part : partial_dx)
-      if (part.size() > 0) DX += part;
+    gemm_threaded(P, W, dx_hat.ptr<T>(), dim, T(1), false);
     DX = (T(scale) * row_weight).asDiagonal() * DX;
   });
 }
