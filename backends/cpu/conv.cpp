@@ -134,7 +134,7 @@ void col2im(const ConvGeometry& g, const T* cols, int64_t stride, int64_t row_be
 // columns side by side in one [rows, count·P·Q] matrix. A 112x112 plane alone makes columns of
 // [576, 12544], 29 MB: im2col's writes and the product's reads would both go to memory, so large
 // planes are cut into bands of output rows whose columns stay in cache (bench_layers: conv3x3
-// 64→64 at 112², forward+backward, 574 → 392 ms). One sample's chunk (a band or a whole plane)
+// 64→64 at 112², forward+backward, 574 → 382 ms). One sample's chunk (a band or a whole plane)
 // needs no copies of the output: the product writes y (reads dy) in place, and a pointwise
 // convolution's columns are the input itself.
 constexpr int64_t kProductColumns = 1024;
@@ -270,9 +270,9 @@ void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
       OutputBlock<T> grad = output_block(g, const_cast<T*>(dy), chunk, group, block_scratch);
       auto grad_out = StridedMatrix<T>::row_major(grad.data, g.Kg, width, grad.stride);
       auto filter_t = filter_of(g, w, group).transposed();
-      T* first_image = dx + plane_at(chunk.first, g.C, group * g.Cg, g.in_plane());
       if (chunk.count == 1 && g.is_pointwise()) {  // dx is the columns: written in place
-        gemm_threaded(filter_t, grad_out, first_image + chunk.row_begin * g.Q, g.in_plane(), T(1), false);
+        T* image = dx + plane_at(chunk.first, g.C, group * g.Cg, g.in_plane());
+        gemm_threaded(filter_t, grad_out, image + chunk.row_begin * g.Q, g.in_plane(), T(1), false);
         continue;
       }
       gemm_threaded(filter_t, grad_out, scratch, width, T(1), false);
