@@ -145,19 +145,11 @@ struct Chunk {
   int64_t width(const ConvGeometry& g) const { return count * (row_end - row_begin) * g.Q; }
 };
 
-// A thread's scratch, kept between calls and only grown: no allocation, page faults or
-// zeroing per call.
-template <class T>
-T* thread_scratch(int64_t size) {
-  thread_local std::vector<T> buffer;
-  if (static_cast<int64_t>(buffer.size()) < size) buffer.resize(size);
-  return buffer.data();
-}
-
-// A chunk's scratch holds its columns and one output block.
+// A chunk's scratch (this thread's, kept between calls) holds its columns and one output block.
+struct ConvScratch;
 template <class T>
 T* chunk_scratch(const ConvGeometry& g, Chunk chunk) {
-  return thread_scratch<T>((g.col_rows() + g.Kg) * chunk.width(g));
+  return thread_buffer<T, ConvScratch>((g.col_rows() + g.Kg) * chunk.width(g));
 }
 
 // Calls body(chunk) over samples [begin, end) in order: bands of rows for large planes, else

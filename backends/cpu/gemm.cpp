@@ -28,7 +28,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
+
+#include "backends/cpu/loops.h"
 
 namespace margin::cpu {
 
@@ -124,16 +125,10 @@ void tile_kernel(int64_t kc, APanel<T> a, const T* __restrict b, T* c, int64_t l
     }
 }
 
-// A thread's packing buffers, kept between calls (vectors of Vec are aligned for the kernel).
-template <class T>
-T* packing_buffer(int which, int64_t size) {
-  using Vec = typename Tile<T>::Vec;
-  thread_local std::vector<Vec> buffers[2];
-  std::vector<Vec>& buffer = buffers[which];
-  int64_t vectors = (size + Tile<T>::kLanes - 1) / Tile<T>::kLanes;
-  if (static_cast<int64_t>(buffer.size()) < vectors) buffer.resize(vectors);
-  return reinterpret_cast<T*>(buffer.data());
-}
+// This thread's packed blocks of A and B (loops.h: kept between calls, aligned for the kernel's
+// vector loads).
+struct PackedA;
+struct PackedB;
 
 // C = alpha·A·B (+ C), the blocked loops of the file header.
 template <class T>
@@ -144,8 +139,8 @@ void blocked_product(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c,
   // A's full panels are read in place when its rows run along k; its last, short panel is
   // always packed (zero rows), as is every panel of an A whose columns are contiguous.
   const bool a_in_place = a.col_stride == 1;
-  T* packed_a = packing_buffer<T>(0, kMc * kKc);
-  T* packed_b = packing_buffer<T>(1, kKc * kNc<T>);
+  T* packed_a = thread_buffer<T, PackedA>(kMc * kKc);
+  T* packed_b = thread_buffer<T, PackedB>(kKc * kNc<T>);
   for (int64_t j0 = 0; j0 < N; j0 += kNc<T>) {
     const int64_t nc = std::min(kNc<T>, N - j0);
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {

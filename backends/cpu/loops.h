@@ -1,7 +1,10 @@
 // backends/cpu/loops.h — the small helpers every CPU kernel file shares: dtype dispatch,
-// the [outer, n, inner] split around an axis, and row-wise walking of strided views.
+// the [outer, n, inner] split around an axis, row-wise walking of strided views, and
+// per-thread scratch buffers.
 #pragma once
 #include <omp.h>
+
+#include <vector>
 
 #include "backends/backend.h"
 
@@ -67,6 +70,21 @@ struct RowWalk {
   }
   int64_t col_stride(const Shape& strides) const { return strides.empty() ? 1 : strides.back(); }
 };
+
+// A buffer of at least `size` elements owned by the calling thread, 64-byte aligned (a vector
+// load's width), kept between calls and only grown: no allocation, page faults or zeroing per
+// call. Each Tag names a separate buffer, so nested users (a convolution's columns, the GEMM's
+// packed panels inside it) never share one.
+template <class T, class Tag>
+T* thread_buffer(int64_t size) {
+  struct alignas(64) Line {
+    T values[64 / sizeof(T)];
+  };
+  thread_local std::vector<Line> buffer;
+  const int64_t lines = (size + 64 / sizeof(T) - 1) / (64 / sizeof(T));
+  if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(lines);
+  return buffer.data()->values;
+}
 
 // Only spread a loop over threads when it has enough work to pay for the fork.
 inline bool worth_threads(int64_t work) { return work > 32768; }
