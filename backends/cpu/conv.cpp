@@ -1,17 +1,19 @@
 // backends/cpu/conv.cpp — 2-D convolution (NCHW, stride, padding, dilation, groups) as
-// im2col + the backend's GEMM (gemm.h); the contracts are in backends/backend.h.
+// matrix products on the backend's GEMM (gemm.h); the contracts are in backends/backend.h.
 //
-// For one sample and one group g, unfold the input into columns
+// For one sample and one group g, the input unfolded into columns
 //   cols[(c·R + r)·S + s, p·Q + q] = x[g·Cg + c, p·stride_h − pad_h + r·dilation_h,
 //                                                q·stride_w − pad_w + s·dilation_w]   (0 outside)
-// so that the three kernels are three matrix products per (sample, group):
+// makes the three kernels three matrix products per (sample, group):
 //   forward          y_g  [Kg, P·Q]    = w_g [Kg, Cg·R·S] · cols
 //   backward data    dcols             = w_gᵀ · dy_g,   then dx_g = col2im(dcols) (the adjoint)
+//                    (stride 1: a forward convolution of dy instead, see below)
 //   backward filter  dw_g [Kg, Cg·R·S] = Σ_n dy_g · colsᵀ
-// A 1x1 convolution with stride 1 and no padding needs no unfolding: cols is the input itself.
+// cols is never stored (implicit GEMM): the GEMM packs its panels of cols straight from the
+// image (Unfolding, below).
 //
 // Threading: with at least as many samples as threads, OpenMP splits the batch and each
-// thread runs its own (single-threaded) products on its own column buffer, several
+// thread runs its own (single-threaded) products with its own packed panels, several
 // samples per product where planes are small (see "samples side by side"); on 2 cores
 // this measured 1.7-1.9x faster than a serial batch with each product threaded
 // (bench_layers, N = 32: conv3x3 64→64 at 56x56 forward 36 ms vs 69 ms; the unfolding
@@ -22,6 +24,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
@@ -45,11 +48,6 @@ struct ConvGeometry {
   int64_t col_rows() const { return Cg * R * S; }
   int64_t out_plane() const { return P * Q; }
   int64_t in_plane() const { return H * W; }
-  // The input itself is the column matrix (no copy needed).
-  bool is_pointwise() const {
-    return R == 1 && S == 1 && params.stride_h == 1 && params.stride_w == 1 &&
-           params.pad_h == 0 && params.pad_w == 0;
-  }
   // Split the batch over threads, or leave the threads to the products.
   bool split_batch() const { return N >= omp_get_max_threads(); }
 };
@@ -59,7 +57,11 @@ struct ConvGeometry {
 struct ValidRange {
   int64_t first, last;
 };
-ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count) {
+inline ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int64_t count) {
+  if (stride == 1) {  // the common case, without dividing
+    const int64_t last = std::clamp<int64_t>(size - offset, 0, count);
+    return {std::clamp<int64_t>(-offset, 0, last), last};
+  }
   int64_t first = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
   int64_t last = size - 1 - offset < 0 ? 0 : (size - 1 - offset) / stride + 1;
   last = std::min(last, count);
@@ -67,39 +69,7 @@ ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int64_t cou
   return {first, last};
 }
 
-// cols [Cg·R·S, (row_end − row_begin)·Q] from the Cg channel planes starting at `image` (see
-// the file header), for output rows [row_begin, row_end); consecutive rows of cols are `stride`
-// elements apart (the band's width, or more for samples side by side).
-template <class T>
-void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t stride, int64_t row_begin,
-            int64_t row_end) {
-  const Conv2dParams& p = g.params;
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) {
-        T* row = cols + ((c * g.R + r) * g.S + s) * stride;
-        const T* plane = image + c * g.in_plane();
-        int64_t h_offset = r * p.dilation_h - p.pad_h, w_offset = s * p.dilation_w - p.pad_w;
-        ValidRange columns = valid_range(w_offset, p.stride_w, g.W, g.Q);
-        for (int64_t out_h = row_begin; out_h < row_end; ++out_h) {
-          T* out = row + (out_h - row_begin) * g.Q;
-          int64_t in_h = out_h * p.stride_h + h_offset;
-          if (in_h < 0 || in_h >= g.H) {
-            std::fill(out, out + g.Q, T(0));
-            continue;
-          }
-          const T* in = plane + in_h * g.W;
-          std::fill(out, out + columns.first, T(0));
-          if (p.stride_w == 1)  // a plain copy, vectorized
-            std::copy(in + columns.first + w_offset, in + columns.last + w_offset, out + columns.first);
-          else
-            for (int64_t q = columns.first; q < columns.last; ++q) out[q] = in[q * p.stride_w + w_offset];
-          std::fill(out + columns.last, out + g.Q, T(0));
-        }
-      }
-}
-
-// The adjoint of im2col: image += every column entry at the position it was read from.
+// The adjoint of the unfolding: image += every column entry at the position it was read from.
 // `image` (Cg planes) must be zeroed by the caller; rows of cols are `stride` apart.
 template <class T>
 void col2im(const ConvGeometry& g, const T* cols, int64_t stride, int64_t row_begin,
@@ -131,25 +101,26 @@ void col2im(const ConvGeometry& g, const T* cols, int64_t stride, int64_t row_be
 // Each product should be about kProductColumns wide. A 7x7 output plane alone makes products
 // only 49 columns wide, which run far below the machine's rate (and backward-filter would
 // re-read its whole [Kg, Cg·R·S] result for every sample), so small planes put `count` samples'
-// columns side by side in one [rows, count·P·Q] matrix. A 112x112 plane alone makes columns of
-// [576, 12544], 29 MB: im2col's writes and the product's reads would both go to memory, so large
-// planes are cut into bands of output rows whose columns stay in cache (bench_layers: conv3x3
-// 64→64 at 112², forward+backward, 574 → 382 ms). One sample's chunk (a band or a whole plane)
-// needs no copies of the output: the product writes y (reads dy) in place, and a pointwise
-// convolution's columns are the input itself.
+// columns side by side in one [rows, count·P·Q] matrix. A 112x112 plane alone makes products
+// 12544 columns wide, whose output rows no longer stay in cache between the k blocks, so large
+// planes are cut into bands of output rows (bench_layers: conv3x3 64→64 at 112², forward +
+// backward, 574 → 382 ms when the columns were still unfolded into memory). One sample's chunk
+// (a band or a whole plane) needs no copies of the output: the product writes y (reads dy) in
+// place.
 constexpr int64_t kProductColumns = 1024;
 
 struct Chunk {
   int64_t first, count;        // samples [first, first + count)
   int64_t row_begin, row_end;  // output rows [row_begin, row_end): all P when count > 1
-  int64_t width(const ConvGeometry& g) const { return count * (row_end - row_begin) * g.Q; }
+  int64_t rows() const { return row_end - row_begin; }
+  int64_t width(const ConvGeometry& g) const { return count * rows() * g.Q; }
 };
 
-// A chunk's scratch (this thread's, kept between calls) holds its columns and one output block.
+// This thread's scratch (kept between calls) for `rows` rows as wide as the chunk.
 struct ConvScratch;
 template <class T>
-T* chunk_scratch(const ConvGeometry& g, Chunk chunk) {
-  return thread_buffer<T, ConvScratch>((g.col_rows() + g.Kg) * chunk.width(g));
+T* chunk_scratch(const ConvGeometry& g, Chunk chunk, int64_t rows) {
+  return thread_buffer<T, ConvScratch>(rows * chunk.width(g));
 }
 
 // Calls body(chunk) over samples [begin, end) in order: bands of rows for large planes, else
@@ -189,20 +160,145 @@ inline int64_t plane_at(int64_t n, int64_t channels, int64_t c, int64_t plane) {
   return (n * channels + c) * plane;
 }
 
-// The columns [Cg·R·S, width] of group `group` for a chunk: the input itself (one pointwise
-// sample, rows P·Q apart) or the chunk's unfoldings side by side in `scratch`.
+// ---- the columns, never written: implicit GEMM ---------------------------------------------
+// A chunk's columns [Cg·R·S, width] for one group, read from the image on demand. Column j of
+// the chunk is sample first + j / band, output pixel (row_begin + j % band / Q, j % Q), where
+// band = (row_end − row_begin)·Q. The GEMM asks for its B panels through ColumnPanels (forward:
+// B = cols) or TransposedColumnPanels (backward filter: B = colsᵀ), so the unfolded matrix,
+// 9 times the image for a 3x3 filter, is never stored: each panel is gathered from the image
+// straight into the GEMM's packed buffer. Against writing cols (im2col) and packing from it,
+// W2's step took 2.25 s vs 2.32 s (five runs of each, alternated), with the flipped backward
+// data below and the in-register transpose of gemm.cpp's interleave_rows.
 template <class T>
-StridedMatrix<T> columns_of(const ConvGeometry& g, const T* x, Chunk chunk, int64_t group, T* scratch) {
-  const int64_t width = chunk.width(g);
-  if (chunk.count == 1 && g.is_pointwise())
-    return StridedMatrix<T>::row_major(x + plane_at(chunk.first, g.C, group * g.Cg, g.in_plane()) + chunk.row_begin * g.Q,
-                                       g.col_rows(), width, g.in_plane());
-  for (int64_t i = 0; i < chunk.count; ++i)
-    im2col(g, x + plane_at(chunk.first + i, g.C, group * g.Cg, g.in_plane()), scratch + i * g.out_plane(), width,
-           chunk.row_begin, chunk.row_end);
-  return StridedMatrix<T>::row_major(scratch, g.col_rows(), width);
-}
+struct Unfolding {
+  const ConvGeometry& g;
+  const T* x;  // the whole input [N, C, H, W]
+  Chunk chunk;
+  int64_t group;
 
+  // Row (c·R + r)·S + s of cols: channel c of the group, filter tap (r, s). tap() divides,
+  // next() steps to the following row without dividing (packing asks for whole runs of rows).
+  struct Tap {
+    int64_t c, r, s;
+  };
+  Tap tap(int64_t row) const { return {row / (g.R * g.S), row / g.S % g.R, row % g.S}; }
+  void next(Tap& t) const {
+    if (++t.s < g.S) return;
+    t.s = 0;
+    if (++t.r < g.R) return;
+    t.r = 0;
+    ++t.c;
+  }
+  // Column j of cols: output pixel (out_h, q) of sample first + sample.
+  struct Pixel {
+    int64_t sample, out_h, q;
+  };
+  Pixel pixel(int64_t col) const {
+    const int64_t band = chunk.rows() * g.Q;
+    return {col / band, chunk.row_begin + col % band / g.Q, col % g.Q};
+  }
+
+  void advance(Pixel& at, int64_t length) const {  // `length` columns on, within one output row
+    if ((at.q += length) < g.Q) return;
+    at.q = 0;
+    if (++at.out_h == chunk.row_end) at.out_h = chunk.row_begin, ++at.sample;
+  }
+
+  // out[t] = cols(row, col + t) for t < length, where `at` is column col's pixel and the
+  // columns lie in one output row (q + length ≤ Q).
+  void piece(Tap row, Pixel at, int64_t length, T* out) const {
+    const Conv2dParams& p = g.params;
+    const int64_t in_h = at.out_h * p.stride_h + row.r * p.dilation_h - p.pad_h;
+    if (in_h < 0 || in_h >= g.H) {
+      short_fill(out, length);
+      return;
+    }
+    const int64_t w_offset = row.s * p.dilation_w - p.pad_w;
+    const ValidRange valid = valid_range(w_offset, p.stride_w, g.W, g.Q);
+    const int64_t lo = std::clamp(valid.first, at.q, at.q + length) - at.q;
+    const int64_t hi = std::clamp(valid.last, at.q, at.q + length) - at.q;
+    const T* in = x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + row.c, g.in_plane()) +
+                  in_h * g.W + at.q * p.stride_w + w_offset;
+    short_fill(out, lo);
+    if (p.stride_w == 1)
+      short_copy(in + lo, hi - lo, out + lo);
+    else
+      for (int64_t t = lo; t < hi; ++t) out[t] = in[t * p.stride_w];
+    short_fill(out + hi, length - hi);
+  }
+
+  // The pieces are short (a few to 48 elements): copied and zeroed in line, in 64-byte blocks
+  // and then halves, quarters, ... of one, each a fixed-size move (GCC turns plain loops into
+  // calls to memmove and memset, whose overhead per call is as large as such a copy).
+  static constexpr int64_t kBlock = 64 / sizeof(T);
+  template <bool kRepeat>  // kRepeat: every block of out is a copy of in's first
+  static void short_copy(const T* in, int64_t n, T* out) {
+    int64_t t = 0;
+    for (; t + kBlock <= n; t += kBlock) std::memcpy(out + t, kRepeat ? in : in + t, 64);
+#pragma GCC unroll 8
+    for (int64_t part = kBlock / 2; part > 0; part /= 2)
+      if ((n - t) & part) {
+        std::memcpy(out + t, kRepeat ? in : in + t, part * sizeof(T));
+        t += part;
+      }
+  }
+  static void short_copy(const T* in, int64_t n, T* out) { short_copy<false>(in, n, out); }
+  static void short_fill(T* out, int64_t n) {
+    static constexpr T kZeros[kBlock] = {};
+    short_copy<true>(kZeros, n, out);
+  }
+};
+
+// B = cols. A panel's columns span one to a few pieces of output rows (48 columns of a 112- or
+// 56-wide plane), so the loop runs over pieces, and within a piece over the block's rows: the
+// pixel arithmetic is done once a piece.
+template <class T>
+struct ColumnPanels final : PanelSource<T> {  // B = cols [Cg·R·S, width]
+  Unfolding<T> cols;
+  explicit ColumnPanels(const Unfolding<T>& u) : PanelSource<T>(u.g.col_rows(), u.chunk.width(u.g)), cols(u) {}
+  void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
+    typename Unfolding<T>::Pixel at = cols.pixel(j0);
+    for (int64_t done = 0; done < n;) {
+      const int64_t length = std::min(cols.g.Q - at.q, n - done);
+      typename Unfolding<T>::Tap row = cols.tap(k0);
+      for (int64_t k = 0; k < kc; ++k, cols.next(row)) cols.piece(row, at, length, dst + k * width + done);
+      cols.advance(at, length);
+      done += length;
+    }
+  }
+};
+
+// B = colsᵀ: panel rows run along the pixels, which lie along cols' rows, so 16 rows of cols at
+// a time are unfolded (contiguous copies) into this thread's staging buffer and interleaved
+// into the panel by the GEMM's in-register transpose.
+struct Staging;
+template <class T>
+struct TransposedColumnPanels final : PanelSource<T> {  // B = colsᵀ [width, Cg·R·S]
+  static constexpr int64_t kStagedRows = 16;
+  Unfolding<T> cols;
+  explicit TransposedColumnPanels(const Unfolding<T>& u)
+      : PanelSource<T>(u.chunk.width(u.g), u.g.col_rows()), cols(u) {}
+  void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
+    T* staging = thread_buffer<T, Staging>(kStagedRows * kc);
+    const typename Unfolding<T>::Pixel from = cols.pixel(k0);
+    typename Unfolding<T>::Tap row = cols.tap(j0);
+    for (int64_t j = 0; j < n; j += kStagedRows) {
+      const int64_t rows = std::min(kStagedRows, n - j);
+      for (int64_t i = 0; i < rows; ++i, cols.next(row)) {
+        typename Unfolding<T>::Pixel at = from;
+        for (int64_t done = 0; done < kc;) {
+          const int64_t length = std::min(cols.g.Q - at.q, kc - done);
+          cols.piece(row, at, length, staging + i * kc + done);
+          cols.advance(at, length);
+          done += length;
+        }
+      }
+      interleave_rows(staging, kc, rows, kc, width, dst + j);
+    }
+  }
+};
+
+// ---- the output side ------------------------------------------------------------------------
 // An output-shaped tensor [N, K, P·Q]'s planes of group `group` for a chunk, as one
 // [Kg, width] matrix: the tensor itself for one sample (rows P·Q apart), else copied to/from
 // `block` (rows `width` apart).
@@ -232,73 +328,117 @@ void scatter_block(const ConvGeometry& g, const T* block, Chunk chunk, int64_t g
       std::copy_n(block + (k * chunk.count + i) * g.out_plane(), g.out_plane(),
                   tensor + plane_at(chunk.first + i, g.K, group * g.Kg + k, g.out_plane()));
 }
+// The chunk's dy as a [Kg, width] matrix (gathered into `block` when samples sit side by side).
+template <class T>
+StridedMatrix<T> gradient_block(const ConvGeometry& g, const T* dy, Chunk chunk, int64_t group, T* block) {
+  gather_block(g, dy, chunk, group, block);
+  OutputBlock<T> grad = output_block(g, const_cast<T*>(dy), chunk, group, block);
+  return StridedMatrix<T>::row_major(grad.data, g.Kg, chunk.width(g), grad.stride);
+}
 
 template <class T>
 StridedMatrix<T> filter_of(const ConvGeometry& g, const T* w, int64_t group) {
   return StridedMatrix<T>::row_major(w + group * g.Kg * g.col_rows(), g.Kg, g.col_rows());
 }
 
+// ---- the three kernels -----------------------------------------------------------------------
 template <class T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
   for_each_chunk(g, [&](Chunk chunk) {
-    T* scratch = chunk_scratch<T>(g, chunk);
-    T* block_scratch = scratch + g.col_rows() * chunk.width(g);
+    T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group) {
-      OutputBlock<T> out = output_block(g, y, chunk, group, block_scratch);
-      gemm_threaded(filter_of(g, w, group), columns_of(g, x, chunk, group, scratch), out.data, out.stride, T(1), false);
+      OutputBlock<T> out = output_block(g, y, chunk, group, block);
+      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({g, x, chunk, group}), out.data, out.stride, T(1), false);
       scatter_block(g, out.data, chunk, group, y);
+    }
+  });
+}
+
+// Backward data of a stride-1 convolution is itself a stride-1 convolution: of dy, by each
+// group's filter with its in and out channels swapped and rotated 180°, padded by
+// d·(R − 1) − pad (d the dilation). With r' = R − 1 − r,
+//   dx[c, h, w] = Σ_{k,r,s} dy[k, h + pad − r·d, …] · w[k, c, r, s]
+//               = Σ_{k,r',s'} dy[k, h − (d·(R − 1) − pad) + r'·d, …] · w[k, c, R−1−r', S−1−s'].
+// So it runs as a forward convolution (implicit GEMM, no col2im and no zeroing of dx) whenever
+// that padding is not negative, i.e. pad ≤ d·(R − 1), and the product has rows enough: its
+// rows are the Cg input channels, where col2im's are Cg·R·S (3 rows of a 3→64 convolution
+// leave most of the GEMM's 8-row tile empty: bench_layers' conv3x3 3→64, forward + backward,
+// took 58 ms that way, 32 ms by col2im).
+bool backward_data_is_convolution(const ConvGeometry& g) {
+  const Conv2dParams& p = g.params;
+  return p.stride_h == 1 && p.stride_w == 1 && p.pad_h <= p.dilation_h * (g.R - 1) &&
+         p.pad_w <= p.dilation_w * (g.S - 1) && g.Cg >= 16;
+}
+
+struct FlippedFilter;
+template <class T>
+void conv_backward_data_as_convolution(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  // flipped[g·Cg + c, k, R−1−r, S−1−s] = w[g·Kg + k, c, r, s]: this thread's buffer.
+  T* flipped = thread_buffer<T, FlippedFilter>(g.C * g.Kg * g.R * g.S);
+  for (int64_t group = 0; group < g.groups; ++group)
+    for (int64_t k = 0; k < g.Kg; ++k)
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t r = 0; r < g.R; ++r)
+          for (int64_t s = 0; s < g.S; ++s)
+            flipped[(((group * g.Cg + c) * g.Kg + k) * g.R + g.R - 1 - r) * g.S + g.S - 1 - s] =
+                w[(((group * g.Kg + k) * g.Cg + c) * g.R + r) * g.S + s];
+  const Conv2dParams& p = g.params;
+  Conv2dParams flipped_params = p;
+  flipped_params.pad_h = p.dilation_h * (g.R - 1) - p.pad_h;
+  flipped_params.pad_w = p.dilation_w * (g.S - 1) - p.pad_w;
+  ConvGeometry flipped_geometry(flipped_params, {g.N, g.K, g.P, g.Q}, {g.C, g.Kg, g.R, g.S},
+                                {g.N, g.C, g.H, g.W});
+  conv_forward(flipped_geometry, dy, flipped, dx);
+}
+
+// The general case (strided convolutions): dcols = w_gᵀ · dy_g, then dx = col2im(dcols).
+template <class T>
+void conv_backward_data_by_col2im(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
+  for_each_chunk(g, [&](Chunk chunk) {
+    const int64_t width = chunk.width(g);
+    T* dcols = chunk_scratch<T>(g, chunk, g.col_rows() + g.Kg);
+    T* block = dcols + g.col_rows() * width;
+    for (int64_t group = 0; group < g.groups; ++group) {
+      gemm_threaded(filter_of(g, w, group).transposed(), gradient_block(g, dy, chunk, group, block), dcols, width,
+                    T(1), false);
+      for (int64_t i = 0; i < chunk.count; ++i) {
+        T* image = dx + plane_at(chunk.first + i, g.C, group * g.Cg, g.in_plane());
+        if (chunk.row_begin == 0) std::fill(image, image + g.Cg * g.in_plane(), T(0));  // a sample's first band
+        col2im(g, dcols + i * g.out_plane(), width, chunk.row_begin, chunk.row_end, image);
+      }
     }
   });
 }
 
 template <class T>
 void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  for_each_chunk(g, [&](Chunk chunk) {
-    const int64_t width = chunk.width(g);
-    T* scratch = chunk_scratch<T>(g, chunk);
-    T* block_scratch = scratch + g.col_rows() * width;
-    for (int64_t group = 0; group < g.groups; ++group) {
-      gather_block(g, dy, chunk, group, block_scratch);
-      OutputBlock<T> grad = output_block(g, const_cast<T*>(dy), chunk, group, block_scratch);
-      auto grad_out = StridedMatrix<T>::row_major(grad.data, g.Kg, width, grad.stride);
-      auto filter_t = filter_of(g, w, group).transposed();
-      if (chunk.count == 1 && g.is_pointwise()) {  // dx is the columns: written in place
-        T* image = dx + plane_at(chunk.first, g.C, group * g.Cg, g.in_plane());
-        gemm_threaded(filter_t, grad_out, image + chunk.row_begin * g.Q, g.in_plane(), T(1), false);
-        continue;
-      }
-      gemm_threaded(filter_t, grad_out, scratch, width, T(1), false);
-      for (int64_t i = 0; i < chunk.count; ++i) {
-        T* image = dx + plane_at(chunk.first + i, g.C, group * g.Cg, g.in_plane());
-        if (chunk.row_begin == 0) std::fill(image, image + g.Cg * g.in_plane(), T(0));  // a sample's first band
-        col2im(g, scratch + i * g.out_plane(), width, chunk.row_begin, chunk.row_end, image);
-      }
-    }
-  });
+  if (backward_data_is_convolution(g)) conv_backward_data_as_convolution(g, dy, w, dx);
+  else conv_backward_data_by_col2im(g, dy, w, dx);
 }
 
+struct FilterPartial;
 template <class T>
 void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
-  int64_t filter_size = g.K * g.col_rows();
-  // Each thread sums its samples into its own partial dw; the partials are added at the end.
-  int threads = g.split_batch() ? omp_get_max_threads() : 1;
-  std::vector<std::vector<T>> partials(threads, std::vector<T>(filter_size, T(0)));
+  const int64_t filter_size = g.K * g.col_rows();
+  // Each thread sums its samples into its own partial dw (the first thread's is dw itself); the
+  // partials are added at the end.
+  const int threads = g.split_batch() ? omp_get_max_threads() : 1;
+  std::vector<T*> partials(threads, dw);
+  std::fill(dw, dw + filter_size, T(0));
   for_each_chunk(g, [&](Chunk chunk) {
-    const int64_t width = chunk.width(g);
-    T* scratch = chunk_scratch<T>(g, chunk);
-    T* block_scratch = scratch + g.col_rows() * width;
-    T* partial = partials[g.split_batch() ? omp_get_thread_num() : 0].data();
-    for (int64_t group = 0; group < g.groups; ++group) {
-      StridedMatrix<T> columns = columns_of(g, x, chunk, group, scratch);
-      gather_block(g, dy, chunk, group, block_scratch);
-      OutputBlock<T> grad = output_block(g, const_cast<T*>(dy), chunk, group, block_scratch);
-      auto grad_out = StridedMatrix<T>::row_major(grad.data, g.Kg, width, grad.stride);
-      gemm_threaded(grad_out, columns.transposed(), partial + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true);
+    const int thread = g.split_batch() ? omp_get_thread_num() : 0;
+    if (thread > 0 && partials[thread] == dw) {  // this thread's first chunk
+      partials[thread] = thread_buffer<T, FilterPartial>(filter_size);
+      std::fill(partials[thread], partials[thread] + filter_size, T(0));
     }
+    T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
+    for (int64_t group = 0; group < g.groups; ++group)
+      gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T>({g, x, chunk, group}),
+                    partials[thread] + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true);
   });
-  std::copy(partials[0].begin(), partials[0].end(), dw);
   for (int t = 1; t < threads; ++t)
-    for (int64_t i = 0; i < filter_size; ++i) dw[i] += partials[t][i];
+    if (partials[t] != dw)
+      for (int64_t i = 0; i < filter_size; ++i) dw[i] += partials[t][i];
 }
 
 }  // namespace

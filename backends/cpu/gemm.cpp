@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "backends/cpu/loops.h"
 
@@ -53,26 +54,94 @@ constexpr int64_t kMc = kRows * 16;
 template <class T>
 constexpr int64_t kNc = Tile<T>::kCols * 16;
 
-// dst[k·width + i] = m(row0 + i, col0 + k) for i < rows, zero for rows ≤ i < width, k < cols:
-// a panel of `rows` rows of m, interleaved. (The padding only meets tile entries that are never
-// stored; zeros keep stale values, denormals say, out of the arithmetic.) When m's rows run
-// along k (col_stride 1) this is a transpose, one scalar store per element: B of dW = dy·colsᵀ
-// (an A of that shape is read in place instead).
+// ---- interleaving rows: a transpose, in registers ---------------------------------------
+// A square block of kLanes × kLanes is transposed in log2(kLanes) rounds: the round of size b
+// swaps, within every 2b × 2b block, the two off-diagonal b × b blocks, i.e. it exchanges bit
+// b of the row and column indices wherever they differ; after every round each element (i, j)
+// sits at (j, i). Each swap is two shuffles of a pair of rows (rows i and i + b, i's bit b 0):
+//   row i     gets  x[j] where bit b of j is 0, y[j − b] where it is 1
+//   row i + b gets  x[j + b] where bit b of j is 0, y[j] where it is 1
+template <class Vec, int L, int b, size_t... j>
+Vec low_half_swap(Vec x, Vec y, std::index_sequence<j...>) {
+  return __builtin_shufflevector(x, y, ((j & b) ? L + j - b : j)...);
+}
+template <class Vec, int L, int b, size_t... j>
+Vec high_half_swap(Vec x, Vec y, std::index_sequence<j...>) {
+  return __builtin_shufflevector(x, y, ((j & b) ? L + j : j + b)...);
+}
+template <class Vec, int L, int b = L / 2>
+void transpose_square(Vec* rows) {
+  if constexpr (b > 0) {
+    for (int i = 0; i < L; ++i)
+      if (!(i & b)) {
+        const Vec x = rows[i], y = rows[i + b];
+        rows[i] = low_half_swap<Vec, L, b>(x, y, std::make_index_sequence<L>());
+        rows[i + b] = high_half_swap<Vec, L, b>(x, y, std::make_index_sequence<L>());
+      }
+    transpose_square<Vec, L, b / 2>(rows);
+  }
+}
+
+}  // namespace
+
+// Whole kLanes × kLanes blocks go through transpose_square (one vector load and store per
+// row, kLanes·log2(kLanes) shuffles: for float on AVX-512, 16 × 4 shuffles for 256 elements
+// where element-wise stores would take 256); the ragged edges element by element.
+template <class T>
+void interleave_rows(const T* src, int64_t ld, int64_t n, int64_t kc, int width, T* dst) {
+  using Vec = typename Tile<T>::Vec;
+  constexpr int L = Tile<T>::kLanes;
+  const int64_t n_blocked = n / L * L, k_blocked = kc / L * L;
+  for (int64_t j = 0; j < n_blocked; j += L)
+    for (int64_t k = 0; k < k_blocked; k += L) {
+      Vec rows[L];
+      for (int i = 0; i < L; ++i) std::memcpy(&rows[i], src + (j + i) * ld + k, sizeof(Vec));
+      transpose_square<Vec, L>(rows);
+      for (int i = 0; i < L; ++i) std::memcpy(dst + (k + i) * width + j, &rows[i], sizeof(Vec));
+    }
+  for (int64_t j = 0; j < n; ++j)  // the edges: columns k_blocked.., and rows n_blocked.. entirely
+    for (int64_t k = j < n_blocked ? k_blocked : 0; k < kc; ++k) dst[k * width + j] = src[j * ld + k];
+}
+
+namespace {
+
+// dst[k·width + i] = m(row0 + i, col0 + k) for i < rows ≤ width, k < cols: a panel of `rows`
+// rows of m, interleaved. When m's rows run along k (col_stride 1), this is interleave_rows:
+// B of dW = dy·colsᵀ (an A of that shape is read in place instead).
 template <class T>
 void pack_panel(const StridedMatrix<T>& m, int64_t row0, int64_t rows, int64_t col0, int64_t cols,
                 int width, T* dst) {
   const T* origin = &m(row0, col0);
   if (m.row_stride == 1) {
     for (int64_t k = 0; k < cols; ++k) std::copy_n(origin + k * m.col_stride, rows, dst + k * width);
+  } else if (m.col_stride == 1) {
+    interleave_rows(origin, m.row_stride, rows, cols, width, dst);
   } else {
     for (int64_t i = 0; i < rows; ++i) {
       const T* row = origin + i * m.row_stride;
       for (int64_t k = 0; k < cols; ++k) dst[k * width + i] = row[k * m.col_stride];
     }
   }
-  if (rows < width)
-    for (int64_t k = 0; k < cols; ++k) std::fill(dst + k * width + rows, dst + (k + 1) * width, T(0));
 }
+
+// Zeroes entries [filled, width) of each of a panel's `steps` rows: the padding of a panel cut
+// by the matrix's edge. It only meets tile entries that are never stored; zeros keep stale
+// values (denormals, say) out of the arithmetic.
+template <class T>
+void zero_padding(T* panel, int64_t steps, int64_t filled, int width) {
+  if (filled < width)
+    for (int64_t k = 0; k < steps; ++k) std::fill(panel + k * width + filled, panel + (k + 1) * width, T(0));
+}
+
+// A B held in memory: its panels are panels of its transpose's rows.
+template <class T>
+struct StridedPanels final : PanelSource<T> {
+  StridedMatrix<T> b;
+  explicit StridedPanels(const StridedMatrix<T>& b) : PanelSource<T>(b.rows, b.cols), b(b) {}
+  void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
+    pack_panel(b.transposed(), j0, n, k0, kc, width, dst);
+  }
+};
 
 // Where the kernel reads its kRows rows of A: a packed panel (a[k·kRows + i]) or, when A's rows
 // run along k, straight from A (a[i·row_stride + k]), which saves a transposing copy.
@@ -130,30 +199,35 @@ void tile_kernel(int64_t kc, APanel<T> a, const T* __restrict b, T* c, int64_t l
 struct PackedA;
 struct PackedB;
 
-// C = alpha·A·B (+ C), the blocked loops of the file header.
+// Columns [col_begin, col_end) of C = alpha·A·B (+ C), the blocked loops of the file header.
 template <class T>
-void blocked_product(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
-                     T alpha, bool accumulate) {
+void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t col_begin,
+                     int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate) {
   constexpr int kCols = Tile<T>::kCols;
-  const int64_t M = a.rows, N = b.cols, K = a.cols;
+  const int64_t M = a.rows, K = a.cols;
   // A's full panels are read in place when its rows run along k; its last, short panel is
   // always packed (zero rows), as is every panel of an A whose columns are contiguous.
   const bool a_in_place = a.col_stride == 1;
   T* packed_a = thread_buffer<T, PackedA>(kMc * kKc);
   T* packed_b = thread_buffer<T, PackedB>(kKc * kNc<T>);
-  for (int64_t j0 = 0; j0 < N; j0 += kNc<T>) {
-    const int64_t nc = std::min(kNc<T>, N - j0);
+  for (int64_t j0 = col_begin; j0 < col_end; j0 += kNc<T>) {
+    const int64_t nc = std::min(kNc<T>, col_end - j0);
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
       const int64_t kc = std::min(kKc, K - k0);
       const bool add = accumulate || k0 > 0;
-      for (int64_t j = 0; j < nc; j += kCols)
-        pack_panel(b.transposed(), j0 + j, std::min<int64_t>(kCols, nc - j), k0, kc, kCols,
-                   packed_b + j * kc);
+      for (int64_t j = 0; j < nc; j += kCols) {
+        const int64_t n = std::min<int64_t>(kCols, nc - j);
+        b.pack(k0, kc, j0 + j, n, kCols, packed_b + j * kc);
+        zero_padding(packed_b + j * kc, kc, n, kCols);
+      }
       for (int64_t i0 = 0; i0 < M; i0 += kMc) {
         const int64_t mc = std::min(kMc, M - i0);
         for (int64_t i = 0; i < mc; i += kRows)
-          if (!a_in_place || mc - i < kRows)
-            pack_panel(a, i0 + i, std::min<int64_t>(kRows, mc - i), k0, kc, kRows, packed_a + i * kc);
+          if (!a_in_place || mc - i < kRows) {
+            const int64_t rows = std::min<int64_t>(kRows, mc - i);
+            pack_panel(a, i0 + i, rows, k0, kc, kRows, packed_a + i * kc);
+            zero_padding(packed_a + i * kc, kc, rows, kRows);
+          }
         for (int64_t j = 0; j < nc; j += kCols)
           for (int64_t i = 0; i < mc; i += kRows) {
             const int rows = static_cast<int>(std::min<int64_t>(kRows, mc - i));
@@ -171,30 +245,36 @@ void blocked_product(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c,
   }
 }
 
+// Columns [col_begin, col_end) of the product, on the calling thread.
+template <class T>
+void product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t col_begin,
+             int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate) {
+  if (a.rows == 0 || col_begin >= col_end) return;
+  if (a.cols == 0) {  // an empty sum
+    if (!accumulate)
+      for (int64_t i = 0; i < a.rows; ++i) std::fill(c + i * ldc + col_begin, c + i * ldc + col_end, T(0));
+    return;
+  }
+  blocked_product(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+}
+
 }  // namespace
 
 template <class T>
-void gemm(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc, T alpha,
+void gemm(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc, T alpha,
           bool accumulate) {
-  const int64_t M = a.rows, N = b.cols, K = a.cols;
-  if (M == 0 || N == 0) return;
-  if (K == 0) {  // an empty sum
-    if (!accumulate)
-      for (int64_t i = 0; i < M; ++i) std::fill(c + i * ldc, c + i * ldc + N, T(0));
-    return;
-  }
-  blocked_product(a, b, c, ldc, alpha, accumulate);
+  product(a, b, 0, b.cols, c, ldc, alpha, accumulate);
 }
 
 // Each thread computes a stripe of C: a block of columns (or of rows, when C is taller than
 // wide), cut on tile boundaries; it packs its own copy of the shared operand's block.
 template <class T>
-void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
+void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc,
                    T alpha, bool accumulate) {
   const int64_t M = a.rows, N = b.cols, K = a.cols;
   const int threads = omp_get_max_threads();
   if (threads == 1 || omp_in_parallel() || M * N * K < (int64_t(1) << 21)) {
-    gemm(a, b, c, ldc, alpha, accumulate);
+    product(a, b, 0, N, c, ldc, alpha, accumulate);
     return;
   }
   const bool by_columns = N >= M;
@@ -207,19 +287,36 @@ void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, i
     const int64_t end = std::min(extent, units * (t + 1) / count * unit);
     if (begin < end) {
       if (by_columns) {
-        StridedMatrix<T> stripe{b.data + begin * b.col_stride, K, end - begin, b.row_stride, b.col_stride};
-        gemm(a, stripe, c + begin, ldc, alpha, accumulate);
+        product(a, b, begin, end, c, ldc, alpha, accumulate);
       } else {
         StridedMatrix<T> stripe{a.data + begin * a.row_stride, end - begin, K, a.row_stride, a.col_stride};
-        gemm(stripe, b, c + begin * ldc, ldc, alpha, accumulate);
+        product(stripe, b, 0, N, c + begin * ldc, ldc, alpha, accumulate);
       }
     }
   }
+}
+
+template <class T>
+void gemm(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc, T alpha,
+          bool accumulate) {
+  gemm(a, StridedPanels<T>(b), c, ldc, alpha, accumulate);
+}
+
+template <class T>
+void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
+                   T alpha, bool accumulate) {
+  gemm_threaded(a, StridedPanels<T>(b), c, ldc, alpha, accumulate);
 }
 
 template void gemm(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool);
 template void gemm(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool);
 template void gemm_threaded(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool);
 template void gemm_threaded(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool);
+template void interleave_rows(const float*, int64_t, int64_t, int64_t, int, float*);
+template void interleave_rows(const double*, int64_t, int64_t, int64_t, int, double*);
+template void gemm(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool);
+template void gemm(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool);
+template void gemm_threaded(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool);
+template void gemm_threaded(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool);
 
 }  // namespace margin::cpu

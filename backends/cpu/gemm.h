@@ -8,6 +8,8 @@
 //   C(i, j) = c[i·ldc + j]                                 (M × N, row-major)
 // gemm runs on the calling thread; gemm_threaded splits C's rows or columns over OpenMP's
 // threads. With accumulate = false, C is only written (it may hold garbage or NaN).
+// B may also be given as a PanelSource: the GEMM then never reads B, only asks for the panels
+// it packs, so B need not exist in memory (convolution's implicit GEMM, conv.cpp).
 #pragma once
 #include <cstdint>
 
@@ -25,11 +27,35 @@ struct StridedMatrix {
   StridedMatrix transposed() const { return {data, cols, rows, col_stride, row_stride}; }
 };
 
+// B (rows × cols, K × N) as the panels the GEMM packs it into: pack() writes
+//   dst[k·width + j] = B(k0 + k, j0 + j)   for k < kc, j < n ≤ width
+// (the GEMM zeroes columns n ≤ j < width itself). It is called from every thread at once.
+template <class T>
+struct PanelSource {
+  int64_t rows, cols;
+  PanelSource(int64_t rows, int64_t cols) : rows(rows), cols(cols) {}
+  virtual void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const = 0;
+
+ protected:
+  ~PanelSource() = default;
+};
+
+// dst[k·width + j] = src[j·ld + k] for j < n, k < kc: n rows of src, running along k,
+// interleaved into a panel (a transpose). For PanelSources whose B is held by columns.
+template <class T>
+void interleave_rows(const T* src, int64_t ld, int64_t n, int64_t kc, int width, T* dst);
+
 template <class T>
 void gemm(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc, T alpha,
           bool accumulate);
 template <class T>
 void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
+                   T alpha, bool accumulate);
+template <class T>
+void gemm(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc, T alpha,
+          bool accumulate);
+template <class T>
+void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc,
                    T alpha, bool accumulate);
 
 }  // namespace margin::cpu
