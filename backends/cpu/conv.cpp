@@ -176,19 +176,6 @@ struct Unfolding {
   Chunk chunk;
   int64_t group;
 
-  // Row (c·R + r)·S + s of cols: channel c of the group, filter tap (r, s). tap() divides,
-  // next() steps to the following row without dividing (packing asks for whole runs of rows).
-  struct Tap {
-    int64_t c, r, s;
-  };
-  Tap tap(int64_t row) const { return {row / (g.R * g.S), row / g.S % g.R, row % g.S}; }
-  void next(Tap& t) const {
-    if (++t.s < g.S) return;
-    t.s = 0;
-    if (++t.r < g.R) return;
-    t.r = 0;
-    ++t.c;
-  }
   // Column j of cols: output pixel (out_h, q) of sample first + sample.
   struct Pixel {
     int64_t sample, out_h, q;
@@ -204,27 +191,56 @@ struct Unfolding {
     if (++at.out_h == chunk.row_end) at.out_h = chunk.row_begin, ++at.sample;
   }
 
-  // out[t] = cols(row, col + t) for t < length, where `at` is column col's pixel and the
-  // columns lie in one output row (q + length ≤ Q).
-  void piece(Tap row, Pixel at, int64_t length, T* out) const {
+  // Tap (r, s)'s piece of a row of cols, `length` columns from pixel `at` within one output
+  // row (q + length ≤ Q): out[t] = plane[offset + t·stride_w] for lo ≤ t < hi and zero
+  // elsewhere, where plane is the input channel's. It does not depend on the channel.
+  struct Span {
+    int64_t offset, lo, hi;
+  };
+  Span span(int64_t r, int64_t s, Pixel at, int64_t length) const {
     const Conv2dParams& p = g.params;
-    const int64_t in_h = at.out_h * p.stride_h + row.r * p.dilation_h - p.pad_h;
-    if (in_h < 0 || in_h >= g.H) {
-      short_fill(out, length);
-      return;
-    }
-    const int64_t w_offset = row.s * p.dilation_w - p.pad_w;
+    const int64_t in_h = at.out_h * p.stride_h + r * p.dilation_h - p.pad_h;
+    if (in_h < 0 || in_h >= g.H) return {0, 0, 0};  // all padding
+    const int64_t w_offset = s * p.dilation_w - p.pad_w;
     const ValidRange valid = valid_range(w_offset, p.stride_w, g.W, g.Q);
-    const int64_t lo = std::clamp(valid.first, at.q, at.q + length) - at.q;
-    const int64_t hi = std::clamp(valid.last, at.q, at.q + length) - at.q;
-    const T* in = x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + row.c, g.in_plane()) +
-                  in_h * g.W + at.q * p.stride_w + w_offset;
-    short_fill(out, lo);
-    if (p.stride_w == 1)
-      short_copy(in + lo, hi - lo, out + lo);
+    return {in_h * g.W + at.q * p.stride_w + w_offset, std::clamp(valid.first, at.q, at.q + length) - at.q,
+            std::clamp(valid.last, at.q, at.q + length) - at.q};
+  }
+  const T* plane(Pixel at, int64_t c) const {
+    return x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + c, g.in_plane());
+  }
+  void emit(const T* plane, Span span, int64_t length, T* out) const {
+    const T* in = plane + span.offset;
+    short_fill(out, span.lo);
+    if (g.params.stride_w == 1)
+      short_copy(in + span.lo, span.hi - span.lo, out + span.lo);
     else
-      for (int64_t t = lo; t < hi; ++t) out[t] = in[t * p.stride_w];
-    short_fill(out + hi, length - hi);
+      for (int64_t t = span.lo; t < span.hi; ++t) out[t] = in[t * g.params.stride_w];
+    short_fill(out + span.hi, length - span.hi);
+  }
+
+  // Rows [first_row, first_row + rows) of cols, columns [col, col + count), into out (row i
+  // at out + i·row_stride). Row (c·R + r)·S + s reads channel c with filter tap (r, s). One
+  // piece of an output row at a time, and within it every row: a piece's spans depend only on
+  // the tap, so they are worked out once a piece for the R·S taps, and each row is then a
+  // lookup and a copy.
+  void unfold(int64_t first_row, int64_t rows, int64_t col, int64_t count, T* out, int64_t row_stride) const {
+    const int64_t taps = g.R * g.S;
+    thread_local std::vector<Span> spans;
+    spans.resize(taps);
+    Pixel at = pixel(col);
+    for (int64_t done = 0; done < count;) {
+      const int64_t length = std::min(g.Q - at.q, count - done);
+      for (int64_t tap = 0; tap < taps; ++tap) spans[tap] = span(tap / g.S, tap % g.S, at, length);
+      int64_t tap = first_row % taps;
+      const T* channel = plane(at, first_row / taps);
+      for (int64_t i = 0; i < rows; ++i) {
+        emit(channel, spans[tap], length, out + i * row_stride + done);
+        if (++tap == taps) tap = 0, channel += g.in_plane();
+      }
+      advance(at, length);
+      done += length;
+    }
   }
 
   // The pieces are short (a few to 48 elements): copied and zeroed in line, in 64-byte blocks
@@ -249,52 +265,29 @@ struct Unfolding {
   }
 };
 
-// B = cols. A panel's columns span one to a few pieces of output rows (48 columns of a 112- or
-// 56-wide plane), so the loop runs over pieces, and within a piece over the block's rows: the
-// pixel arithmetic is done once a piece.
+// B = cols: a panel's rows are rows of cols, unfolded in place.
 template <class T>
 struct ColumnPanels final : PanelSource<T> {  // B = cols [Cg·R·S, width]
   Unfolding<T> cols;
   explicit ColumnPanels(const Unfolding<T>& u) : PanelSource<T>(u.g.col_rows(), u.chunk.width(u.g)), cols(u) {}
   void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
-    typename Unfolding<T>::Pixel at = cols.pixel(j0);
-    for (int64_t done = 0; done < n;) {
-      const int64_t length = std::min(cols.g.Q - at.q, n - done);
-      typename Unfolding<T>::Tap row = cols.tap(k0);
-      for (int64_t k = 0; k < kc; ++k, cols.next(row)) cols.piece(row, at, length, dst + k * width + done);
-      cols.advance(at, length);
-      done += length;
-    }
+    cols.unfold(k0, kc, j0, n, dst, width);
   }
 };
 
-// B = colsᵀ: panel rows run along the pixels, which lie along cols' rows, so 16 rows of cols at
-// a time are unfolded (contiguous copies) into this thread's staging buffer and interleaved
-// into the panel by the GEMM's in-register transpose.
+// B = colsᵀ: a panel's rows run along the pixels, which lie along cols' rows, so the panel's
+// n rows of cols are unfolded into this thread's staging buffer and interleaved into the
+// panel by the GEMM's in-register transpose.
 struct Staging;
 template <class T>
 struct TransposedColumnPanels final : PanelSource<T> {  // B = colsᵀ [width, Cg·R·S]
-  static constexpr int64_t kStagedRows = 16;
   Unfolding<T> cols;
   explicit TransposedColumnPanels(const Unfolding<T>& u)
       : PanelSource<T>(u.chunk.width(u.g), u.g.col_rows()), cols(u) {}
   void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
-    T* staging = thread_buffer<T, Staging>(kStagedRows * kc);
-    const typename Unfolding<T>::Pixel from = cols.pixel(k0);
-    typename Unfolding<T>::Tap row = cols.tap(j0);
-    for (int64_t j = 0; j < n; j += kStagedRows) {
-      const int64_t rows = std::min(kStagedRows, n - j);
-      for (int64_t i = 0; i < rows; ++i, cols.next(row)) {
-        typename Unfolding<T>::Pixel at = from;
-        for (int64_t done = 0; done < kc;) {
-          const int64_t length = std::min(cols.g.Q - at.q, kc - done);
-          cols.piece(row, at, length, staging + i * kc + done);
-          cols.advance(at, length);
-          done += length;
-        }
-      }
-      interleave_rows(staging, kc, rows, kc, width, dst + j);
-    }
+    T* staging = thread_buffer<T, Staging>(n * kc);
+    cols.unfold(j0, n, k0, kc, staging, kc);
+    interleave_rows(staging, kc, n, kc, width, dst);
   }
 };
 
