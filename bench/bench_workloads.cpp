@@ -113,10 +113,12 @@ int main(int argc, char** argv) try {
   double gflops = workload.flops / t.median_s * 1e-9;
   double peak = device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
   if (json) {
+    std::string times;
+    for (double step : t.times_s) times += (times.empty() ? "" : ", ") + std::to_string(step);
     std::printf("{\"workload\": \"%s\", \"name\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, "
-                "\"max_s\": %.6f, \"peak_rss_mb\": %.1f, \"flops\": %.0f, \"fraction_of_matmul\": %.3f, "
-                "\"fma_peak_gflops\": %.1f}\n",
-                which.c_str(), workload.name.c_str(), t.median_s, t.min_s, t.max_s,
+                "\"max_s\": %.6f, \"times_s\": [%s], \"peak_rss_mb\": %.1f, \"flops\": %.0f, "
+                "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f}\n",
+                which.c_str(), workload.name.c_str(), t.median_s, t.min_s, t.max_s, times.c_str(),
                 bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak);
   } else {
     std::printf("%s %s on %s, %d threads: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "

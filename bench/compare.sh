@@ -3,7 +3,13 @@
 # W1–W4 (see bench/torch_workloads.py for their definitions; bench/bench_workloads.cpp runs
 # the same shapes through margin). Each workload runs in its own process, so the peak
 # resident memory printed is that workload's alone. 2 threads each, 2 warm-up + 5 timed
-# steps, median with min–max.
+# steps a process, median with min–max.
+#
+# Rounds: this machine's speed drifts by ±25% within minutes, so one margin run followed by
+# one PyTorch run compares two different machines as often as two frameworks. Each workload
+# therefore runs ROUNDS times (default 3), margin and PyTorch alternating, and the table pools
+# every timed step of each side: median (min–max) over ROUNDS × 5 steps; peak memory is the
+# largest of the rounds. ROUNDS=1 gives the old single pass.
 #
 # PyTorch runs in two settings, both reported: as installed, and with glibc's allocator told
 # to keep memory (without it PyTorch spends much of W2/W3 in page faults); the ratio column
@@ -27,21 +33,36 @@ cmake --build "$build" --target bench_workloads -j2 >/dev/null
 keep_memory="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=17179869184"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
+rounds=${ROUNDS:-3}
 for w in $workloads; do
-  echo "running $w…" >&2
-  OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --json | sed 's/^/margin /' >>"$results"
-  /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch /' >>"$results"
-  GLIBC_TUNABLES=$keep_memory /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
-    | sed 's/^/torch-keepmem /' >>"$results"
+  for round in $(seq "$rounds"); do
+    echo "running $w, round $round of $rounds…" >&2
+    OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --json | sed 's/^/margin /' >>"$results"
+    /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch /' >>"$results"
+    GLIBC_TUNABLES=$keep_memory /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
+      | sed 's/^/torch-keepmem /' >>"$results"
+  done
 done
 
 /usr/bin/python3 - "$results" <<'PY'
 import json, sys
 rows = {}
-for line in open(sys.argv[1]):
+for line in open(sys.argv[1]):  # one line per (side, round); the rounds' steps are pooled
     who, payload = line.split(" ", 1)
     r = json.loads(payload)
-    rows.setdefault(r["workload"], {})[who] = r
+    pooled = rows.setdefault(r["workload"], {}).setdefault(who, dict(r, times_s=[], peak_rss_mb=0.0, rounds=[]))
+    pooled["times_s"] += r["times_s"]
+    pooled["peak_rss_mb"] = max(pooled["peak_rss_mb"], r["peak_rss_mb"])
+    pooled["rounds"].append(r)
+def median(values): return sorted(values)[len(values) // 2]
+for sides in rows.values():
+    for r in sides.values():
+        t = sorted(r["times_s"])
+        r["median_s"], r["min_s"], r["max_s"] = t[len(t) // 2], t[0], t[-1]
+        if "fraction_of_matmul" in r:  # margin's own measures: the median round's
+            r["fraction_of_matmul"] = median([x["fraction_of_matmul"] for x in r["rounds"]])
+            r["fma_peaks"] = [x["fma_peak_gflops"] for x in r["rounds"]]
+            r["fma_peak_gflops"] = median(r["fma_peaks"])
 def ms(r): return f'{r["median_s"]*1e3:9.1f} ({r["min_s"]*1e3:.1f}–{r["max_s"]*1e3:.1f})'
 print(f'{"workload":<18}{"margin ms (min–max)":>28}{"torch ms":>28}{"torch keep-mem ms":>28}'
       f'{"ratio":>8}{"GFLOP/s":>9}{"of mm":>7}{"RSS MB m/t":>14}')
@@ -52,9 +73,11 @@ for w, r in rows.items():
     print(f'{w + " " + m.get("name", ""):<18}{ms(m):>28}{ms(t):>28}{ms(k):>28}'
           f'{m["median_s"] / best["median_s"]:8.2f}{gflops:9.1f}{m.get("fraction_of_matmul", 0):7.2f}'
           f'{m["peak_rss_mb"]:7.0f}/{best["peak_rss_mb"]:<6.0f}')
+rounds = len(next(iter(rows.values()))["margin"]["rounds"])
+print(f"{rounds} round(s) per workload, margin and PyTorch alternating; medians and min–max over every timed step of all rounds.")
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
 print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
-peaks = [r["margin"].get("fma_peak_gflops", 0) for r in rows.values()]
+peaks = [p for r in rows.values() for p in r["margin"].get("fma_peaks", [])]
 if any(peaks):
     print(f"machine FMA peak, measured by each margin run: {min(peaks):.0f}–{max(peaks):.0f} GFLOP/s (2 threads); "
           "margin's GFLOP/s over it: " + ", ".join(

@@ -138,7 +138,7 @@ def main():
         times.append(time.perf_counter() - start)
     times.sort()
     print(json.dumps({"workload": args.workload, "median_s": times[len(times) // 2], "min_s": times[0],
-                      "max_s": times[-1], "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      "max_s": times[-1], "times_s": times, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 

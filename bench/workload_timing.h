@@ -19,6 +19,7 @@ namespace margin::bench {
 
 struct Timing {
   double median_s = 0, min_s = 0, max_s = 0;
+  std::vector<double> times_s;  // every timed step, sorted
 };
 
 // Runs `step` `warmup` times untimed, then `repeats` times timed; each timed step ends when
@@ -34,7 +35,7 @@ inline Timing time_steps(const std::function<void()>& step, int warmup, int repe
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front(), times.back()};
+  return {times[times.size() / 2], times.front(), times.back(), times};
 }
 
 // Peak resident set size of this process in MiB (VmHWM), or 0 where /proc is missing.
