@@ -167,8 +167,9 @@ inline int64_t plane_at(int64_t n, int64_t channels, int64_t c, int64_t plane) {
 // B = cols) or TransposedColumnPanels (backward filter: B = colsᵀ), so the unfolded matrix,
 // 9 times the image for a 3x3 filter, is never stored: each panel is gathered from the image
 // straight into the GEMM's packed buffer. Against writing cols (im2col) and packing from it,
-// W2's step took 2.25 s vs 2.32 s (five runs of each, alternated), with the flipped backward
-// data below and the in-register transpose of gemm.cpp's interleave_rows.
+// W2's step measured 2.06, 2.23, 2.61, 2.53 s vs 2.35, 2.39, 3.01, 2.84 s (runs alternated),
+// with the flipped backward data below and gemm.cpp's in-register transpose (interleave_rows).
+// What the packing costs is mostly per piece of a row, not per element, hence unfold's order.
 template <class T>
 struct Unfolding {
   const ConvGeometry& g;
@@ -210,12 +211,12 @@ struct Unfolding {
     return x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + c, g.in_plane());
   }
   void emit(const T* plane, Span span, int64_t length, T* out) const {
-    const T* in = plane + span.offset;
+    const int64_t stride = g.params.stride_w;
     short_fill(out, span.lo);
-    if (g.params.stride_w == 1)
-      short_copy(in + span.lo, span.hi - span.lo, out + span.lo);
+    if (stride == 1)
+      short_copy(plane + span.offset + span.lo, span.hi - span.lo, out + span.lo);
     else
-      for (int64_t t = span.lo; t < span.hi; ++t) out[t] = in[t * g.params.stride_w];
+      for (int64_t t = span.lo; t < span.hi; ++t) out[t] = plane[span.offset + t * stride];
     short_fill(out + span.hi, length - span.hi);
   }
 
