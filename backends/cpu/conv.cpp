@@ -140,19 +140,32 @@ void chunks_of(const ConvGeometry& g, int64_t begin, int64_t end, Body&& body) {
     body(Chunk{first, std::min(size, end - first), 0, g.P});
 }
 
-// Runs body(chunk) over the batch: split over threads (each thread its contiguous share of
-// samples) or, with fewer samples than threads, serially (the products are threaded).
+// Runs body(chunk) over the batch, split over threads or, with fewer samples than threads,
+// serially (the products are threaded then). Split kDynamic, each thread takes the next chunk
+// when it is done: this VM's two vCPUs are not always equally fast, and with fixed halves one
+// thread waited at the end for up to 7% of a W2 step (perf, in the machine's slow phases).
+// kStatic gives each thread its contiguous share of samples, its chunks in order: for bodies
+// that add into shared rows band after band (col2im), or into per-thread partial sums whose
+// order must not depend on the schedule (results would then vary from run to run).
+enum class Schedule { kDynamic, kStatic };
 template <class Body>
-void for_each_chunk(const ConvGeometry& g, Body&& body) {
+void for_each_chunk(const ConvGeometry& g, Schedule schedule, Body&& body) {
   if (!g.split_batch()) {
     for (int64_t n = 0; n < g.N; ++n) chunks_of(g, n, n + 1, body);
     return;
   }
+  if (schedule == Schedule::kStatic) {
 #pragma omp parallel
-  {
-    int threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    chunks_of(g, g.N * thread / threads, g.N * (thread + 1) / threads, body);
+    {
+      int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      chunks_of(g, g.N * thread / threads, g.N * (thread + 1) / threads, body);
+    }
+    return;
   }
+  std::vector<Chunk> chunks;
+  chunks_of(g, 0, g.N, [&](Chunk chunk) { chunks.push_back(chunk); });
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < chunks.size(); ++i) body(chunks[i]);
 }
 
 // Offset of sample n, channel c's plane of `plane` elements in an [N, channels, plane] tensor.
@@ -338,7 +351,7 @@ StridedMatrix<T> filter_of(const ConvGeometry& g, const T* w, int64_t group) {
 // ---- the three kernels -----------------------------------------------------------------------
 template <class T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
-  for_each_chunk(g, [&](Chunk chunk) {
+  for_each_chunk(g, Schedule::kDynamic, [&](Chunk chunk) {  // each chunk writes its own outputs
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group) {
       OutputBlock<T> out = output_block(g, y, chunk, group, block);
@@ -388,7 +401,7 @@ void conv_backward_data_as_convolution(const ConvGeometry& g, const T* dy, const
 // The general case (strided convolutions): dcols = w_gᵀ · dy_g, then dx = col2im(dcols).
 template <class T>
 void conv_backward_data_by_col2im(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
-  for_each_chunk(g, [&](Chunk chunk) {
+  for_each_chunk(g, Schedule::kStatic, [&](Chunk chunk) {
     const int64_t width = chunk.width(g);
     T* dcols = chunk_scratch<T>(g, chunk, g.col_rows() + g.Kg);
     T* block = dcols + g.col_rows() * width;
@@ -419,7 +432,7 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
   const int threads = g.split_batch() ? omp_get_max_threads() : 1;
   std::vector<T*> partials(threads, dw);
   std::fill(dw, dw + filter_size, T(0));
-  for_each_chunk(g, [&](Chunk chunk) {
+  for_each_chunk(g, Schedule::kStatic, [&](Chunk chunk) {
     const int thread = g.split_batch() ? omp_get_thread_num() : 0;
     if (thread > 0 && partials[thread] == dw) {  // this thread's first chunk
       partials[thread] = thread_buffer<T, FilterPartial>(filter_size);
