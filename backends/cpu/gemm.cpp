@@ -3,7 +3,8 @@
 // a kRows × kCols tile of C in vector registers while it walks the shared dimension.
 //
 //   for each block of kNc columns of B and C
-//     for each block of kKc of the shared dimension: pack B's block (panels kCols wide)
+//     for each block of kKc of the shared dimension: pack B's block (panels kCols wide,
+//                                                    asked of B's PanelSource)
 //       for each block of kMc rows of A: pack A's block (panels kRows tall), unless A's rows
 //                                         run along k: then the kernel reads them in place
 //         for each kCols panel of B, for each kRows panel of A:
