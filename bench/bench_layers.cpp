@@ -52,6 +52,10 @@ int main(int argc, char** argv) try {
       {"conv3x3 64->64 56x56", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 56, 56}, true},
       {"conv3x3 128->128 28x28", std::make_shared<Conv2d>(128, 128, 3, gen, padded), {N, 128, 28, 28}, true},
       {"conv3x3 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 3, gen, padded_stride2), {N, 64, 56, 56}, true},
+      // iresnet's strided 3x3 layers (each stage's first block)
+      {"conv3x3 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 3, gen, padded_stride2), {N, 64, 112, 112}, true},
+      {"conv3x3 s2 256->256 28->14", std::make_shared<Conv2d>(256, 256, 3, gen, padded_stride2), {N, 256, 28, 28}, true},
+      {"conv3x3 s2 512->512 14->7", std::make_shared<Conv2d>(512, 512, 3, gen, padded_stride2), {N, 512, 14, 14}, true},
       {"conv3x3 256->256 14x14", std::make_shared<Conv2d>(256, 256, 3, gen, padded), {N, 256, 14, 14}, true},
       {"conv3x3 512->512 7x7", std::make_shared<Conv2d>(512, 512, 3, gen, padded), {N, 512, 7, 7}, true},
       {"conv1x1 128->256 28x28", std::make_shared<Conv2d>(128, 256, 1, gen, no_bias), {N, 128, 28, 28}, true},

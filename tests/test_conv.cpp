@@ -68,8 +68,12 @@ std::vector<ConvCase> conv_cases() {
       // by the flipped filter, padded d·(R−1) − pad ...
       {"conv2d(N=2,C=32,H=6,W=5,K=4,k=3x2,d=2x1,p=1x0,groups=2) flipped", {2, 32, 6, 5}, {4, 16, 3, 2}, {1, 1, 1, 0, 2, 1, 2}},
       {"conv2d(N=1,C=16,H=4,W=4,K=3,k=1) pointwise flipped", {1, 16, 4, 4}, {3, 16, 1, 1}, {}},
-      // ... unless pad > d·(R−1), which would be a negative padding: col2im then
+      // ... unless pad > d·(R−1), which would be a negative padding, or strided: col2im then
       {"conv2d(N=2,C=16,H=4,W=4,K=2,k=1,p=1) padded 1x1", {2, 16, 4, 4}, {2, 16, 1, 1}, {1, 1, 1, 1, 1, 1, 1}},
+      {"conv2d(N=2,C=16,H=7,W=6,K=3,k=3,s=2,p=1) strided, 16 channels", {2, 16, 7, 6}, {3, 16, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
+      {"conv2d(N=2,C=16,H=5,W=5,K=4,k=1,s=2) strided 1x1, 16 channels", {2, 16, 5, 5}, {4, 16, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
+      {"conv2d(N=1,C=16,H=9,W=8,K=2,k=3,s=2,d=2,p=2) odd rows unread", {1, 16, 9, 8}, {2, 16, 3, 3}, {2, 2, 2, 2, 2, 2, 1}},
+      {"conv2d(N=1,C=32,H=8,W=7,K=4,k=3x2,s=3x2,p=1x0,groups=2) strided, asymmetric", {1, 32, 8, 7}, {4, 16, 3, 2}, {3, 2, 1, 0, 1, 1, 2}},
       // small planes: several samples side by side in one product, in uneven chunks
       {"conv2d(N=7,C=3,H=4,W=4,K=4,k=3,p=1) samples side by side", {7, 3, 4, 4}, {4, 3, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
       {"conv2d(N=9,C=4,H=3,W=3,K=6,k=1,groups=2) pointwise side by side", {9, 4, 3, 3}, {6, 2, 1, 1}, {1, 1, 0, 0, 1, 1, 2}},
