@@ -7,6 +7,7 @@
 // Accuracy: within 2 ulp of std::exp over the float range (tests/test_fast_exp.cpp checks it).
 // Inputs below −87.3 return e^−87.3 ≈ 1.2e−38 instead of a denormal or 0: harmless in a
 // softmax, where the largest term is 1. Float64 keeps std::exp.
+// softmax_normalizer, below, is the max and sum of exponentials every CPU softmax shares.
 #pragma once
 #include <algorithm>
 #include <bit>
@@ -32,5 +33,27 @@ inline float fast_exp(float x) {
 }
 
 inline double fast_exp(double x) { return std::exp(x); }
+
+// The normalizer of a softmax row of n elements `step` apart: its max and Σ_j e^{x_j − max}.
+// Subtracting the max keeps every exponent ≤ 0 (no overflow at s = 64 or beyond); the
+// exponentials are taken in T (float32 ones by fast_exp, which vectorizes) and summed in
+// double. p_j = e^{x_j − max} / total stays exact where log Σ e^x would not: for logits of
+// 1e30, max + log(total) rounds to max and each p_j to 1.
+template <class T>
+struct SoftmaxNormalizer {
+  T max;
+  double total;
+  double log_sum() const { return static_cast<double>(max) + std::log(total); }  // log Σ_j e^{x_j}
+};
+template <class T>
+SoftmaxNormalizer<T> softmax_normalizer(const T* x, int64_t n, int64_t step) {
+  T max = x[0];
+#pragma omp simd reduction(max : max)
+  for (int64_t j = 1; j < n; ++j) max = std::max(max, x[j * step]);
+  double total = 0;
+#pragma omp simd reduction(+ : total)
+  for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast_exp(x[j * step] - max));
+  return {max, total};
+}
 
 }  // namespace margin::cpu

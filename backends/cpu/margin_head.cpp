@@ -35,13 +35,7 @@ template <class T>
 std::pair<double, double> softmax_nll_row(T* row, int64_t classes, int64_t label,
                                           T target_logit, bool keep_target) {
   row[label] = target_logit;
-  T max = row[0];
-#pragma omp simd reduction(max : max)
-  for (int64_t j = 1; j < classes; ++j) max = std::max(max, row[j]);
-  double total = 0;
-#pragma omp simd reduction(+ : total)
-  for (int64_t j = 0; j < classes; ++j) total += static_cast<double>(fast_exp(row[j] - max));
-  double log_sum = static_cast<double>(max) + std::log(total);
+  const double log_sum = softmax_normalizer(row, classes, 1).log_sum();
   double loss = log_sum - static_cast<double>(target_logit);
   T shift = static_cast<T>(log_sum);
 #pragma omp simd

@@ -9,23 +9,16 @@
 namespace margin {
 using namespace cpu;
 
-// One softmax row of n elements, `step` apart. The exponentials are taken in T (float32 ones
-// by fast_exp, which vectorizes) and summed in double.
+// One softmax row of n elements, `step` apart: e^{x − max} / Σ e^{x − max}, or its log.
 template <class T>
 void softmax_row(const T* in, T* out, int64_t n, int64_t step, bool log) {
-  T max = in[0];
-#pragma omp simd reduction(max : max)
-  for (int64_t j = 1; j < n; ++j) max = std::max(max, in[j * step]);
-  // Subtracting the max keeps every exponent ≤ 0: no overflow at s = 64 or beyond.
-  double total = 0;
-#pragma omp simd reduction(+ : total)
-  for (int64_t j = 0; j < n; ++j) total += static_cast<double>(fast_exp(in[j * step] - max));
+  const SoftmaxNormalizer<T> normalizer = softmax_normalizer(in, n, step);
   if (log) {
-    T shift = max + static_cast<T>(std::log(total));
+    const T shift = static_cast<T>(normalizer.log_sum());
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) out[j * step] = in[j * step] - shift;
   } else {
-    T inverse = static_cast<T>(1.0 / total);
+    const T max = normalizer.max, inverse = static_cast<T>(1.0 / normalizer.total);
 #pragma omp simd
     for (int64_t j = 0; j < n; ++j) out[j * step] = fast_exp(in[j * step] - max) * inverse;
   }
