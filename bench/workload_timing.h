@@ -62,12 +62,21 @@ inline double matmul_gflops(Device device, int64_t n = 1024) {
   return 2.0 * n * n * n / t.median_s * 1e-9;
 }
 
-// The machine's float32 FMA peak in GFLOP/s, measured: every OpenMP thread runs 12 independent
-// chains of fused multiply-adds on the widest vectors the compiler targets (64 bytes: AVX-512
-// where built with -march=native on such a machine), enough to hide the FMA latency.
+// The machine's float32 FMA peak in GFLOP/s, measured: every OpenMP thread runs independent
+// chains of fused multiply-adds on the widest vectors the compiler targets (AVX-512 where built
+// with -march=native on such a machine), enough chains to hide the FMA latency and few enough
+// to stay in registers with the two operands (wider vectors than the target has would be split
+// and spill, understating the peak).
 inline double fma_peak_gflops() {
-  typedef float Vec __attribute__((vector_size(64)));
-  constexpr int kChains = 12, kLanes = 16;
+#if defined(__AVX512F__)
+  constexpr int kBytes = 64, kChains = 12;  // 32 zmm registers
+#elif defined(__AVX__)
+  constexpr int kBytes = 32, kChains = 10;  // 16 ymm registers
+#else
+  constexpr int kBytes = 16, kChains = 10;  // 16 xmm registers
+#endif
+  typedef float Vec __attribute__((vector_size(kBytes)));
+  constexpr int kLanes = kBytes / sizeof(float);
   const long steps = 20000000;
   double seconds = std::numeric_limits<double>::infinity();
   float sink = 0;
