@@ -69,34 +69,6 @@ inline ValidRange valid_range(int64_t offset, int64_t stride, int64_t size, int6
   return {first, last};
 }
 
-// The adjoint of the unfolding: image += every column entry at the position it was read from.
-// `image` (Cg planes) must be zeroed by the caller; rows of cols are `stride` apart.
-template <class T>
-void col2im(const ConvGeometry& g, const T* cols, int64_t stride, int64_t row_begin,
-            int64_t row_end, T* image) {
-  const Conv2dParams& p = g.params;
-  for (int64_t c = 0; c < g.Cg; ++c)
-    for (int64_t r = 0; r < g.R; ++r)
-      for (int64_t s = 0; s < g.S; ++s) {
-        const T* row = cols + ((c * g.R + r) * g.S + s) * stride;
-        T* plane = image + c * g.in_plane();
-        int64_t h_offset = r * p.dilation_h - p.pad_h, w_offset = s * p.dilation_w - p.pad_w;
-        ValidRange columns = valid_range(w_offset, p.stride_w, g.W, g.Q);
-        for (int64_t out_h = row_begin; out_h < row_end; ++out_h) {
-          int64_t in_h = out_h * p.stride_h + h_offset;
-          if (in_h < 0 || in_h >= g.H) continue;
-          const T* in = row + (out_h - row_begin) * g.Q;
-          T* out = plane + in_h * g.W;
-          if (p.stride_w == 1) {  // unit stride, vectorized
-            T* shifted = out + w_offset;
-            for (int64_t q = columns.first; q < columns.last; ++q) shifted[q] += in[q];
-          } else {
-            for (int64_t q = columns.first; q < columns.last; ++q) out[q * p.stride_w + w_offset] += in[q];
-          }
-        }
-      }
-}
-
 // ---- chunks: samples side by side, or bands of one sample's rows ------------------------
 // Each product should be about kProductColumns wide. A 7x7 output plane alone makes products
 // only 49 columns wide, which run far below the machine's rate (and backward-filter would
@@ -183,12 +155,12 @@ inline int64_t plane_at(int64_t n, int64_t channels, int64_t c, int64_t plane) {
 // W2's step measured 2.06, 2.23, 2.61, 2.53 s vs 2.35, 2.39, 3.01, 2.84 s (runs alternated),
 // with the flipped backward data below and gemm.cpp's in-register transpose (interleave_rows).
 // What the packing costs is mostly per piece of a row, not per element, hence unfold's order.
-template <class T>
-struct Unfolding {
+//
+// ColumnLayout is where a chunk's columns read the image, shared by the unfolding (which reads
+// there) and col2im (its adjoint, which adds there).
+struct ColumnLayout {
   const ConvGeometry& g;
-  const T* x;  // the whole input [N, C, H, W]
   Chunk chunk;
-  int64_t group;
 
   // Column j of cols: output pixel (out_h, q) of sample first + sample.
   struct Pixel {
@@ -206,8 +178,8 @@ struct Unfolding {
   }
 
   // Tap (r, s)'s piece of a row of cols, `length` columns from pixel `at` within one output
-  // row (q + length ≤ Q): out[t] = plane[offset + t·stride_w] for lo ≤ t < hi and zero
-  // elsewhere, where plane is the input channel's. It does not depend on the channel.
+  // row (q + length ≤ Q): column t reads plane[offset + t·stride_w] for lo ≤ t < hi and
+  // padding elsewhere, where plane is the input channel's. It does not depend on the channel.
   struct Span {
     int64_t offset, lo, hi;
   };
@@ -220,6 +192,13 @@ struct Unfolding {
     return {in_h * g.W + at.q * p.stride_w + w_offset, std::clamp(valid.first, at.q, at.q + length) - at.q,
             std::clamp(valid.last, at.q, at.q + length) - at.q};
   }
+};
+
+template <class T>
+struct Unfolding : ColumnLayout {
+  const T* x;  // the whole input [N, C, H, W]
+  int64_t group;
+
   const T* plane(Pixel at, int64_t c) const {
     return x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + c, g.in_plane());
   }
@@ -305,6 +284,29 @@ struct TransposedColumnPanels final : PanelSource<T> {  // B = colsᵀ [width, C
   }
 };
 
+// The adjoint of the unfolding: image += every column entry at the position it was read
+// from, for one sample of a chunk (its columns start at cols, rows `stride` apart). `image`
+// (the sample's Cg planes) must be zeroed by the caller.
+template <class T>
+void col2im(const ColumnLayout& layout, const T* cols, int64_t stride, T* image) {
+  const ConvGeometry& g = layout.g;
+  const int64_t step = g.params.stride_w;
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const T* row = cols + ((c * g.R + r) * g.S + s) * stride;
+        T* plane = image + c * g.in_plane();
+        for (int64_t out_h = layout.chunk.row_begin; out_h < layout.chunk.row_end; ++out_h) {
+          const ColumnLayout::Span span = layout.span(r, s, {0, out_h, 0}, g.Q);  // any sample's
+          const T* in = row + (out_h - layout.chunk.row_begin) * g.Q;
+          if (step == 1)  // unit stride, vectorized
+            for (int64_t t = span.lo; t < span.hi; ++t) plane[span.offset + t] += in[t];
+          else
+            for (int64_t t = span.lo; t < span.hi; ++t) plane[span.offset + t * step] += in[t];
+        }
+      }
+}
+
 // ---- the output side ------------------------------------------------------------------------
 // An output-shaped tensor [N, K, P·Q]'s planes of group `group` for a chunk, as one
 // [Kg, width] matrix: the tensor itself for one sample (rows P·Q apart), else copied to/from
@@ -355,7 +357,7 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group) {
       OutputBlock<T> out = output_block(g, y, chunk, group, block);
-      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({g, x, chunk, group}), out.data, out.stride, T(1), false);
+      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({{g, chunk}, x, group}), out.data, out.stride, T(1), false);
       scatter_block(g, out.data, chunk, group, y);
     }
   });
@@ -411,7 +413,7 @@ void conv_backward_data_by_col2im(const ConvGeometry& g, const T* dy, const T* w
       for (int64_t i = 0; i < chunk.count; ++i) {
         T* image = dx + plane_at(chunk.first + i, g.C, group * g.Cg, g.in_plane());
         if (chunk.row_begin == 0) std::fill(image, image + g.Cg * g.in_plane(), T(0));  // a sample's first band
-        col2im(g, dcols + i * g.out_plane(), width, chunk.row_begin, chunk.row_end, image);
+        col2im<T>({g, chunk}, dcols + i * g.out_plane(), width, image);
       }
     }
   });
@@ -440,7 +442,7 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     }
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group)
-      gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T>({g, x, chunk, group}),
+      gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T>({{g, chunk}, x, group}),
                     partials[thread] + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true);
   });
   for (int t = 1; t < threads; ++t)
