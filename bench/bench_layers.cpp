@@ -78,13 +78,13 @@ int main(int argc, char** argv) try {
     double forward_s = bench::time_steps([&] {
       NoGradGuard no_grad;
       y = (*c.layer)(x);
-    }, 1, repeats).median_s;
+    }, 1, repeats).median_s();
     Tensor seed = Tensor::ones(y.shape());
     double both_s = bench::time_steps([&] {
       c.layer->zero_grad();
       x.zero_grad();
       (*c.layer)(x).backward(seed);
-    }, 1, repeats).median_s;
+    }, 1, repeats).median_s();
     double forward_flops = static_cast<double>(c.layer->flops(c.input, y.shape()));
     double both_flops = c.compute_bound ? 3 * forward_flops : 2 * forward_flops;
     double forward_rate = forward_flops / forward_s * 1e-9, both_rate = both_flops / both_s * 1e-9;

@@ -84,7 +84,7 @@ int main(int argc, char** argv) try {
       },
       1, repeats);
   std::printf("  %-9s %9.1f ms/step   peak %8.1f MiB (baseline %.1f MiB; B×C float32 = %.1f MiB)  loss %.5f\n",
-              variant.c_str(), timing.median_s * 1e3, peak_resident_mib(), baseline,
+              variant.c_str(), timing.median_s() * 1e3, peak_resident_mib(), baseline,
               batch * classes * 4.0 / (1 << 20), value);
   return 0;
 } catch (const std::exception& e) {

@@ -24,12 +24,12 @@ int main(int argc, char** argv) try {
   Tensor b = Tensor::randn({n, n}, gen, DType::F32, kCPU);
   Tensor c;
   double flops = 2.0 * n * n * n;
-  double margin_s = bench::time_steps([&] { c = matmul(a, b); }, 2, repeats).median_s;
+  double margin_s = bench::time_steps([&] { c = matmul(a, b); }, 2, repeats).median_s();
 
   using Matrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   Eigen::Map<const Matrix> ea(a.view().ptr<float>(), n, n), eb(b.view().ptr<float>(), n, n);
   Matrix ec(n, n);
-  double eigen_s = bench::time_steps([&] { ec.noalias() = ea * eb; }, 2, repeats).median_s;
+  double eigen_s = bench::time_steps([&] { ec.noalias() = ea * eb; }, 2, repeats).median_s();
 
   double worst = 0;
   std::vector<double> ours = c.to_vector();

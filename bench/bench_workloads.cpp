@@ -110,7 +110,7 @@ int main(int argc, char** argv) try {
   for (int i = 0; i < warmup; ++i) workload.step();
   profiler().enable(profile);
   bench::Timing t = bench::time_steps(workload.step, 0, repeats, device);
-  double gflops = workload.flops / t.median_s * 1e-9;
+  double gflops = workload.flops / t.median_s() * 1e-9;
   double peak = device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
   if (json) {
     std::string times;
@@ -118,13 +118,13 @@ int main(int argc, char** argv) try {
     std::printf("{\"workload\": \"%s\", \"name\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, "
                 "\"max_s\": %.6f, \"times_s\": [%s], \"peak_rss_mb\": %.1f, \"flops\": %.0f, "
                 "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f}\n",
-                which.c_str(), workload.name.c_str(), t.median_s, t.min_s, t.max_s, times.c_str(),
+                which.c_str(), workload.name.c_str(), t.median_s(), t.min_s(), t.max_s(), times.c_str(),
                 bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak);
   } else {
     std::printf("%s %s on %s, %d threads: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
                 "%.1f GFLOP/s matmul rate, peak RSS %.0f MiB\n",
                 which.c_str(), workload.name.c_str(), device.str().c_str(), threads,
-                t.median_s * 1e3, t.min_s * 1e3, t.max_s * 1e3, gflops, gflops / matmul_rate,
+                t.median_s() * 1e3, t.min_s() * 1e3, t.max_s() * 1e3, gflops, gflops / matmul_rate,
                 matmul_rate, bench::peak_rss_mb());
     if (peak > 0)
       std::printf("machine FMA peak (measured, %d threads) %.1f GFLOP/s: this workload %.2f of it\n",

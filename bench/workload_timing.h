@@ -18,14 +18,17 @@
 namespace margin::bench {
 
 struct Timing {
-  double median_s = 0, min_s = 0, max_s = 0;
-  std::vector<double> times_s;  // every timed step, sorted
+  std::vector<double> times_s;  // every timed step, sorted (at least one)
+  double median_s() const { return times_s[times_s.size() / 2]; }
+  double min_s() const { return times_s.front(); }
+  double max_s() const { return times_s.back(); }
 };
 
 // Runs `step` `warmup` times untimed, then `repeats` times timed; each timed step ends when
 // the device has finished its work.
 inline Timing time_steps(const std::function<void()>& step, int warmup, int repeats,
                          Device device = kCPU) {
+  if (repeats < 1) fail("--repeats must be at least 1 (a median needs a timed step), got ", repeats);
   for (int i = 0; i < warmup; ++i) step();
   std::vector<double> times;
   for (int i = 0; i < repeats; ++i) {
@@ -35,7 +38,7 @@ inline Timing time_steps(const std::function<void()>& step, int warmup, int repe
     times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front(), times.back(), times};
+  return {times};
 }
 
 // Peak resident set size of this process in MiB (VmHWM), or 0 where /proc is missing.
@@ -59,7 +62,7 @@ inline double matmul_gflops(Device device, int64_t n = 1024) {
   Tensor a = Tensor::randn({n, n}, gen, DType::F32, device);
   Tensor b = Tensor::randn({n, n}, gen, DType::F32, device);
   Timing t = time_steps([&] { matmul(a, b); }, 2, 5, device);
-  return 2.0 * n * n * n / t.median_s * 1e-9;
+  return 2.0 * n * n * n / t.median_s() * 1e-9;
 }
 
 // The machine's float32 FMA peak in GFLOP/s, measured: every OpenMP thread runs independent
