@@ -281,7 +281,26 @@ bool device_available(Device device);
 // Whether this build of margin contains the backend of `type` (CUDA: configured with
 // -DMARGIN_CUDA=ON), whether or not a device of that type is present.
 bool backend_built(DeviceType type);
-// CPU, or CUDA when margin was built with MARGIN_CUDA and a GPU is present.
+// Where tensors and module parameters are made when no device is named: CPU, or CUDA
+// when margin was built with MARGIN_CUDA and a GPU is present, unless set_default_device
+// chose another (PyTorch's torch.set_default_device). Set it before starting threads.
 Device default_device();
+// Throws, naming the device, when it is not available here.
+void set_default_device(Device device);
+
+// Makes `device` the default until the scope ends (tests that run on the CPU whatever the
+// build's default, a --device flag):  DefaultDeviceScope on_cpu(kCPU);
+class DefaultDeviceScope {
+ public:
+  explicit DefaultDeviceScope(Device device) : previous_(default_device()) {
+    set_default_device(device);
+  }
+  ~DefaultDeviceScope() { set_default_device(previous_); }
+  DefaultDeviceScope(const DefaultDeviceScope&) = delete;
+  DefaultDeviceScope& operator=(const DefaultDeviceScope&) = delete;
+
+ private:
+  Device previous_;
+};
 
 }  // namespace margin

@@ -69,10 +69,22 @@ bool backend_built(DeviceType type) {
 #endif
 }
 
-Device default_device() {
-  static const Device device =
+namespace {
+Device& chosen_default() {
+  static Device device =
       device_available(Device{DeviceType::CUDA, 0}) ? Device{DeviceType::CUDA, 0} : kCPU;
   return device;
+}
+}  // namespace
+
+Device default_device() { return chosen_default(); }
+
+void set_default_device(Device device) {
+  if (!device_available(device))
+    fail("set_default_device: ", device.str(), " is not available here",
+         backend_built(device.type) ? " (no such device visible)"
+                                    : " (margin was built without CUDA: -DMARGIN_CUDA=ON)");
+  chosen_default() = device;
 }
 
 }  // namespace margin

@@ -10,6 +10,11 @@
 namespace margin {
 namespace {
 
+// Float64 checks against finite differences and reference values, made on the CPU whatever
+// the build's default device (this file writes parameters through host pointers);
+// test_parity holds the CUDA kernels to the CPU's.
+const DefaultDeviceScope kOnCpu(kCPU);
+
 using namespace bounds;
 
 TEST_CASE("the scale lower bound: s ≥ (C−1)/C · log((C−1) P_W / (1 − P_W))") {

@@ -38,7 +38,7 @@ std::vector<Tensor> all_parameters(Module& a, Module& b) {
 
 Tensor batch(uint64_t seed) {
   Generator gen(seed);
-  return Tensor::randn({8, 4}, gen, DType::F32, kCPU);
+  return Tensor::randn({8, 4}, gen, DType::F32);
 }
 
 // One SGD step on the model and its head; moves weights, running stats and velocities.

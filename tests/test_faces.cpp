@@ -137,8 +137,8 @@ TEST_CASE("a short run leaves a model folder that the tools load back to the sam
   FaceModel loaded = load_face_model(dir.file("run"));
   CHECK(!loaded.backbone->training());
   auto held = face_folder(config.data, loaded.config, loaded.config.held_out);
-  Embeddings from_disk = embed_images(*loaded.backbone, held, kCPU);
-  Embeddings in_memory = embed_images(*run.model.backbone, held, kCPU);
+  Embeddings from_disk = embed_images(*loaded.backbone, held, default_device());
+  Embeddings in_memory = embed_images(*run.model.backbone, held, default_device());
   CHECK(from_disk.plain.shape() == Shape{held->size(), 8});
   CHECK(max_difference(from_disk.plain, in_memory.plain) == 0.0);
   CHECK(max_difference(from_disk.flip, in_memory.flip) == 0.0);
@@ -146,11 +146,11 @@ TEST_CASE("a short run leaves a model folder that the tools load back to the sam
 
   // A fresh model differs (the weights really came from model.bin).
   FaceModel fresh = build_face_model(loaded.config, 99);
-  CHECK(max_difference(embed_images(*fresh.backbone, held, kCPU).plain, from_disk.plain) > 1e-3);
+  CHECK(max_difference(embed_images(*fresh.backbone, held, default_device()).plain, from_disk.plain) > 1e-3);
 
   // The checkpoint of the last epoch loads too, to the same weights.
   FaceModel from_checkpoint = load_face_model(dir.file("run"), dir.file("run/checkpoint.bin"));
-  CHECK(max_difference(embed_images(*from_checkpoint.backbone, held, kCPU).plain, from_disk.plain) == 0.0);
+  CHECK(max_difference(embed_images(*from_checkpoint.backbone, held, default_device()).plain, from_disk.plain) == 0.0);
 }
 
 TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines of the rows") {
@@ -165,13 +165,13 @@ TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines o
   FaceModel model = build_face_model(config, 7);
   model.backbone->eval();
   auto folder = face_folder(dir.file("faces"), config, {"person1", "person4"});
-  Embeddings both = embed_images(*model.backbone, folder, kCPU, 5);  // batches of 5: a ragged last one
-  Embeddings mirrored = embed_images(*model.backbone, std::make_shared<Mirrored>(folder), kCPU, 5);
+  Embeddings both = embed_images(*model.backbone, folder, default_device(), 5);  // batches of 5: a ragged last one
+  Embeddings mirrored = embed_images(*model.backbone, std::make_shared<Mirrored>(folder), default_device(), 5);
   CHECK(max_difference(both.flip, both.plain + mirrored.plain) < 1e-5);
   CHECK(max_difference(both.plain, mirrored.plain) > 1e-3);  // the images are not symmetric
 
   PairsFile pairs = generate_pairs(identity_counts(*folder), 10, 3, 11);
-  PairScores scores = score_pairs(*model.backbone, folder, pairs, kCPU);
+  PairScores scores = score_pairs(*model.backbone, folder, pairs, default_device());
   REQUIRE(scores.plain.size() == pairs.pairs.size());
   const int64_t d = config.emb_dim;
   std::vector<float> plain(both.plain.numel()), flip(both.flip.numel());
@@ -197,7 +197,7 @@ TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines o
   // A pair naming an image the folder lacks is an error naming it.
   PairsFile wrong = pairs;
   wrong.pairs[0].index_a = 9;
-  CHECK(error_of([&] { score_pairs(*model.backbone, folder, wrong, kCPU); }).find("has 8 images, no image number 9") !=
+  CHECK(error_of([&] { score_pairs(*model.backbone, folder, wrong, default_device()); }).find("has 8 images, no image number 9") !=
         std::string::npos);
 }
 

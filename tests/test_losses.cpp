@@ -14,6 +14,11 @@
 namespace margin {
 namespace {
 
+// Float64 checks against finite differences and reference values, made on the CPU whatever
+// the build's default device (this file writes parameters through host pointers);
+// test_parity holds the CUDA kernels to the CPU's.
+const DefaultDeviceScope kOnCpu(kCPU);
+
 const std::string kAllLosses[] = {"softmax", "nsl", "lmcl", "arcface", "sphereface", "combined"};
 
 Tensor labels_of(const std::vector<int64_t>& values) {

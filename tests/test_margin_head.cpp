@@ -36,7 +36,7 @@ TEST_CASE("fused head = composed loss within 1e-5 in float32 (B=256, d=512, C=10
     std::vector<int64_t> labels(batch);
     for (auto& y : labels) y = gen.below(classes);
     labels[7] = -1;
-    Tensor label_tensor = Tensor::from_indices(labels, {batch}, kCPU);
+    Tensor label_tensor = Tensor::from_indices(labels, {batch});
     Tensor x_values = Tensor::randn({batch, dim}, gen);
     std::vector<double> loss_values[2], grad_x[2], grad_w[2];
     for (int fused = 0; fused < 2; ++fused) {

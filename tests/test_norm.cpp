@@ -10,6 +10,11 @@
 namespace margin {
 namespace {
 
+// Float64 checks against finite differences and reference values, made on the CPU whatever
+// the build's default device (this file writes parameters through host pointers);
+// test_parity holds the CUDA kernels to the CPU's.
+const DefaultDeviceScope kOnCpu(kCPU);
+
 using testing::error_of;
 using testing::gradcheck;
 using V = const std::vector<Tensor>&;

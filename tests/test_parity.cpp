@@ -46,6 +46,24 @@ std::vector<OpCase> larger_cases() {
       {"log_softmax(s=64 · x=[32,10000])", {{32, 10000}}, Domain::Any, [](V x) { return log_softmax(x[0] * 64.0); }},
       {"softmax(x=[700,3], axis=0)", {{700, 3}}, Domain::Any, [](V x) { return softmax(x[0], 0); }},
       {"l2_normalize(x=[128,512])", {{128, 512}}, Domain::Any, [](V x) { return l2_normalize(x[0]); }},
+      // The image kernels at sizes where a channel spans several warps (batch norm's and
+      // PReLU's per-channel sums over N·H·W) and where convolutions and pools cover many blocks.
+      {"batch_norm(x=[8,4,16,16], w=[4], b=[4]) train", {{8, 4, 16, 16}, {4}, {4}}, Domain::Any,
+       [](V x) { return batch_norm(x[0] * 3.0 + 1.0, x[1], x[2], Tensor(), Tensor(), true); }},
+      {"batch_norm(x=[300,70]) train", {{300, 70}}, Domain::Any,
+       [](V x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }},
+      {"prelu(x=[8,4,16,16], a=[4])", {{8, 4, 16, 16}, {4}}, Domain::AwayFromZero, [](V x) { return prelu(x[0], x[1]); }},
+      {"conv2d(x=[4,16,20,18], w=[32,8,3,3], stride 2, pad 1, groups 2)", {{4, 16, 20, 18}, {32, 8, 3, 3}}, Domain::Any,
+       [](V x) { return conv2d(x[0], x[1], Tensor(), Conv2dParams{.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 2}); }},
+      {"max_pool2d(x=[4,8,33,31], k 3, stride 2, pad 1)", {{4, 8, 33, 31}}, Domain::Any,
+       [](V x) { return max_pool2d(x[0], Pool2dParams{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }},
+      {"avg_pool2d(x=[4,8,33,31], k 3, stride 2, pad 1)", {{4, 8, 33, 31}}, Domain::Any,
+       [](V x) { return avg_pool2d(x[0], Pool2dParams{.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1}); }},
+      {"margin_head(x=[64,128], w=[3000,128], s=64, CosFace m=0.35 inside)", {{64, 128}, {3000, 128}}, Domain::Any, [](V x) {
+         std::vector<int64_t> targets(64);
+         for (int64_t b = 0; b < 64; ++b) targets[b] = b == 5 ? -1 : (b * 97) % 3000;
+         return margin_head(l2_normalize(x[0]), l2_normalize(x[1]), Tensor::from_indices(targets, {64}, x[0].device()), Tensor(), 64.0, 0.35);
+       }},
       {"gather(x=[256,5000], axis=1) target logit", {{256, 5000}}, Domain::Any, [](V x) {
          std::vector<int64_t> targets(256);
          for (int64_t b = 0; b < 256; ++b) targets[b] = (b * 977) % 5000;

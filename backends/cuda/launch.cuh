@@ -5,6 +5,9 @@
 //   parallel_slices(slices, n, name, [=] __device__ (int64_t s) { ... })
 //       one block per slice of n elements (a row, or [o, :, i] around an axis); the block's
 //       threads stride over the slice and combine with block_reduce.
+// The two launches are the only lines that differ under the CPU emulator of the CUDA
+// execution model (tests/cuda_emulator, -DMARGIN_CUDA_EMULATOR=ON), which runs these same
+// kernels so that the test suite can check them on a machine without a GPU.
 // Left out: vectorized loads, multi-block reductions of a single huge slice, streams, and
 // the CPU's exact NaN behaviour in max reductions (a tree of fmax ignores NaN in any order).
 #pragma once
@@ -108,8 +111,12 @@ inline constexpr int64_t kMaxBlocks = 65536;
 template <class Body>
 void parallel_for(int64_t n, const char* kernel, Body body) {
   if (n <= 0) return;
-  int64_t blocks = std::min((n + kThreads - 1) / kThreads, kMaxBlocks);
-  each_index_kernel<<<static_cast<unsigned>(blocks), kThreads>>>(n, body);
+  auto blocks = static_cast<unsigned>(std::min((n + kThreads - 1) / kThreads, kMaxBlocks));
+#ifdef MARGIN_CUDA_EMULATOR
+  cuda_emulator::launch(blocks, kThreads, [&] { each_index_kernel(n, body); });
+#else
+  each_index_kernel<<<blocks, kThreads>>>(n, body);
+#endif
   check_launch(kernel);
 }
 
@@ -119,8 +126,12 @@ void parallel_slices(int64_t slices, int64_t n, const char* kernel, Body body) {
   // A power of two from one warp up to kThreads, so short slices do not idle 200 threads.
   int threads = 32;
   while (threads < kThreads && threads < n) threads *= 2;
-  each_slice_kernel<<<static_cast<unsigned>(std::min(slices, kMaxBlocks)), threads>>>(slices,
-                                                                                     body);
+  auto blocks = static_cast<unsigned>(std::min(slices, kMaxBlocks));
+#ifdef MARGIN_CUDA_EMULATOR
+  cuda_emulator::launch(blocks, threads, [&] { each_slice_kernel(slices, body); });
+#else
+  each_slice_kernel<<<blocks, threads>>>(slices, body);
+#endif
   check_launch(kernel);
 }
 

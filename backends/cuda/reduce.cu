@@ -66,7 +66,7 @@ void max_along_typed(const View& x, int axis, const View& values, const View& in
     warp_value[threadIdx.x] = best.value;
     warp_index[threadIdx.x] = best.index;
     __syncthreads();
-    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    for (unsigned half = blockDim.x / 2; half > 0; half /= 2) {
       if (threadIdx.x < half) {
         ArgMax<T> merged = better(ArgMax<T>{warp_value[threadIdx.x], warp_index[threadIdx.x]},
                                   ArgMax<T>{warp_value[threadIdx.x + half],
