@@ -55,6 +55,7 @@ cublasStatus_t gemm(cublasHandle_t handle, cublasOperation_t transa, cublasOpera
   }
   cuda_emulator::check_device_range(C, c.span(batches) * sizeof(T), name);
 
+  cuda_emulator::DeviceCode multiplying;  // what a GPU would run: device memory is open
   // Element (i, j) of op(X) for a matrix stored as X.
   auto at = [](const T* X, const Stored& x, bool t, int64_t i, int64_t j) {
     return t ? X[j + i * x.ld] : X[i + j * x.ld];

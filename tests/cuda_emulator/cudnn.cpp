@@ -121,29 +121,37 @@ cudnnStatus_t read_geometry(const Call& call, Geometry* g) {
 // Calls f(x_index, w_index, y_index) once per tap of the convolution: every output (n, k, p, q)
 // with every filter tap (cg, r, s) whose input position (h, w) is inside the image. Forward and
 // both adjoints are this walk with a different sum. Rows of output are innermost, so that
-// the index arithmetic and the bounds checks of a row are done once.
+// the index arithmetic and the bounds of a row are worked out once.
+// The (n, k) pairs are shared among OpenMP threads by image (by_filter false: each thread
+// owns whole images of y and dx) or by filter (true: whole filters of dw), so no two threads
+// add into one element, and every element sums its taps in the same order on any thread count.
 template <class Tap>
-void for_each_tap(const Geometry& g, Tap&& f) {
-  for (int64_t n = 0; n < g.N; ++n)
-    for (int64_t k = 0; k < g.K; ++k)
+void for_each_tap(const Geometry& g, bool by_filter, Tap&& f) {
+  int64_t outer = by_filter ? g.K : g.N, inner = by_filter ? g.N : g.K;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t i = 0; i < outer; ++i)
+    for (int64_t j = 0; j < inner; ++j) {
+      int64_t n = by_filter ? j : i, k = by_filter ? i : j;
       for (int64_t cg = 0; cg < g.Cg; ++cg) {
         int64_t c = k / g.Kg * g.Cg + cg;  // the channel cg of k's group
         for (int64_t r = 0; r < g.R; ++r)
           for (int64_t s = 0; s < g.S; ++s) {
             int64_t filter_r = g.flip ? g.R - 1 - r : r, filter_s = g.flip ? g.S - 1 - s : s;
             int64_t w_index = ((k * g.Cg + cg) * g.R + filter_r) * g.S + filter_s;
+            // The q whose input column w = q·stride_w + shift lies in [0, W).
+            int64_t shift = s * g.dilation_w - g.pad_w;
+            int64_t q_begin = shift >= 0 ? 0 : (-shift + g.stride_w - 1) / g.stride_w;
+            int64_t q_end = g.W - 1 - shift < 0 ? 0 : std::min(g.Q, (g.W - 1 - shift) / g.stride_w + 1);
             for (int64_t p = 0; p < g.P; ++p) {
               int64_t h = p * g.stride_h - g.pad_h + r * g.dilation_h;
               if (h < 0 || h >= g.H) continue;
-              int64_t x_row = ((n * g.C + c) * g.H + h) * g.W;
+              int64_t x_row = ((n * g.C + c) * g.H + h) * g.W + shift;
               int64_t y_row = ((n * g.K + k) * g.P + p) * g.Q;
-              for (int64_t q = 0; q < g.Q; ++q) {
-                int64_t w = q * g.stride_w - g.pad_w + s * g.dilation_w;
-                if (w >= 0 && w < g.W) f(x_row + w, w_index, y_row + q);
-              }
+              for (int64_t q = q_begin; q < q_end; ++q) f(x_row + q * g.stride_w, w_index, y_row + q);
             }
           }
       }
+    }
 }
 
 // The three calls take the same arguments in the same order: inputs a and b, output c.
@@ -184,13 +192,13 @@ void accumulate(Direction direction, const Geometry& g, const void* a_data, cons
   const T* b = static_cast<const T*>(b_data);
   switch (direction) {
     case Direction::forward:  // y += x · w
-      for_each_tap(g, [&](int64_t x, int64_t w, int64_t y) { sums[y] += double(a[x]) * b[w]; });
+      for_each_tap(g, false, [&](int64_t x, int64_t w, int64_t y) { sums[y] += double(a[x]) * b[w]; });
       break;
     case Direction::backward_data:  // dx += w · dy
-      for_each_tap(g, [&](int64_t x, int64_t w, int64_t y) { sums[x] += double(a[w]) * b[y]; });
+      for_each_tap(g, false, [&](int64_t x, int64_t w, int64_t y) { sums[x] += double(a[w]) * b[y]; });
       break;
     case Direction::backward_filter:  // dw += x · dy
-      for_each_tap(g, [&](int64_t x, int64_t w, int64_t y) { sums[w] += double(a[x]) * b[y]; });
+      for_each_tap(g, true, [&](int64_t x, int64_t w, int64_t y) { sums[w] += double(a[x]) * b[y]; });
       break;
   }
 }
@@ -227,6 +235,9 @@ cudnnStatus_t run(Direction direction, const char* function, const Call& call, i
     cuda_emulator::check_device_range(workspace, workspace_bytes,
                                       (std::string(function) + ": workSpace").c_str());
 
+  cuda_emulator::DeviceCode convolving;  // what a GPU would run: device memory is open
+  for (const void* operand_data : {a, b, static_cast<const void*>(c), static_cast<const void*>(workspace)})
+    if (operand_data) convolving.open(operand_data);  // for every thread of for_each_tap
   int64_t outputs = operand.counts[2];
   std::vector<double> host_sums(needed == 0 ? outputs : 0);
   double* sums = needed == 0 ? host_sums.data() : static_cast<double*>(workspace);

@@ -8,7 +8,8 @@
 //     each block's threads as fibers, so __syncthreads and warp shuffles wait for the other
 //     threads exactly as on a GPU; a barrier not reached by every thread is an error;
 //   - the runtime calls margin makes (runtime.cpp): device memory is host memory handed out
-//     by cudaMalloc, filled with NaN bytes, and every copy must stay inside one allocation;
+//     by cudaMalloc, filled with NaN bytes, open only to device code (host code touching it
+//     aborts with a message), and every copy must stay inside one allocation;
 //   - reference cuBLAS GEMMs (cublas.cpp) and cuDNN convolutions (cudnn.cpp), written from
 //     the libraries' documented semantics, that validate their arguments as the real ones do.
 //
@@ -54,6 +55,19 @@ void sync_block();
 void sync_warp(unsigned mask);
 // Where the threads of a warp exchange values for shuffles: one slot per thread of the block.
 uint64_t* exchange_slots();
+
+// Device memory is accessible only while a DeviceCode scope is alive on this thread: kernel
+// launches, copies and the library emulations open one; host code touching it aborts.
+struct DeviceCode {
+  DeviceCode();
+  ~DeviceCode();
+  DeviceCode(const DeviceCode&) = delete;
+  DeviceCode& operator=(const DeviceCode&) = delete;
+
+  // Opens the allocation holding `pointer` now, for the rest of the scope: for an emulation
+  // whose OpenMP threads touch device memory (the scope, and its faults, are per thread).
+  void open(const void* pointer);
+};
 
 // Throws (naming `what`) unless [pointer, pointer + bytes) lies inside one live device
 // allocation. For the library emulations, which read and write device memory directly.

@@ -12,11 +12,13 @@
 // and fail a test.
 //
 // Memory: cudaMalloc hands out host memory, filled with 0xFF bytes (NaN in float and double),
-// so a kernel that reads what nobody wrote produces NaN rather than a plausible zero.
+// so a kernel that reads what nobody wrote produces NaN rather than a plausible zero. Host
+// code cannot touch it (it is mapped inaccessible outside device code; see below), and
 // cudaMemcpy checks its direction and that the device side lies inside one allocation.
 //
 // Left out: streams, events, asynchrony (everything has finished when a call returns), more
 // than one device, and any check of the addresses a kernel reads (they are plain pointers).
+#include <signal.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,6 +32,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "tests/cuda_emulator/emulator.h"
@@ -260,6 +263,7 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& kernel) {
   grid_dim = grid;
   block_dim = block;
   running = &run;
+  DeviceCode device_code;
   try {
     unsigned long long blocks = 1ull * grid.x * grid.y * grid.z;
     for (unsigned long long b = 0; b < blocks; ++b) {
@@ -274,11 +278,19 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& kernel) {
 }
 
 // ---- device memory ----
+// Each allocation is its own mapping, inaccessible except while device code runs: a kernel
+// launch, a copy, a cuBLAS or cuDNN call (a DeviceCode scope). Device code's first touch of
+// an allocation faults; the handler opens that allocation and the access runs again; the
+// outermost scope closes what was opened when it ends. A touch from host code faults too,
+// and the handler names the allocation and aborts: on a GPU that access would crash or read
+// garbage, and here it would silently work.
 namespace {
+
+size_t mapped_size(size_t bytes) { return (bytes + kPageBytes - 1) / kPageBytes * kPageBytes; }
 
 struct Allocations {
   std::mutex mutex;
-  std::map<uintptr_t, size_t> live;  // start → bytes
+  std::map<uintptr_t, size_t> live;  // start → bytes asked for
 
   // The allocation holding [p, p + bytes), or live.end().
   std::map<uintptr_t, size_t>::iterator holding(const void* p, size_t bytes) {
@@ -290,9 +302,60 @@ struct Allocations {
     return candidate;
   }
 };
+
+thread_local int device_code_depth = 0;
+thread_local std::vector<std::pair<void*, size_t>> opened;  // mappings made accessible
+
+void on_fault(int signal, siginfo_t* info, void*);
+
 Allocations& allocations() {
   static Allocations* instance = new Allocations;  // outlives static tensors freed at exit
   return *instance;
+}
+
+// The SIGSEGV handler this one stands in front of (a test framework's, or the default).
+struct sigaction previous_handler = {};
+
+// Installs on_fault unless it is installed: called at every allocation and every outermost
+// device-code scope, since a test framework may install its own handler per test case.
+void ensure_fault_handler() {
+  struct sigaction current = {};
+  sigaction(SIGSEGV, nullptr, &current);
+  if ((current.sa_flags & SA_SIGINFO) && current.sa_sigaction == on_fault) return;
+  struct sigaction action = {};
+  action.sa_sigaction = on_fault;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGSEGV, &action, &previous_handler);
+}
+
+void on_fault(int signal, siginfo_t* info, void*) {
+  Allocations& a = allocations();
+  uintptr_t start = 0;
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(a.mutex);
+    auto found = a.holding(info->si_addr, 1);
+    if (found != a.live.end()) std::tie(start, bytes) = *found;
+  }
+  if (bytes == 0 || (device_code_depth > 0 && opened.size() == opened.capacity())) {
+    // Not device memory: the access faults again, and goes where it would have gone.
+    sigaction(signal, &previous_handler, nullptr);
+    return;
+  }
+  if (device_code_depth > 0) {
+    mprotect(reinterpret_cast<void*>(start), mapped_size(bytes), PROT_READ | PROT_WRITE);
+    opened.emplace_back(reinterpret_cast<void*>(start), mapped_size(bytes));
+    return;
+  }
+  char message[256];
+  int length = std::snprintf(message, sizeof message,
+                             "cuda emulator: host code touched device memory at %p, inside the "
+                             "%zu-byte cudaMalloc block at %p; on a GPU this crashes or reads "
+                             "garbage (copy the tensor to the CPU first)\n",
+                             info->si_addr, bytes, reinterpret_cast<void*>(start));
+  if (write(STDERR_FILENO, message, static_cast<size_t>(length)) < 0) {}
+  abort();
 }
 
 bool on_device(const void* p, size_t bytes) {
@@ -307,6 +370,28 @@ cudaError_t invalid(const std::string& why) {
 }
 
 }  // namespace
+
+DeviceCode::DeviceCode() {
+  if (device_code_depth++ > 0) return;
+  ensure_fault_handler();
+  opened.reserve(4096);  // the fault handler must not allocate
+}
+
+void DeviceCode::open(const void* pointer) {
+  Allocations& a = allocations();
+  std::lock_guard<std::mutex> lock(a.mutex);
+  auto found = a.holding(pointer, 1);
+  if (found == a.live.end()) return;
+  auto* start = reinterpret_cast<void*>(found->first);
+  mprotect(start, mapped_size(found->second), PROT_READ | PROT_WRITE);
+  opened.emplace_back(start, mapped_size(found->second));
+}
+
+DeviceCode::~DeviceCode() {
+  if (--device_code_depth > 0) return;
+  for (auto [start, size] : opened) mprotect(start, size, PROT_NONE);
+  opened.clear();
+}
 
 void check_device_range(const void* pointer, size_t bytes, const char* what) {
   if (bytes == 0 || on_device(pointer, bytes)) return;
@@ -323,15 +408,18 @@ using cuda_emulator::on_device;
 
 extern "C" {
 
+// Page-aligned (cudaMalloc promises 256 bytes), filled with 0xFF bytes (NaN), then closed.
 cudaError_t cudaMalloc(void** pointer, size_t bytes) {
   if (!pointer) return cudaErrorInvalidValue;
   *pointer = nullptr;
   if (bytes == 0) return cudaSuccess;
-  size_t rounded = (bytes + 255) / 256 * 256;  // cudaMalloc's alignment
-  void* block = std::aligned_alloc(256, rounded);
-  if (!block) return cudaErrorMemoryAllocation;
-  std::memset(block, 0xFF, rounded);
   auto& a = cuda_emulator::allocations();
+  cuda_emulator::ensure_fault_handler();  // for host code touching this block from now on
+  size_t size = cuda_emulator::mapped_size(bytes);
+  void* block = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (block == MAP_FAILED) return cudaErrorMemoryAllocation;
+  std::memset(block, 0xFF, size);
+  mprotect(block, size, PROT_NONE);
   std::lock_guard<std::mutex> lock(a.mutex);
   a.live[reinterpret_cast<uintptr_t>(block)] = bytes;
   *pointer = block;
@@ -344,8 +432,8 @@ cudaError_t cudaFree(void* pointer) {
   std::lock_guard<std::mutex> lock(a.mutex);
   auto found = a.live.find(reinterpret_cast<uintptr_t>(pointer));
   if (found == a.live.end()) return invalid("cudaFree of a pointer cudaMalloc did not return");
+  munmap(pointer, cuda_emulator::mapped_size(found->second));
   a.live.erase(found);
-  std::free(pointer);
   return cudaSuccess;
 }
 
@@ -366,6 +454,7 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
          << " (device memory: inside one live cudaMalloc block)";
     return invalid(text.str());
   }
+  cuda_emulator::DeviceCode copying;
   std::memmove(dst, src, bytes);
   return cudaSuccess;
 }
