@@ -29,6 +29,15 @@ std::string Device::str() const {
   return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);
 }
 
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return kCPU;
+  if (text == "cuda") return Device{DeviceType::CUDA, 0};
+  if (text.starts_with("cuda:") && text.size() > 5 && text.size() < 9 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device{DeviceType::CUDA, std::stoi(text.substr(5))};
+  fail("unknown device '", text, "' (expected cpu, cuda or cuda:N)");
+}
+
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
   for (int64_t size : shape) n *= size;

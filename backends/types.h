@@ -40,6 +40,8 @@ struct Device {
   std::string str() const;  // "cpu", "cuda:0"
 };
 inline constexpr Device kCPU{DeviceType::CPU, 0};
+// "cpu", "cuda" (cuda:0) or "cuda:N", as Device::str writes them and --device flags take them.
+Device parse_device(const std::string& text);
 
 using Shape = std::vector<int64_t>;
 int64_t shape_numel(const Shape& shape);

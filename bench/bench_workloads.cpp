@@ -52,19 +52,20 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
           }};
 }
 
-Workload fmnist_cnn(Device device) {
+Workload fmnist_cnn(Device device, int64_t batch) {
   Generator gen(0);
-  return training_step("fmnist-cnn", small_cnn(128, gen), {256, 1, 28, 28}, 128, 10, 30.0, 0.35, device);
+  return training_step("fmnist-cnn", small_cnn(128, gen), {batch ? batch : 256, 1, 28, 28}, 128, 10, 30.0, 0.35, device);
 }
 
-Workload iresnet18_face(Device device) {
+Workload iresnet18_face(Device device, int64_t batch) {
   Generator gen(0);
-  return training_step("iresnet18-face", iresnet18(gen), {32, 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+  return training_step("iresnet18-face", iresnet18(gen), {batch ? batch : 32, 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
 }
 
 // The CosFace head alone: forward + backward to x and W (the fused head of losses/).
-Workload lmcl_head(Device device) {
-  const int64_t batch = 256, dim = 512, classes = 100000;
+Workload lmcl_head(Device device, int64_t batch) {
+  const int64_t dim = 512, classes = 100000;
+  if (!batch) batch = 256;
   auto gen = std::make_shared<Generator>(0);
   auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", dim, classes, *gen, {.scale = 64.0, .margin = 0.35}));
   Tensor x = Tensor::randn({batch, dim}, *gen, DType::F32, device).requires_grad_();
@@ -76,7 +77,8 @@ Workload lmcl_head(Device device) {
           }};
 }
 
-Workload sgemm(Device device) {
+Workload sgemm(Device device, int64_t batch) {
+  if (batch) fail("--batch does not apply to W4 (a fixed 1024³ product)");
   const int64_t n = 1024;
   Generator gen(0);
   Tensor a = Tensor::randn({n, n}, gen, DType::F32, device);
@@ -98,20 +100,26 @@ int main(int argc, char** argv) try {
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
   bool& json = flags.add("json", false, "print one JSON line (for bench/compare.sh)");
   bool& profile = flags.add("profile", false, "print the per-op profile of the timed steps");
+  std::string& device_name = flags.add<std::string>("device", "", "cpu, cuda or cuda:N (default: the build's default device)");
+  int& batch = flags.add("batch", 0, "batch size of W1-W3 (0: the workload's own, 256 / 32 / 256)");
+  double& peak_flag = flags.add("peak-gflops", 0.0, "the device's FP32 peak, to report the fraction of it "
+                                "(0: measured on the CPU, not reported on CUDA)");
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
 
+  if (!device_name.empty()) set_default_device(parse_device(device_name));
+  if (batch < 0) fail("--batch must be positive, got ", batch);
   Device device = default_device();
-  std::map<std::string, std::function<Workload(Device)>> workloads{
+  std::map<std::string, std::function<Workload(Device, int64_t)>> workloads{
       {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}};
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
-  Workload workload = workloads[which](device);
+  Workload workload = workloads[which](device, batch);
   double matmul_rate = bench::matmul_gflops(device);
   for (int i = 0; i < warmup; ++i) workload.step();
   profiler().enable(profile);
   bench::Timing t = bench::time_steps(workload.step, 0, repeats, device);
   double gflops = workload.flops / t.median_s() * 1e-9;
-  double peak = device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
+  double peak = peak_flag > 0 ? peak_flag : device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
   if (json) {
     std::string times;
     for (double step : t.times_s) times += (times.empty() ? "" : ", ") + std::to_string(step);
@@ -127,8 +135,8 @@ int main(int argc, char** argv) try {
                 t.median_s() * 1e3, t.min_s() * 1e3, t.max_s() * 1e3, gflops, gflops / matmul_rate,
                 matmul_rate, bench::peak_rss_mb());
     if (peak > 0)
-      std::printf("machine FMA peak (measured, %d threads) %.1f GFLOP/s: this workload %.2f of it\n",
-                  threads, peak, gflops / peak);
+      std::printf("%s FP32 peak %.1f GFLOP/s (%s): this workload %.2f of it\n", device.str().c_str(), peak,
+                  peak_flag > 0 ? "given by --peak-gflops" : "measured FMA rate", gflops / peak);
   }
   if (profile) profiler().print(std::cout);
   return 0;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/gpu_check.sh — the one command to run on a GPU machine. Builds margin with CUDA into
 # its own build folder, runs the CUDA tests and the CPU-vs-GPU parity tests, then the
-# whole test suite on the GPU default device, then each benchmark that can target CUDA, and
-# prints one summary. Designed to finish within a few minutes on one GPU and 16 cores.
+# whole test suite on the GPU default device, then the workloads W1-W4 of bench/ on the GPU
+# (W2 at batch 128, with its fraction of the FP32 peak), and prints one summary. Designed
+# to finish within a few minutes on one GPU and 16 cores.
 #
 #   bash bench/gpu_check.sh [build-dir]        (default build-gpu-check)
 #
@@ -67,27 +68,47 @@ fi
 run_test ctest ctest --test-dir "$build" --output-on-failure --timeout 300
 
 # ---- 4. benchmarks on cuda:0 ----
-# Each bench binary that takes --device gets `--device cuda`; the others are CPU-only.
-for bench in bench_layers bench_margin_head bench_workloads bench_matmul; do
-  binary="$build/$bench"
-  if [[ ! -x "$binary" ]]; then
-    note "$bench: not built (not in this checkout)"
-    continue
-  fi
-  if ! "$binary" --help 2>&1 | grep -q -- "--device"; then
-    note "$bench: skipped (no --device flag)"
-    continue
-  fi
-  started=$SECONDS
-  if timeout 180 "$binary" --device cuda > "$log_dir/$bench.log" 2>&1; then
-    note "$bench --device cuda ($((SECONDS - started)) s):"
-    sed 's/^/    /' "$log_dir/$bench.log" | tail -15
-    summary+=("$(sed 's/^/    /' "$log_dir/$bench.log" | tail -15)")
+# The GPU's FP32 peak (no tensor cores): SMs × FP32 lanes per SM × 2 FLOP × the maximum SM
+# clock nvidia-smi reports. nvidia-smi does not report the SM count, so it comes from this
+# table of data-center GPUs; set PEAK_GFLOPS to override or for another GPU.
+fp32_peak_gflops() {
+  local name clock cap sms lanes
+  IFS=, read -r name clock cap < <(nvidia-smi --query-gpu=name,clocks.max.sm,compute_cap \
+    --format=csv,noheader,nounits | head -1)
+  case "$name" in
+    *"H100 PCIe"*) sms=114 ;;
+    *H200* | *H100*) sms=132 ;;
+    *A100*) sms=108 ;;
+    *) echo 0; return ;;
+  esac
+  case "${cap// /}" in 8.0) lanes=64 ;; *) lanes=128 ;; esac
+  awk -v s="$sms" -v l="$lanes" -v c="${clock// /}" 'BEGIN { printf "%.0f", s * l * 2 * c / 1000 }'
+}
+peak=${PEAK_GFLOPS:-$(fp32_peak_gflops)}
+if [[ "$peak" == 0 ]]; then
+  note "FP32 peak: unknown for this GPU (set PEAK_GFLOPS); fractions of it are not reported"
+else
+  note "FP32 peak: $peak GFLOP/s (SMs × FP32 lanes × 2 × max SM clock, or PEAK_GFLOPS)"
+fi
+# W2 at batch 128 is the issue's step: iresnet18, 112x112, LMCL over 10,572 classes.
+bench_run() {  # label, then bench_workloads' flags
+  local label=$1
+  shift
+  local started=$SECONDS log="$log_dir/bench_$label.log"
+  if timeout 300 "$build/bench_workloads" --device cuda --warmup 3 --repeats 10 \
+       --peak-gflops "$peak" "$@" > "$log" 2>&1; then
+    note "bench $label ($((SECONDS - started)) s):"
+    summary+=("$(sed 's/^/    /' "$log")")
+    sed 's/^/    /' "$log"
   else
-    note "$bench --device cuda: FAILED or timed out (log: $log_dir/$bench.log; benchmarks only report)"
-    tail -5 "$log_dir/$bench.log" || true
+    note "bench $label: FAILED or timed out (log: $log; benchmarks only report)"
+    tail -5 "$log" || true
   fi
-done
+}
+bench_run W1 --workload W1
+bench_run W2-batch128 --workload W2 --batch 128
+bench_run W3 --workload W3
+bench_run W4 --workload W4
 
 # ---- 5. summary ----
 echo

@@ -101,5 +101,26 @@ TEST_CASE("bad input names the op, the shapes and what was expected") {
   CHECK(error_of([&] { concat({a, b.reshape({3, 4})}, 0); }).find("concat: float32[3, 4] on cpu does not match float32[2, 3] on cpu outside axis 0") == 0);
 }
 
+TEST_CASE("devices are named as --device flags take them; the default device can be scoped") {
+  CHECK(parse_device("cpu") == kCPU);
+  CHECK(parse_device("cuda") == Device{DeviceType::CUDA, 0});
+  CHECK(parse_device("cuda:1") == Device{DeviceType::CUDA, 1});
+  CHECK(parse_device(Device{DeviceType::CUDA, 3}.str()) == Device{DeviceType::CUDA, 3});
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU", ""})
+    CHECK(error_of([&] { parse_device(bad); }) ==
+          "unknown device '" + std::string(bad) + "' (expected cpu, cuda or cuda:N)");
+
+  Device before = default_device();
+  {
+    DefaultDeviceScope on_cpu(kCPU);
+    CHECK(default_device() == kCPU);
+    CHECK(Tensor::zeros({2}).device() == kCPU);
+  }
+  CHECK(default_device() == before);
+  CHECK(error_of([] { set_default_device(Device{DeviceType::CUDA, 99}); })
+            .starts_with("set_default_device: cuda:99 is not available here"));
+  CHECK(default_device() == before);  // a refused device changes nothing
+}
+
 }  // namespace
 }  // namespace margin
