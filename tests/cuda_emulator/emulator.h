@@ -83,6 +83,7 @@ void check_device_range(const void* pointer, size_t bytes, const char* what);
 inline void __syncthreads() { cuda_emulator::sync_block(); }
 
 // Lane i gets `value` from lane i + delta of its warp, or keeps its own past the warp's end.
+// Lanes are numbered by threadIdx.x: shuffles assume 1-D blocks, as all of margin's are.
 template <class T>
 T __shfl_down_sync(unsigned mask, T value, unsigned delta) {
   static_assert(sizeof(T) <= sizeof(uint64_t), "the emulator shuffles values of up to 8 bytes");
