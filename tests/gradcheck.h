@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/random.h"
@@ -39,7 +40,7 @@ inline std::string gradcheck(const Fn& f, std::vector<Tensor> inputs,
                              GradcheckOptions options = {}) {
   Generator gen(1234);
   Tensor probe = f(inputs);
-  Tensor weights = Tensor::randn(probe.shape(), gen, DType::F64, kCPU);
+  Tensor weights = Tensor::randn(probe.shape(), gen, DType::F64, kCPU).to(probe.device());
   auto objective = [&]() { return sum(f(inputs) * weights); };
 
   for (Tensor& x : inputs)
@@ -50,26 +51,32 @@ inline std::string gradcheck(const Fn& f, std::vector<Tensor> inputs,
   for (size_t k = 0; k < inputs.size(); ++k) {
     Tensor& x = inputs[k];
     if (!x.requires_grad()) continue;
-    if (x.dtype() != DType::F64 || x.device() != kCPU || !x.is_contiguous())
-      return "gradcheck needs contiguous float64 CPU inputs";
+    if (x.dtype() != DType::F64 || !x.is_contiguous())
+      return "gradcheck needs contiguous float64 inputs";
     Tensor grad = x.grad();
     if (!grad.defined()) {
       report << "input " << k << " " << x.describe() << ": no gradient reached it\n";
       continue;
     }
     std::vector<double> analytic = grad.to_vector();
-    double* data = x.view().ptr<double>();
+    std::vector<double> values = x.to_vector();
+    // Element i of x set through its backend: x may live on a GPU.
+    auto set = [&](int64_t i, double value) {
+      View element = x.view();
+      element.data = element.ptr<double>() + i;
+      element.shape = element.strides = {1};
+      backend_for(x.device()).copy_from_host(&value, element);
+    };
     double worst = 0;
     int64_t worst_at = -1;
     double worst_analytic = 0, worst_numeric = 0;
     NoGradGuard no_grad;
     for (int64_t i = 0; i < x.numel(); ++i) {
-      double saved = data[i];
-      data[i] = saved + options.eps;
+      set(i, values[i] + options.eps);
       double plus = objective().item();
-      data[i] = saved - options.eps;
+      set(i, values[i] - options.eps);
       double minus = objective().item();
-      data[i] = saved;
+      set(i, values[i]);
       double numeric = (plus - minus) / (2 * options.eps);
       double excess = std::abs(analytic[i] - numeric) / (options.atol + options.rtol * std::abs(numeric));
       if (excess > worst) {
@@ -124,9 +131,10 @@ struct TempDir {
   }
 };
 
-// A float64 CPU leaf with values drawn uniformly from [low, high), requiring grad.
+// A float64 leaf on the default device (the GPU in a CUDA build that has one), with values
+// drawn uniformly from [low, high), requiring grad. The same values on every device.
 inline Tensor leaf(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0) {
-  return Tensor::uniform(shape, low, high, gen, DType::F64, kCPU).requires_grad_();
+  return Tensor::uniform(shape, low, high, gen, DType::F64, kCPU).to(default_device()).requires_grad_();
 }
 
 // A leaf whose values keep at least `gap` away from 0 (for |x|, relu, division…).
@@ -136,7 +144,7 @@ inline Tensor leaf_away_from_zero(const Shape& shape, Generator& gen, double gap
     double magnitude = gen.uniform(gap, 1.0);
     v = gen.uniform() < 0.5 ? -magnitude : magnitude;
   }
-  return Tensor::from_vector(values, shape, DType::F64, kCPU).requires_grad_();
+  return Tensor::from_vector(values, shape, DType::F64, default_device()).requires_grad_();
 }
 
 }  // namespace margin::testing

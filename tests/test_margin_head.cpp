@@ -64,21 +64,21 @@ TEST_CASE("margin_head's gradients for x̂, ŵ and the target logit match finite
   Generator gen(3);
   Tensor x = testing::leaf({4, 5}, gen), w = testing::leaf({6, 5}, gen);
   Tensor target = testing::leaf({4}, gen, -3, 3);
-  Tensor labels = Tensor::from_indices({2, -1, 5, 0}, {4}, kCPU);
+  Tensor labels = Tensor::from_indices({2, -1, 5, 0}, {4});
   std::string report = testing::gradcheck(
       [&](const std::vector<Tensor>& in) { return margin_head(in[0], in[1], labels, in[2], 7.0); },
       {x, w, target});
   CHECK_MESSAGE(report.empty(), report);
   // The ignored row's loss is 0.
   CHECK(margin_head(x, w, labels, target, 7.0).to_vector()[1] == 0.0);
-  CHECK(testing::error_of([&] { margin_head(x, w, Tensor::from_indices({2, 6, 0, 0}, {4}, kCPU), target, 1.0); })
+  CHECK(testing::error_of([&] { margin_head(x, w, Tensor::from_indices({2, 6, 0, 0}, {4}), target, 1.0); })
             .find("label 6 at row 1") != std::string::npos);
 }
 
 TEST_CASE("CosFace's margin inside the head: gradients match finite differences, and it equals the target-logit path") {
   Generator gen(5);
   Tensor x = testing::leaf({4, 5}, gen), w = testing::leaf({6, 5}, gen);
-  Tensor labels = Tensor::from_indices({2, -1, 5, 0}, {4}, kCPU);
+  Tensor labels = Tensor::from_indices({2, -1, 5, 0}, {4});
   const double s = 7.0, m = 0.35;
   // The kernel's own target logit s·(x̂_b·ŵ_{y_b} − m): its gradient reaches x̂ and ŵ through
   // the p − 1 left in the target column.
@@ -92,7 +92,7 @@ TEST_CASE("CosFace's margin inside the head: gradients match finite differences,
     if (inside) {
       loss = sum(margin_head(xi, wi, labels, Tensor(), s, m));
     } else {
-      Tensor safe = Tensor::from_indices({2, 0, 5, 0}, {4, 1}, kCPU);
+      Tensor safe = Tensor::from_indices({2, 0, 5, 0}, {4, 1});
       Tensor cos_y = gather(matmul(xi, wi, false, true), 1, safe).reshape({4});
       loss = sum(margin_head(xi, wi, labels, (cos_y - m) * s, s));
     }
@@ -106,7 +106,7 @@ TEST_CASE("CosFace's margin inside the head: gradients match finite differences,
       CAPTURE(i);
       CHECK(inside[part][i] == doctest::Approx(outside[part][i]).epsilon(1e-12));
     }
-  CHECK(testing::error_of([&] { margin_head(x, w, labels, Tensor::zeros({4}, DType::F64, kCPU), s, m); })
+  CHECK(testing::error_of([&] { margin_head(x, w, labels, Tensor::zeros({4}, DType::F64), s, m); })
             .find("only taken without a target_logit") != std::string::npos);
 }
 

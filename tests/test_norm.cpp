@@ -10,11 +10,6 @@
 namespace margin {
 namespace {
 
-// Float64 checks against finite differences and reference values, made on the CPU whatever
-// the build's default device (this file writes parameters through host pointers);
-// test_parity holds the CUDA kernels to the CPU's.
-const DefaultDeviceScope kOnCpu(kCPU);
-
 using testing::error_of;
 using testing::gradcheck;
 using V = const std::vector<Tensor>&;
@@ -22,11 +17,11 @@ using V = const std::vector<Tensor>&;
 constexpr BatchNormOptions kF64{1e-5, 0.1, true, DType::F64};
 constexpr BatchNormOptions kF64NoAffine{1e-5, 0.1, false, DType::F64};
 
-// Overwrites a CPU float64 tensor in place (the layer keeps seeing it).
+// Overwrites a contiguous float64 tensor in place, on whichever device it lives (the layer
+// keeps seeing it).
 void set_values(const Tensor& t, const std::vector<double>& values) {
   REQUIRE(values.size() == static_cast<size_t>(t.numel()));
-  double* data = t.view().ptr<double>();
-  for (size_t i = 0; i < values.size(); ++i) data[i] = values[i];
+  backend_for(t.device()).copy_from_host(values.data(), t.view());
 }
 
 // Non-trivial affine parameters and running statistics, so every term of the formula shows.
@@ -96,7 +91,7 @@ TEST_CASE("BatchNorm1d running statistics after three steps match hand-computed 
   std::vector<double> expected_mean(channels, 0.0), expected_var(channels, 1.0);
   std::vector<double> last_batch;
   for (int step = 0; step < 3; ++step) {
-    Tensor x = Tensor::uniform({batch, channels}, -2.0, 3.0, gen, DType::F64, kCPU);
+    Tensor x = Tensor::uniform({batch, channels}, -2.0, 3.0, gen, DType::F64);
     std::vector<double> values = x.to_vector();
     Tensor y = layer(x);
     std::vector<double> out = y.to_vector();
@@ -124,7 +119,7 @@ TEST_CASE("BatchNorm1d running statistics after three steps match hand-computed 
 
   // Eval uses exactly those buffers and leaves them alone.
   layer.eval();
-  Tensor x = Tensor::from_vector(last_batch, {batch, channels}, DType::F64, kCPU);
+  Tensor x = Tensor::from_vector(last_batch, {batch, channels}, DType::F64);
   std::vector<double> out = layer(x).to_vector();
   for (int64_t n = 0; n < batch; ++n)
     for (int64_t c = 0; c < channels; ++c)
@@ -138,7 +133,7 @@ TEST_CASE("BatchNorm1d running statistics after three steps match hand-computed 
 TEST_CASE("BatchNorm2d running statistics pool over N, H and W") {
   BatchNorm2d layer(2, {1e-5, 0.25, false, DType::F64});
   Generator gen(9);
-  Tensor x = Tensor::uniform({2, 2, 3, 2}, -1.0, 1.0, gen, DType::F64, kCPU);
+  Tensor x = Tensor::uniform({2, 2, 3, 2}, -1.0, 1.0, gen, DType::F64);
   std::vector<double> values = x.to_vector();
   layer(x);
   const int64_t per_channel = 2 * 3 * 2;
@@ -174,12 +169,12 @@ TEST_CASE("PReLU at x = 0 follows PyTorch: dx = a·dy, no slope gradient") {
   PReLU layer(2, 0.25, DType::F64);
   set_values(layer.weight, {0.5, -2.0});
   // x [3, 2]: channel 0 gets (0, 1.5, -1), channel 1 gets (0, -3, 0).
-  Tensor x = Tensor::from_vector({0.0, 0.0, 1.5, -3.0, -1.0, 0.0}, {3, 2}, DType::F64, kCPU)
+  Tensor x = Tensor::from_vector({0.0, 0.0, 1.5, -3.0, -1.0, 0.0}, {3, 2}, DType::F64)
                  .requires_grad_();
   std::vector<double> seed{1.0, 2.0, 3.0, 4.0, 5.0, 6.0};
   Tensor y = layer(x);
   CHECK(y.to_vector() == std::vector<double>{0.0, 0.0, 1.5, 6.0, -0.5, 0.0});
-  y.backward(Tensor::from_vector(seed, {3, 2}, DType::F64, kCPU));
+  y.backward(Tensor::from_vector(seed, {3, 2}, DType::F64));
   CHECK(x.grad().to_vector() == std::vector<double>{0.5 * 1, -2.0 * 2, 3, -2.0 * 4, 0.5 * 5,
                                                     -2.0 * 6});
   // Σ over x ≤ 0 of x·dy: channel 0: −1·5; channel 1: −3·4 (the zeros add nothing).
@@ -192,7 +187,7 @@ TEST_CASE("Dropout: training scales kept values by 1/(1−p); the gradient is ma
   Dropout layer(p, gen);
   Tensor x = testing::leaf_away_from_zero({40, 25}, init);
   Tensor y = layer(x);
-  Tensor seed = Tensor::randn({40, 25}, init, DType::F64, kCPU);
+  Tensor seed = Tensor::randn({40, 25}, init, DType::F64);
   y.backward(seed);
   std::vector<double> in = x.to_vector(), out = y.to_vector(), up = seed.to_vector(),
                       grad = x.grad().to_vector();
@@ -228,28 +223,28 @@ TEST_CASE("Dropout: a fixed mask passes the gradient check; eval is the identity
 TEST_CASE("Wrong channel counts and shapes are named with the layer and both shapes") {
   Generator gen(2);
   BatchNorm2d bn2d(3);
-  std::string message = error_of([&] { bn2d(Tensor::zeros({2, 4, 5, 5}, DType::F32, kCPU)); });
+  std::string message = error_of([&] { bn2d(Tensor::zeros({2, 4, 5, 5}, DType::F32)); });
   CHECK(message.find("BatchNorm2d(3)") != std::string::npos);
   CHECK(message.find("[N, 3, H, W]") != std::string::npos);
   CHECK(message.find("[2, 4, 5, 5]") != std::string::npos);
-  message = error_of([&] { bn2d(Tensor::zeros({2, 3}, DType::F32, kCPU)); });
+  message = error_of([&] { bn2d(Tensor::zeros({2, 3}, DType::F32)); });
   CHECK(message.find("BatchNorm2d(3)") != std::string::npos);
 
   BatchNorm1d bn1d(4);
-  message = error_of([&] { bn1d(Tensor::zeros({8, 3}, DType::F32, kCPU)); });
+  message = error_of([&] { bn1d(Tensor::zeros({8, 3}, DType::F32)); });
   CHECK(message.find("BatchNorm1d(4)") != std::string::npos);
   CHECK(message.find("[N, 4]") != std::string::npos);
   CHECK(message.find("[8, 3]") != std::string::npos);
-  message = error_of([&] { bn1d(Tensor::zeros({1, 4}, DType::F32, kCPU)); });
+  message = error_of([&] { bn1d(Tensor::zeros({1, 4}, DType::F32)); });
   CHECK(message.find("more than one value per channel") != std::string::npos);
 
   PReLU prelu_layer(3);
-  message = error_of([&] { prelu_layer(Tensor::zeros({2, 5}, DType::F32, kCPU)); });
+  message = error_of([&] { prelu_layer(Tensor::zeros({2, 5}, DType::F32)); });
   CHECK(message.find("PReLU(3)") != std::string::npos);
   CHECK(message.find("[2, 5]") != std::string::npos);
 
   message = error_of([&] {
-    batch_norm(Tensor::zeros({2, 3}, DType::F32, kCPU), Tensor::ones({2}, DType::F32, kCPU),
+    batch_norm(Tensor::zeros({2, 3}, DType::F32), Tensor::ones({2}, DType::F32),
                Tensor(), Tensor(), Tensor(), true);
   });
   CHECK(message.find("batch_norm: weight") != std::string::npos);

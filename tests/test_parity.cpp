@@ -1,14 +1,14 @@
 // tests/test_parity.cpp — every backend held to the CPU reference. Each case of the op table
 // (op_cases.h), and a few larger shapes that reach the GPU kernels' multi-block and
-// multi-warp paths, runs forward and backward in float32 on each built non-CPU device and on
-// the CPU, from the same inputs and the same output weights R (the loss is Σ f(x) ⊙ R). The
-// outputs and every input gradient are compared by a normalized error
-//     max |device − cpu| / max(1, max |cpu|)  ≤  kTolerance,
+// multi-warp paths, runs forward and backward in float32 and in float64 (each dtype is its
+// own set of kernel instances) on each built non-CPU device and on the CPU, from the same
+// inputs and the same output weights R (the loss is Σ f(x) ⊙ R). The outputs and every
+// input gradient are compared by a normalized error
+//     max |device − cpu| / max(1, max |cpu|)  ≤  tolerance (1e-5 float32, 1e-12 float64),
 // which is relative for large values and absolute for small ones. A failure names the case,
-// the quantity, the worst element and both values.
+// the dtype, the quantity, the worst element and both values.
 //
 // Without a GPU (or in a CPU-only build) the test says so in a MESSAGE and passes.
-// Left out: float64 parity (the float32 check is the stricter one for the GPU kernels).
 #include <cmath>
 #include <sstream>
 
@@ -20,9 +20,10 @@ namespace {
 using testing::Domain;
 using testing::OpCase;
 
-// float32 carries ~7 digits; the kernels differ from the CPU's only in summation order
-// (cuBLAS, block reductions, atomics), which costs a few units in the last place.
-constexpr double kTolerance = 1e-5;
+// The kernels differ from the CPU's only in summation order (cuBLAS, block reductions,
+// atomics), which costs a few units in the last place: of ~7 digits in float32, ~16 in
+// float64.
+double tolerance(DType dtype) { return dtype == DType::F64 ? 1e-12 : 1e-5; }
 
 std::vector<Device> gpu_devices() {
   std::vector<Device> devices;
@@ -90,8 +91,9 @@ Run run_on(const OpCase& c, const std::vector<Tensor>& host_inputs, const Tensor
   return run;
 }
 
-// "" when `got` matches `want` within kTolerance, else where and by how much it does not.
-std::string compare(const std::vector<double>& got, const std::vector<double>& want) {
+// "" when `got` matches `want` within `tolerance`, else where and by how much it does not.
+std::string compare(const std::vector<double>& got, const std::vector<double>& want,
+                    double tolerance) {
   if (got.size() != want.size()) {
     std::ostringstream report;
     report << got.size() << " elements vs the CPU's " << want.size();
@@ -108,35 +110,35 @@ std::string compare(const std::vector<double>& got, const std::vector<double>& w
     }
   }
   double error = worst / scale;
-  if (error <= kTolerance) return "";
+  if (error <= tolerance) return "";
   std::ostringstream report;
   report.precision(9);
-  report << "normalized error " << error << " > " << kTolerance << " at element " << worst_at
+  report << "normalized error " << error << " > " << tolerance << " at element " << worst_at
          << ": device " << got[worst_at] << " vs cpu " << want[worst_at];
   return report.str();
 }
 
-void check_parity(const OpCase& c, Device device) {
+void check_parity(const OpCase& c, Device device, DType dtype) {
   CAPTURE(c.name);
   Generator gen(11);
   std::vector<Tensor> host_inputs;
   for (const Shape& shape : c.shapes)
-    host_inputs.push_back(testing::make_input(shape, c.domain, gen).detach().to(DType::F32));
+    host_inputs.push_back(testing::make_input(shape, c.domain, gen).detach().to(dtype));
   Shape output_shape = c.f(host_inputs).shape();
-  Tensor weights = Tensor::randn(output_shape, gen, DType::F32, kCPU);
+  Tensor weights = Tensor::randn(output_shape, gen, dtype, kCPU);
 
   Run want = run_on(c, host_inputs, weights, kCPU);
   Run got = run_on(c, host_inputs, weights, device);
-  std::string report = compare(got.output, want.output);
-  CHECK_MESSAGE(report.empty(), c.name << " on " << device.str() << ", output: " << report);
+  std::string where = c.name + " on " + device.str() + " in " + dtype_name(dtype);
+  std::string report = compare(got.output, want.output, tolerance(dtype));
+  CHECK_MESSAGE(report.empty(), where << ", output: " << report);
   for (size_t k = 0; k < want.grads.size(); ++k) {
-    report = compare(got.grads[k], want.grads[k]);
-    CHECK_MESSAGE(report.empty(),
-                  c.name << " on " << device.str() << ", gradient of input " << k << ": " << report);
+    report = compare(got.grads[k], want.grads[k], tolerance(dtype));
+    CHECK_MESSAGE(report.empty(), where << ", gradient of input " << k << ": " << report);
   }
 }
 
-TEST_CASE("every op matches the CPU on every built GPU (float32, forward and backward)") {
+TEST_CASE("every op matches the CPU on every built GPU (float32 and float64, forward and backward)") {
   std::vector<Device> devices = gpu_devices();
   if (devices.empty()) {
     std::string why = backend_built(DeviceType::CUDA)
@@ -149,7 +151,8 @@ TEST_CASE("every op matches the CPU on every built GPU (float32, forward and bac
   for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
   for (Device device : devices) {
     MESSAGE("comparing " << cases.size() << " op cases on " << device.str() << " with the CPU");
-    for (const OpCase& c : cases) check_parity(c, device);
+    for (DType dtype : {DType::F32, DType::F64})
+      for (const OpCase& c : cases) check_parity(c, device, dtype);
   }
 }
 

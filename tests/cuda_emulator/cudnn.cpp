@@ -128,7 +128,10 @@ cudnnStatus_t read_geometry(const Call& call, Geometry* g) {
 template <class Tap>
 void for_each_tap(const Geometry& g, bool by_filter, Tap&& f) {
   int64_t outer = by_filter ? g.K : g.N, inner = by_filter ? g.N : g.K;
-#pragma omp parallel for schedule(dynamic)
+  // Threads only for large convolutions: a parallel region costs more than a small one, and
+  // leaves a spinning thread that makes every later mprotect of device memory interrupt it.
+  bool large = g.N * g.K * g.Cg * g.R * g.S * g.P * g.Q > (int64_t(1) << 22);
+#pragma omp parallel for schedule(dynamic) if (large)
   for (int64_t i = 0; i < outer; ++i)
     for (int64_t j = 0; j < inner; ++j) {
       int64_t n = by_filter ? j : i, k = by_filter ? i : j;
