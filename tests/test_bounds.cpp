@@ -10,11 +10,6 @@
 namespace margin {
 namespace {
 
-// Float64 checks against finite differences and reference values, made on the CPU whatever
-// the build's default device (this file writes parameters through host pointers);
-// test_parity holds the CUDA kernels to the CPU's.
-const DefaultDeviceScope kOnCpu(kCPU);
-
 using namespace bounds;
 
 TEST_CASE("the scale lower bound: s ≥ (C−1)/C · log((C−1) P_W / (1 − P_W))") {
@@ -57,11 +52,11 @@ TEST_CASE("two classes: NSL's boundary bisects, a point on LMCL's satisfies cos 
   Generator gen(0);
   auto lmcl = make_loss("lmcl", 2, 2, gen, options);
   std::vector<double> w = {1, 0, std::cos(phi), std::sin(phi)};
-  std::copy(w.begin(), w.end(), lmcl->weight().view().ptr<double>());
-  Tensor x = Tensor::from_vector({std::cos(alpha), std::sin(alpha)}, {1, 2}, DType::F64, kCPU);
-  std::vector<double> z = lmcl->logits(x, Tensor::from_indices({0}, {1}, kCPU)).to_vector();
+  backend_for(lmcl->weight().device()).copy_from_host(w.data(), lmcl->weight().view());
+  Tensor x = Tensor::from_vector({std::cos(alpha), std::sin(alpha)}, {1, 2}, DType::F64);
+  std::vector<double> z = lmcl->logits(x, Tensor::from_indices({0}, {1})).to_vector();
   CHECK(z[0] == doctest::Approx(z[1]).epsilon(1e-12));
-  CHECK(lmcl->forward(x, Tensor::from_indices({0}, {1}, kCPU)).item() == doctest::Approx(std::log(2.0)));
+  CHECK(lmcl->forward(x, Tensor::from_indices({0}, {1})).item() == doctest::Approx(std::log(2.0)));
   CHECK(testing::error_of([] { lmcl_boundary_angle(0.1, 0.5); }).find("exceeds") != std::string::npos);
 }
 

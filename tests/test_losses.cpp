@@ -14,21 +14,17 @@
 namespace margin {
 namespace {
 
-// Float64 checks against finite differences and reference values, made on the CPU whatever
-// the build's default device (this file writes parameters through host pointers);
-// test_parity holds the CUDA kernels to the CPU's.
-const DefaultDeviceScope kOnCpu(kCPU);
-
 const std::string kAllLosses[] = {"softmax", "nsl", "lmcl", "arcface", "sphereface", "combined"};
 
 Tensor labels_of(const std::vector<int64_t>& values) {
-  return Tensor::from_indices(values, {static_cast<int64_t>(values.size())}, kCPU);
+  return Tensor::from_indices(values, {static_cast<int64_t>(values.size())});
 }
 
-// Overwrites a contiguous float64 CPU tensor in place (the loss keeps the same handle).
+// Overwrites a contiguous float64 tensor in place, on whichever device it lives (the loss
+// keeps the same handle).
 void assign(const Tensor& t, const std::vector<double>& values) {
   REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
-  std::copy(values.begin(), values.end(), t.view().ptr<double>());
+  backend_for(t.device()).copy_from_host(values.data(), t.view());
 }
 
 LossOptions f64(LossOptions options = {}) {
@@ -124,7 +120,7 @@ TEST_CASE("every loss matches PyTorch's float64 loss and gradients (fixture)") {
       int64_t classes = static_cast<int64_t>(w_values.size()) / d;
       auto loss = loss_for(c, fused, d, classes);
       assign(loss->weight(), w_values);
-      Tensor x = Tensor::from_vector(x_values, {batch, d}, DType::F64, kCPU).requires_grad_();
+      Tensor x = Tensor::from_vector(x_values, {batch, d}, DType::F64).requires_grad_();
       Tensor value = loss->forward(x, labels_of(labels));
       value.backward();
       CHECK_MESSAGE(compare("loss", {value.item()}, c.arrays.at("loss"), 1e-10, 1e-10) == "", compare("loss", {value.item()}, c.arrays.at("loss"), 1e-10, 1e-10));
@@ -146,7 +142,7 @@ Batch random_batch(int64_t batch, int64_t d, int64_t classes, uint64_t seed) {
   Generator gen(seed);
   std::vector<int64_t> labels(batch);
   for (auto& y : labels) y = gen.below(classes);
-  return {Tensor::randn({batch, d}, gen, DType::F64, kCPU), labels_of(labels)};
+  return {Tensor::randn({batch, d}, gen, DType::F64), labels_of(labels)};
 }
 
 std::shared_ptr<MarginLoss> make(const std::string& name, LossOptions options, uint64_t seed = 1,
@@ -251,10 +247,10 @@ TEST_CASE("every loss's gradients for x and W match float64 finite differences, 
         Generator gen(11);
         // W of unit-sized rows: at the initial std 0.01 the curvature of Ŵ = W/‖W‖ (∝ 1/‖W‖²)
         // makes the finite differences, not the gradient, the inaccurate side.
-        assign(loss->weight(), Tensor::randn({7, 5}, gen, DType::F64, kCPU).to_vector());
+        assign(loss->weight(), Tensor::randn({7, 5}, gen, DType::F64).to_vector());
         // Softmax and SphereFace see ‖x‖: keep the logits of the same size as s·cos θ.
         double x_size = (name == "softmax") ? s * 20 : (name == "sphereface" ? s : 1.0);
-        Tensor x = (Tensor::randn({4, 5}, gen, DType::F64, kCPU) * (x_size / 2.0)).requires_grad_();
+        Tensor x = (Tensor::randn({4, 5}, gen, DType::F64) * (x_size / 2.0)).requires_grad_();
         Tensor labels = labels_of({1, 6, -1, 3});
         std::string report = testing::gradcheck(
             [&](const std::vector<Tensor>& inputs) { return loss->forward(inputs[0], labels); },
@@ -421,7 +417,7 @@ TEST_CASE("no NaN when |cos θ| = 1 (a feature exactly on or opposite its class 
       auto loss = make(name, options, 3, 4, 5);
       std::vector<double> w = loss->weight().to_vector(), rows(8);
       for (int j = 0; j < 4; ++j) rows[j] = w[2 * 4 + j] * 100, rows[4 + j] = -w[2 * 4 + j] * 100;
-      Tensor x = Tensor::from_vector(rows, {2, 4}, DType::F64, kCPU).requires_grad_();
+      Tensor x = Tensor::from_vector(rows, {2, 4}, DType::F64).requires_grad_();
       Tensor value = loss->forward(x, labels_of({2, 2}));
       value.backward();
       CHECK(std::isfinite(value.item()));
