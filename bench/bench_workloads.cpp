@@ -100,14 +100,13 @@ int main(int argc, char** argv) try {
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
   bool& json = flags.add("json", false, "print one JSON line (for bench/compare.sh)");
   bool& profile = flags.add("profile", false, "print the per-op profile of the timed steps");
-  std::string& device_name = flags.add<std::string>("device", "", "cpu, cuda or cuda:N (default: the build's default device)");
   int& batch = flags.add("batch", 0, "batch size of W1-W3 (0: the workload's own, 256 / 32 / 256)");
   double& peak_flag = flags.add("peak-gflops", 0.0, "the device's FP32 peak, to report the fraction of it "
                                 "(0: measured on the CPU, not reported on CUDA)");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
 
-  if (!device_name.empty()) set_default_device(parse_device(device_name));
   if (batch < 0) fail("--batch must be positive, got ", batch);
   Device device = default_device();
   std::map<std::string, std::function<Workload(Device, int64_t)>> workloads{

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/types.h"
+#include "backends/backend.h"
 
 namespace margin {
 
@@ -50,6 +50,14 @@ class Flags {
     entry.is_bool = std::is_same_v<T, bool>;
   }
 
+  // --device cpu|cuda|cuda:N: parse() makes it the default device, where tensors and
+  // parameters are made (set_default_device). Without it the build's default stays: CUDA
+  // when margin was built with it and a GPU is present, else the CPU.
+  void add_device_flag() {
+    device_ = &add<std::string>("device", "", "cpu, cuda or cuda:N: where tensors and parameters "
+                                "are made; empty: CUDA when built with it and a GPU is present, else cpu");
+  }
+
   void parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
       std::string arg = argv[i];
@@ -74,6 +82,7 @@ class Flags {
       if (!entry) fail("unknown flag --", name, " (see --help)");
       entry->assign(value);
     }
+    if (device_ && !device_->empty()) set_default_device(parse_device(*device_));
   }
 
   void print_help(std::ostream& out) const {
@@ -115,6 +124,7 @@ class Flags {
   }
 
   std::string program_, summary_;
+  std::string* device_ = nullptr;  // the --device value, when add_device_flag() declared it
   std::deque<Entry> entries_;
   std::deque<std::any> values_;
 };

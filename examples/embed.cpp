@@ -26,6 +26,7 @@ int main(int argc, char** argv) try {
   bool& flip = flags.add("flip", false, "flip embeddings: e(x) + e(mirror x)");
   std::string& out = flags.add<std::string>("out", "embeddings", "output prefix: <out>.bin and <out>.csv");
   int& threads = flags.add("threads", 2, "CPU threads");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   if (model_dir.empty()) fail("no --model folder (see --help)");

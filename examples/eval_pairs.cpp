@@ -36,6 +36,7 @@ int main(int argc, char** argv) try {
   std::string& roc = flags.add<std::string>("roc", "", "write the models' ROC curves (flip) to this PNG");
   std::string& report_path = flags.add<std::string>("report", "", "also write the reports and the table to this Markdown file");
   int& threads = flags.add("threads", 2, "CPU threads");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   std::vector<std::string> folders = split_commas(models), names = split_commas(labels);

@@ -138,6 +138,7 @@ int main(int argc, char** argv) try {
                                                      "the margins to train with, comma-separated");
   std::string& data_dir = flags.add<std::string>("data", kFashionMnistDir, "folder with the Fashion-MNIST IDX files");
   int& threads = flags.add("threads", 2, "CPU threads");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   std::vector<double> margins = parse_margins(margins_text);

@@ -24,6 +24,7 @@ int main(int argc, char** argv) try {
   FacesConfig config;
   add_faces_flags(flags, config);
   int& threads = flags.add("threads", 2, "CPU threads for the network (the data loader has --workers)");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
 

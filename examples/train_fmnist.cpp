@@ -30,6 +30,7 @@ int main(int argc, char** argv) try {
   std::string& data_dir = flags.add<std::string>("data", kFashionMnistDir, "folder with the Fashion-MNIST IDX files");
   int& threads = flags.add("threads", 2, "CPU threads");
   bool& profile = flags.add("profile", false, "print where the time went, per op and layer");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   profiler().enable(profile);

@@ -21,6 +21,7 @@ int main(int argc, char** argv) try {
   double& lr = flags.add("lr", 0.1, "learning rate");
   int64_t& seed = flags.add<int64_t>("seed", 0, "random seed");
   bool& profile = flags.add("profile", false, "print where the time went, per op and layer");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   profiler().enable(profile);
 

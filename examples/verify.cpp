@@ -21,6 +21,7 @@ int main(int argc, char** argv) try {
   bool& flip = flags.add("flip", true, "flip embeddings e(x) + e(mirror x) (--flip=false: plain)");
   double& threshold = flags.add("threshold", -2.0, "same when cosine >= this (default: model.txt's threshold from training)");
   int& threads = flags.add("threads", 2, "CPU threads");
+  flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   if (model_dir.empty() || a.empty() || b.empty()) fail("need --model, --a and --b (see --help)");

@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "core/flags.h"
 #include "core/ops.h"
 #include "core/random.h"
 
@@ -120,6 +121,23 @@ TEST_CASE("devices are named as --device flags take them; the default device can
   CHECK(error_of([] { set_default_device(Device{DeviceType::CUDA, 99}); })
             .starts_with("set_default_device: cuda:99 is not available here"));
   CHECK(default_device() == before);  // a refused device changes nothing
+
+  // A binary's --device flag (core/flags.h) sets the default when parsed.
+  auto parse = [](std::vector<std::string> args) {
+    Flags flags("test", "a binary with a --device flag");
+    flags.add_device_flag();
+    std::vector<char*> argv{const_cast<char*>("test")};
+    for (std::string& arg : args) argv.push_back(arg.data());
+    flags.parse(static_cast<int>(argv.size()), argv.data());
+  };
+  {
+    DefaultDeviceScope restore(before);
+    parse({"--device", "cpu"});
+    CHECK(default_device() == kCPU);
+  }
+  parse({});
+  CHECK(default_device() == before);  // no flag: the build's default stays
+  CHECK(error_of([&] { parse({"--device=cuda:99"}); }).starts_with("set_default_device: cuda:99"));
 }
 
 }  // namespace
