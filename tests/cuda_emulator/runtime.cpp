@@ -32,7 +32,6 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "tests/cuda_emulator/emulator.h"
@@ -329,23 +328,30 @@ void ensure_fault_handler() {
   sigaction(SIGSEGV, &action, &previous_handler);
 }
 
-void on_fault(int signal, siginfo_t* info, void*) {
+// The live allocation holding the byte at `p`: {start, bytes asked for}, or {0, 0}.
+std::pair<uintptr_t, size_t> allocation_at(const void* p) {
   Allocations& a = allocations();
-  uintptr_t start = 0;
-  size_t bytes = 0;
-  {
-    std::lock_guard<std::mutex> lock(a.mutex);
-    auto found = a.holding(info->si_addr, 1);
-    if (found != a.live.end()) std::tie(start, bytes) = *found;
-  }
+  std::lock_guard<std::mutex> lock(a.mutex);
+  auto found = a.holding(p, 1);
+  if (found == a.live.end()) return {0, 0};
+  return {found->first, found->second};
+}
+
+// Makes an allocation accessible until the outermost DeviceCode scope ends.
+void open_allocation(uintptr_t start, size_t bytes) {
+  mprotect(reinterpret_cast<void*>(start), mapped_size(bytes), PROT_READ | PROT_WRITE);
+  opened.emplace_back(reinterpret_cast<void*>(start), mapped_size(bytes));
+}
+
+void on_fault(int signal, siginfo_t* info, void*) {
+  auto [start, bytes] = allocation_at(info->si_addr);
   if (bytes == 0 || (device_code_depth > 0 && opened.size() == opened.capacity())) {
     // Not device memory: the access faults again, and goes where it would have gone.
     sigaction(signal, &previous_handler, nullptr);
     return;
   }
   if (device_code_depth > 0) {
-    mprotect(reinterpret_cast<void*>(start), mapped_size(bytes), PROT_READ | PROT_WRITE);
-    opened.emplace_back(reinterpret_cast<void*>(start), mapped_size(bytes));
+    open_allocation(start, bytes);
     return;
   }
   char message[256];
@@ -378,13 +384,8 @@ DeviceCode::DeviceCode() {
 }
 
 void DeviceCode::open(const void* pointer) {
-  Allocations& a = allocations();
-  std::lock_guard<std::mutex> lock(a.mutex);
-  auto found = a.holding(pointer, 1);
-  if (found == a.live.end()) return;
-  auto* start = reinterpret_cast<void*>(found->first);
-  mprotect(start, mapped_size(found->second), PROT_READ | PROT_WRITE);
-  opened.emplace_back(start, mapped_size(found->second));
+  auto [start, bytes] = allocation_at(pointer);
+  if (bytes > 0) open_allocation(start, bytes);
 }
 
 DeviceCode::~DeviceCode() {
