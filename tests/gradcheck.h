@@ -6,7 +6,7 @@
 // An element passes when |analytic − numeric| ≤ atol + rtol · |numeric| (both 1e-6 by
 // default); a failure prints the op, the input, the worst element and both values.
 // Also the small helpers the tests share: error_of and contains for error messages, TempDir
-// for files, leaf tensors.
+// for files, assign for parameters, leaf tensors.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -130,6 +130,15 @@ struct TempDir {
     return file(name);
   }
 };
+
+// Overwrites a contiguous float64 tensor in place, on whichever device it lives: a layer or
+// loss that holds the same handle sees the new values.
+inline void assign(const Tensor& t, const std::vector<double>& values) {
+  REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
+  REQUIRE(t.dtype() == DType::F64);
+  REQUIRE(t.is_contiguous());
+  backend_for(t.device()).copy_from_host(values.data(), t.view());
+}
 
 // A float64 leaf on the default device (the GPU in a CUDA build that has one), with values
 // drawn uniformly from [low, high), requiring grad. The same values on every device.

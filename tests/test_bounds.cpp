@@ -51,8 +51,7 @@ TEST_CASE("two classes: NSL's boundary bisects, a point on LMCL's satisfies cos 
   options.dtype = DType::F64;
   Generator gen(0);
   auto lmcl = make_loss("lmcl", 2, 2, gen, options);
-  std::vector<double> w = {1, 0, std::cos(phi), std::sin(phi)};
-  backend_for(lmcl->weight().device()).copy_from_host(w.data(), lmcl->weight().view());
+  testing::assign(lmcl->weight(), {1, 0, std::cos(phi), std::sin(phi)});
   Tensor x = Tensor::from_vector({std::cos(alpha), std::sin(alpha)}, {1, 2}, DType::F64);
   std::vector<double> z = lmcl->logits(x, Tensor::from_indices({0}, {1})).to_vector();
   CHECK(z[0] == doctest::Approx(z[1]).epsilon(1e-12));

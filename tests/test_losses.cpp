@@ -14,17 +14,12 @@
 namespace margin {
 namespace {
 
+using testing::assign;
+
 const std::string kAllLosses[] = {"softmax", "nsl", "lmcl", "arcface", "sphereface", "combined"};
 
 Tensor labels_of(const std::vector<int64_t>& values) {
   return Tensor::from_indices(values, {static_cast<int64_t>(values.size())});
-}
-
-// Overwrites a contiguous float64 tensor in place, on whichever device it lives (the loss
-// keeps the same handle).
-void assign(const Tensor& t, const std::vector<double>& values) {
-  REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
-  backend_for(t.device()).copy_from_host(values.data(), t.view());
 }
 
 LossOptions f64(LossOptions options = {}) {

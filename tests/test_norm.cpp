@@ -10,19 +10,13 @@
 namespace margin {
 namespace {
 
+using testing::assign;
 using testing::error_of;
 using testing::gradcheck;
 using V = const std::vector<Tensor>&;
 
 constexpr BatchNormOptions kF64{1e-5, 0.1, true, DType::F64};
 constexpr BatchNormOptions kF64NoAffine{1e-5, 0.1, false, DType::F64};
-
-// Overwrites a contiguous float64 tensor in place, on whichever device it lives (the layer
-// keeps seeing it).
-void set_values(const Tensor& t, const std::vector<double>& values) {
-  REQUIRE(values.size() == static_cast<size_t>(t.numel()));
-  backend_for(t.device()).copy_from_host(values.data(), t.view());
-}
 
 // Non-trivial affine parameters and running statistics, so every term of the formula shows.
 void randomize(BatchNorm& layer, Generator& gen) {
@@ -34,10 +28,10 @@ void randomize(BatchNorm& layer, Generator& gen) {
     mean[i] = gen.uniform(-0.3, 0.3);
     var[i] = gen.uniform(0.5, 2.0);
   }
-  if (layer.weight.defined()) set_values(layer.weight, weight);
-  if (layer.bias.defined()) set_values(layer.bias, bias);
-  set_values(layer.running_mean, mean);
-  set_values(layer.running_var, var);
+  if (layer.weight.defined()) assign(layer.weight, weight);
+  if (layer.bias.defined()) assign(layer.bias, bias);
+  assign(layer.running_mean, mean);
+  assign(layer.running_var, var);
 }
 
 // x and, when affine, the layer's weight and bias: all three are gradient-checked.
@@ -153,7 +147,7 @@ TEST_CASE("BatchNorm2d running statistics pool over N, H and W") {
 TEST_CASE("PReLU: gradients of x and of per-channel and shared slopes") {
   Generator gen(3);
   PReLU per_channel(3, 0.25, DType::F64);
-  set_values(per_channel.weight, {0.1, -0.4, 0.7});
+  assign(per_channel.weight, {0.1, -0.4, 0.7});
   CHECK(gradcheck([&](V x) { return per_channel(x[0]); },
                   {testing::leaf_away_from_zero({4, 3, 2}, gen), per_channel.weight}) == "");
   CHECK(gradcheck([&](V x) { return per_channel(x[0]); },
@@ -167,7 +161,7 @@ TEST_CASE("PReLU: gradients of x and of per-channel and shared slopes") {
 // PyTorch takes the x ≤ 0 branch at 0: dy/dx = a_c, and dy/da_c = x = 0.
 TEST_CASE("PReLU at x = 0 follows PyTorch: dx = a·dy, no slope gradient") {
   PReLU layer(2, 0.25, DType::F64);
-  set_values(layer.weight, {0.5, -2.0});
+  assign(layer.weight, {0.5, -2.0});
   // x [3, 2]: channel 0 gets (0, 1.5, -1), channel 1 gets (0, -3, 0).
   Tensor x = Tensor::from_vector({0.0, 0.0, 1.5, -3.0, -1.0, 0.0}, {3, 2}, DType::F64)
                  .requires_grad_();
