@@ -288,19 +288,4 @@ Device default_device();
 // Throws, naming the device, when it is not available here.
 void set_default_device(Device device);
 
-// Makes `device` the default until the scope ends (tests that run on the CPU whatever the
-// build's default, a --device flag):  DefaultDeviceScope on_cpu(kCPU);
-class DefaultDeviceScope {
- public:
-  explicit DefaultDeviceScope(Device device) : previous_(default_device()) {
-    set_default_device(device);
-  }
-  ~DefaultDeviceScope() { set_default_device(previous_); }
-  DefaultDeviceScope(const DefaultDeviceScope&) = delete;
-  DefaultDeviceScope& operator=(const DefaultDeviceScope&) = delete;
-
- private:
-  Device previous_;
-};
-
 }  // namespace margin

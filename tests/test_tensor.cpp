@@ -102,7 +102,7 @@ TEST_CASE("bad input names the op, the shapes and what was expected") {
   CHECK(error_of([&] { concat({a, b.reshape({3, 4})}, 0); }).find("concat: float32[3, 4] on cpu does not match float32[2, 3] on cpu outside axis 0") == 0);
 }
 
-TEST_CASE("devices are named as --device flags take them; the default device can be scoped") {
+TEST_CASE("devices are named as --device flags take them; the default device can be set") {
   CHECK(parse_device("cpu") == kCPU);
   CHECK(parse_device("cuda") == Device{DeviceType::CUDA, 0});
   CHECK(parse_device("cuda:1") == Device{DeviceType::CUDA, 1});
@@ -112,11 +112,10 @@ TEST_CASE("devices are named as --device flags take them; the default device can
           "unknown device '" + std::string(bad) + "' (expected cpu, cuda or cuda:N)");
 
   Device before = default_device();
-  {
-    DefaultDeviceScope on_cpu(kCPU);
-    CHECK(default_device() == kCPU);
-    CHECK(Tensor::zeros({2}).device() == kCPU);
-  }
+  set_default_device(kCPU);
+  CHECK(default_device() == kCPU);
+  CHECK(Tensor::zeros({2}).device() == kCPU);
+  set_default_device(before);
   CHECK(default_device() == before);
   CHECK(error_of([] { set_default_device(Device{DeviceType::CUDA, 99}); })
             .starts_with("set_default_device: cuda:99 is not available here"));
@@ -130,11 +129,9 @@ TEST_CASE("devices are named as --device flags take them; the default device can
     for (std::string& arg : args) argv.push_back(arg.data());
     flags.parse(static_cast<int>(argv.size()), argv.data());
   };
-  {
-    DefaultDeviceScope restore(before);
-    parse({"--device", "cpu"});
-    CHECK(default_device() == kCPU);
-  }
+  parse({"--device", "cpu"});
+  CHECK(default_device() == kCPU);
+  set_default_device(before);
   parse({});
   CHECK(default_device() == before);  // no flag: the build's default stays
   CHECK(error_of([&] { parse({"--device=cuda:99"}); }).starts_with("set_default_device: cuda:99"));
