@@ -37,9 +37,8 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
                        int64_t emb, int64_t classes, double s, double m, Device device) {
   auto gen = std::make_shared<Generator>(1);
   auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", emb, classes, *gen, {.scale = s, .margin = m}));
-  std::vector<Tensor> params = model->parameters();
-  for (const Tensor& p : head->parameters()) params.push_back(p);
-  auto sgd = std::make_shared<SGD>(params, SgdParams{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
+  auto sgd = std::make_shared<SGD>(parameters_of({model.get(), head.get()}),
+                                   SgdParams{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
   Tensor images = Tensor::randn(input, *gen, DType::F32, device);
   Tensor labels = Tensor::from_indices(random_labels(*gen, input[0], classes), {input[0]}, device);
   double model_flops = static_cast<double>(summarize(*model, images.shape()).flops);
@@ -47,8 +46,7 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
   return {name, 3 * (model_flops + head_flops), [=] {
             sgd->zero_grad();
             head->forward((*model)(images), labels).backward();
-            sgd->step();
-            head->renormalize_weights();
+            sgd->step();  // also puts the class weights back on the unit sphere
           }};
 }
 

@@ -7,7 +7,9 @@
 //
 // add() returns a reference to the value, which the Flags object owns and parse() fills in:
 // keep the Flags object alive as long as the references are used. bind() fills in a variable
-// of the caller's instead (binaries that share a config struct declare its flags once).
+// of the caller's instead (binaries that share a config struct declare its flags once); a
+// std::optional<T> variable stays unset unless the flag is given, and its help says what
+// unset means.
 #pragma once
 #include <any>
 #include <cstdlib>
@@ -15,6 +17,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -39,15 +42,13 @@ class Flags {
   // current value is the default; `target` must outlive parse().
   template <class T>
   void bind(const std::string& name, T& target, const std::string& help) {
-    Entry& entry = entries_.emplace_back();
-    entry.name = name;
-    entry.help = help;
-    std::ostringstream text;
-    text << std::boolalpha << target;
-    entry.default_text = text.str();
-    T* storage = &target;
-    entry.assign = [storage, name](const std::string& value) { *storage = parse_value<T>(name, value); };
-    entry.is_bool = std::is_same_v<T, bool>;
+    Entry& entry = declare<T>(name, help, text_of(target));
+    entry.assign = [&target, name](const std::string& value) { target = parse_value<T>(name, value); };
+  }
+  template <class T>
+  void bind(const std::string& name, std::optional<T>& target, const std::string& help) {
+    Entry& entry = declare<T>(name, help, target ? std::optional(text_of(*target)) : std::nullopt);
+    entry.assign = [&target, name](const std::string& value) { target = parse_value<T>(name, value); };
   }
 
   // --device cpu|cuda|cuda:N: parse() makes it the default device, where tensors and
@@ -87,18 +88,38 @@ class Flags {
 
   void print_help(std::ostream& out) const {
     out << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
-    for (const Entry& e : entries_)
-      out << "  --" << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ')
-          << e.help << " (default: " << (e.default_text.empty() ? "\"\"" : e.default_text) << ")\n";
+    for (const Entry& e : entries_) {
+      out << "  --" << e.name << std::string(e.name.size() < 16 ? 16 - e.name.size() : 1, ' ') << e.help;
+      if (e.default_text) out << " (default: " << (e.default_text->empty() ? "\"\"" : *e.default_text) << ")";
+      out << "\n";
+    }
     out << "  --help            this text\n";
   }
 
  private:
   struct Entry {
-    std::string name, help, default_text;
+    std::string name, help;
+    std::optional<std::string> default_text;  // none: an optional flag, whose help says what unset means
     std::function<void(const std::string&)> assign;
     bool is_bool = false;
   };
+
+  template <class T>
+  Entry& declare(const std::string& name, const std::string& help, std::optional<std::string> default_text) {
+    Entry& entry = entries_.emplace_back();
+    entry.name = name;
+    entry.help = help;
+    entry.default_text = std::move(default_text);
+    entry.is_bool = std::is_same_v<T, bool>;
+    return entry;
+  }
+
+  template <class T>
+  static std::string text_of(const T& value) {
+    std::ostringstream text;
+    text << std::boolalpha << value;
+    return text.str();
+  }
 
   template <class T>
   static T parse_value(const std::string& name, const std::string& text) {

@@ -27,6 +27,7 @@ void SGD::step() {
     if (!grad.defined()) continue;
     backend_for(params_[i].device())
         .sgd_step(options_, params_[i].view(), grad.view(), velocities_[i].view());
+    if (const Tensor::Constraint& constraint = params_[i].constraint()) constraint(params_[i]);
   }
 }
 

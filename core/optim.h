@@ -1,5 +1,6 @@
 // core/optim.h — optimizers. An optimizer holds the parameters it updates and their state;
-// step() applies one update from their .grad (parameters without a gradient are skipped).
+// step() applies one update from their .grad (parameters without a gradient are skipped),
+// then each updated parameter's constraint (Tensor::set_constraint), if it has one.
 #pragma once
 #include <vector>
 

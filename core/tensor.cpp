@@ -136,6 +136,14 @@ Tensor Tensor::clone() const {
   return copy;
 }
 
+void Tensor::copy_(const Tensor& source) const {
+  if (!source.defined() || source.shape() != shape())
+    fail("copy_: expected values of shape ", shape_str(shape()), " for ", describe(), ", got ",
+         source.defined() ? source.describe() : std::string("an undefined tensor"));
+  Tensor here = source.detach().to(device());  // the dtype is converted by the copy
+  backend_for(device()).copy(here.view(), view());
+}
+
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
   // A differentiable copy: the gradient passes straight through.
@@ -213,6 +221,8 @@ void Tensor::set_grad_fn(std::shared_ptr<Node> node) {
   impl_->requires_grad = impl_->grad_fn != nullptr;
 }
 void Tensor::backward(const Tensor& seed) const { run_backward(*this, seed); }
+void Tensor::set_constraint(Constraint constraint) { checked(impl_).constraint = std::move(constraint); }
+const Tensor::Constraint& Tensor::constraint() const { return checked(impl_).constraint; }
 
 // ---- printing -----------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@
 // Left out: in-place ops on tensors that autograd has saved (no version counters), dtypes
 // other than float32, float64 and int64, and more than one output per op.
 #pragma once
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <string>
@@ -70,6 +71,10 @@ class Tensor {
   Tensor to(Device device) const;
   Tensor to(DType dtype) const;
   Tensor detach() const;  // same storage, no autograd history
+  // Writes `source`'s values into this tensor, in place and outside autograd (converted to this
+  // dtype and device; the shapes must be equal, the two must not overlap). How a user sets a
+  // parameter: every module holding its handle sees the new values.
+  void copy_(const Tensor& source) const;
   std::vector<double> to_vector() const;
   std::vector<int64_t> to_indices() const;
   double item() const;  // the value of a one-element tensor
@@ -92,6 +97,14 @@ class Tensor {
   // Backpropagates from this tensor. A non-scalar needs a seed of its own shape.
   void backward(const Tensor& seed = Tensor()) const;
 
+  // A parameter's constraint: a projection that optimizers apply to it, in place and outside
+  // autograd, after every update of it (Keras's kernel_constraint). A normalized loss sets
+  // one on its class weights to keep each row on the unit sphere, so no training loop can
+  // forget to. Empty: none.
+  using Constraint = std::function<void(const Tensor& param)>;
+  void set_constraint(Constraint constraint);
+  const Constraint& constraint() const;
+
   TensorImpl* impl() const { return impl_.get(); }
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
   long use_count() const { return impl_.use_count(); }  // handles sharing this tensor
@@ -112,6 +125,7 @@ struct TensorImpl {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  Tensor::Constraint constraint;
 };
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor);

@@ -6,6 +6,7 @@
 // here are read-only after construction. Left out: streaming datasets of unknown size.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,19 @@ class Dataset {
   virtual int64_t size() const = 0;
   virtual Sample get(int64_t index) const = 0;  // 0 <= index < size(), else margin::Error
   virtual int64_t num_classes() const = 0;
+};
+
+// The listed images of another dataset, in the listed order (labels kept).
+class Subset : public Dataset {
+ public:
+  Subset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices);
+  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
+  Sample get(int64_t index) const override;
+  int64_t num_classes() const override { return base_->num_classes(); }
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+  std::vector<int64_t> indices_;
 };
 
 }  // namespace margin

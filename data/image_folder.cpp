@@ -12,6 +12,16 @@ namespace margin {
 
 namespace fs = std::filesystem;
 
+ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width)
+    : paths_(std::move(paths)), channels_(channels), height_(height), width_(width) {
+  if (height_ < 1 || width_ < 1) fail("ImageList: size ", height_, "×", width_, " (expected positive)");
+}
+
+Sample ImageList::get(int64_t index) const {
+  if (index < 0 || index >= size()) fail("ImageList::get: index ", index, " out of range (size ", size(), ")");
+  return image_to_sample(resize_bilinear(decode_image(paths_[index], channels_), height_, width_), 0);
+}
+
 bool is_image_path(const std::string& path) {
   std::string name = fs::path(path).filename().string();
   if (name.empty() || name[0] == '.') return false;

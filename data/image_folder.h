@@ -79,6 +79,21 @@ class ImageFolder : public Dataset {
   mutable std::vector<std::shared_ptr<const Image8>> cache_;  // by dataset index, when on
 };
 
+// Image files given by path (label 0), decoded like an ImageFolder's: `channels`, resized to
+// height × width, byte / 255.
+class ImageList : public Dataset {
+ public:
+  ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width);
+  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
+  Sample get(int64_t index) const override;
+  int64_t num_classes() const override { return 1; }
+  const std::vector<std::string>& paths() const { return paths_; }
+
+ private:
+  std::vector<std::string> paths_;
+  int64_t channels_, height_, width_;
+};
+
 // Whether a file name ends in one of the image extensions above (any case) and is not hidden.
 bool is_image_path(const std::string& path);
 

@@ -1,6 +1,6 @@
 // examples/embed.cpp — images → embeddings with a model that train_faces trained: one row per
 // image, written as <out>.bin (float32, with a small header) and <out>.csv (path, values);
-// the format is in examples/common/face_eval.h.
+// the format is in train/face_eval.h.
 //
 //   ./build/embed --model runs/yaleb-lmcl --folder ../shared/data/yaleb-cropped/yaleB01 --out b01
 //   ./build/embed --model runs/yaleb-lmcl --images a.pgm,b.png --flip --out two
@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "core/flags.h"
-#include "examples/common/face_eval.h"
+#include "train/face_eval.h"
 
 using namespace margin;
 

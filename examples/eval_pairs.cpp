@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "core/flags.h"
-#include "examples/common/face_eval.h"
+#include "train/face_eval.h"
 
 using namespace margin;
 

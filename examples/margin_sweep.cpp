@@ -23,7 +23,8 @@
 #include "core/ops.h"
 #include "data/fashion_mnist.h"
 #include "eval/plot.h"
-#include "examples/common/fmnist_job.h"
+#include "train/fmnist.h"
+#include "train/metrics.h"
 
 using namespace margin;
 

@@ -7,13 +7,14 @@
 // Like train_fmnist: a progress bar, log.csv, an atomic checkpoint each epoch (--resume),
 // a one-line summary. The output folder holds what the tools need (model.txt + model.bin:
 // embed, verify, eval_pairs), pairs.txt, verification.md and roc.png. The run itself is
-// examples/common/face_job.cpp.
+// train/faces.cpp.
 #include <omp.h>
 
 #include <cstdio>
 
 #include "core/flags.h"
-#include "examples/common/face_job.h"
+#include "train/faces.h"
+#include "train/progress.h"
 
 using namespace margin;
 

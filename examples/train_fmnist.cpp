@@ -7,7 +7,7 @@
 // the uninterrupted run on the CPU with the same seed and thread count). At the end: the
 // final model, a one-line summary and, for --emb-dim 2 or 3, the CosFace paper's picture of
 // the test embeddings on the circle (sphere) with the class-weight directions.
-// The run itself is examples/common/fmnist_job.cpp, shared with margin_sweep.
+// The run itself is train/fmnist.cpp, shared with margin_sweep.
 #include <omp.h>
 
 #include <cstdio>
@@ -17,7 +17,9 @@
 #include "core/profiler.h"
 #include "data/fashion_mnist.h"
 #include "eval/feature_plot.h"
-#include "examples/common/fmnist_job.h"
+#include "train/fmnist.h"
+#include "train/metrics.h"
+#include "train/progress.h"
 
 using namespace margin;
 

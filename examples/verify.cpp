@@ -8,7 +8,7 @@
 #include <cstdio>
 
 #include "core/flags.h"
-#include "examples/common/face_eval.h"
+#include "train/face_eval.h"
 
 using namespace margin;
 

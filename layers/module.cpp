@@ -22,6 +22,13 @@ std::vector<Tensor> Module::parameters() const {
   return out;
 }
 
+std::vector<Tensor> parameters_of(std::initializer_list<const Module*> modules) {
+  std::vector<Tensor> out;
+  for (const Module* module : modules)
+    for (const Tensor& p : module->parameters()) out.push_back(p);
+  return out;
+}
+
 std::vector<Parameter> Module::named_buffers() const {
   std::vector<Parameter> out;
   collect("", true, out);

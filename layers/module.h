@@ -7,6 +7,7 @@
 // same tensor, and an in-place load (checkpoints) is seen by both.
 #pragma once
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -55,6 +56,10 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
+
+// The parameters of several modules, in order: what one optimizer takes for a model and its
+// loss head, SGD sgd(parameters_of({model.get(), loss.get()}), …).
+std::vector<Tensor> parameters_of(std::initializer_list<const Module*> modules);
 
 class Layer : public Module {
  public:

@@ -93,9 +93,9 @@ Tensor ArcFaceLoss::target_cosine(const Tensor& cos_y) {
 }
 
 SphereFaceLoss::SphereFaceLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options)
-    : MarginLoss(dim, classes, gen, options) {
-  if (options.margin < 1 || options.margin != std::floor(options.margin))
-    fail("SphereFaceLoss: the angular margin m must be an integer ≥ 1, got ", options.margin);
+    : MarginLoss(dim, classes, gen, options, {.scale = 1, .margin = 4}) {
+  if (margin_ < 1 || margin_ != std::floor(margin_))
+    fail("SphereFaceLoss: the angular margin m must be an integer ≥ 1, got ", margin_);
 }
 
 // λ = max(λ_min, base·(1 + γ·step)^−power): starts near plain softmax (λ ≫ 1 weighs cos θ)
@@ -111,7 +111,7 @@ double SphereFaceLoss::lambda() const {
 // (λ cos θ + ψ(θ)) / (1 + λ). The margin is an integer and is not warmed up: λ is
 // SphereFace's own warm-up.
 Tensor SphereFaceLoss::target_cosine(const Tensor& cos_y) {
-  int64_t m = static_cast<int64_t>(options_.margin);
+  int64_t m = static_cast<int64_t>(margin_);
   std::vector<double> argument = angles(cos_y);
   for (double& a : argument) a *= static_cast<double>(m);
   Tensor psi = monotone_cosine(chebyshev(cos_y, m), argument, m - 1);

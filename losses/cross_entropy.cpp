@@ -1,10 +1,11 @@
 // losses/cross_entropy.cpp — the one cross-entropy every margin loss ends in, and the label
 // checks that go with it.
 //
-//   L = −(1/|V|) Σ_{b∈V} log p_{b,y_b},   p_b = softmax(z_b),   V = {b : y_b ≠ −1}
+//   ℓ_b = −log p_{b,y_b},   p_b = softmax(z_b),   for b ∈ V = {b : y_b ≠ −1}; ℓ_b = 0 otherwise
+//   L = (1/|V|) Σ_b ℓ_b  (Reduction::Mean; Sum drops the 1/|V|, None returns ℓ)
 //   ∂L/∂z_bj = (p_bj − [j = y_b]) / |V| for b ∈ V, and 0 for ignored rows.
 // Ignored rows are multiplied by a 0 mask after the log-softmax, so neither their loss nor
-// their gradient reaches anything. With no valid row the loss is 0 (PyTorch gives NaN).
+// their gradient reaches anything. With no valid row the mean is 0 (PyTorch gives NaN).
 // Left out: label smoothing and class weights.
 #include <algorithm>
 
@@ -41,14 +42,23 @@ Tensor blend_valid(const LabelRows& rows, const Tensor& a, const Tensor& b) {
   return rows.valid * a + (1.0 - rows.valid) * b;
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
+Tensor reduce_rows(const Tensor& losses, const LabelRows& rows, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::None: return losses;
+    case Reduction::Sum: return sum(losses);
+    case Reduction::Mean: break;
+  }
+  return sum(losses) / static_cast<double>(std::max<int64_t>(rows.count, 1));
+}
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction) {
   if (!logits.defined() || logits.ndim() != 2)
     fail("cross_entropy: expected logits [B, C], got ",
          logits.defined() ? logits.describe() : std::string("an undefined tensor"));
   LabelRows rows = label_rows(labels, logits.size(0), logits.size(1), logits.dtype(),
                               "cross_entropy");
   Tensor log_p = gather(log_softmax(logits, 1), 1, rows.safe);  // log p_{b, y_b}, [B, 1]
-  return -sum(log_p * rows.valid) / static_cast<double>(std::max<int64_t>(rows.count, 1));
+  return reduce_rows(-(log_p * rows.valid).reshape({logits.size(0)}), rows, reduction);
 }
 
 }  // namespace margin

@@ -1,6 +1,6 @@
 // losses/margin_loss.h — the loss progression of face recognition, each a Module holding the
 // class weights W [C, d] ("weight": N(0, 0.01²) directions as in the CosFace and insightface
-// code; rows of length 1 for every loss but Softmax, see renormalize_weights):
+// code; rows kept of length 1 for every loss but Softmax, see MarginLoss's constructor):
 //
 //   Softmax     z_j = W_j · x                                  (no bias)
 //   NSL         z_j = s · cos θ_j,      cos θ_j = x̂ · Ŵ_j       (Wang et al. 2018, eq. 3)
@@ -9,7 +9,7 @@
 //   SphereFace  z_y = ‖x‖ · (λ cos θ_y + ψ(θ_y)) / (1 + λ),  ψ(θ) = (−1)^k cos(mθ) − 2k
 //   Combined    z_y = s · (cos(m1 θ_y + m2) − m3)
 //
-// and one cross-entropy, mean over rows whose label is not −1. Shapes: x [B, d], labels [B]
+// and one cross-entropy, over rows whose label is not −1 (mean, sum or per row: Reduction). Shapes: x [B, d], labels [B]
 // int64 in [−1, C). The composed forward (a few ops per loss, in losses/*.cpp) is the
 // readable reference; the normalized losses use the fused margin head (core/ops margin_head)
 // when LossOptions::fused is on, with the same values and gradients (tests/test_losses.cpp).
@@ -17,6 +17,7 @@
 // Left out: sub-center and dynamic margins, partial-FC sampling of classes, bias terms.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/random.h"
@@ -24,9 +25,14 @@
 
 namespace margin {
 
+// What forward returns from the per-row losses ℓ_b (0 on rows labelled −1), as PyTorch's
+// `reduction`: their mean over the labelled rows (0 when there is none), their sum, or ℓ [B].
+enum class Reduction { Mean, Sum, None };
+
 struct LossOptions {
-  double scale = 0;    // s; 0 means the loss's default (make_loss)
-  double margin = -1;  // m; < 0 means the loss's default
+  std::optional<double> scale = std::nullopt;   // s; unset: the loss's default (below, per loss)
+  std::optional<double> margin = std::nullopt;  // m; unset: the loss's default
+  Reduction reduction = Reduction::Mean;
   // Fused head for NSL, LMCL, ArcFace and Combined (ignored by Softmax and SphereFace).
   bool fused = true;
   // Margin warm-up: m grows linearly from 0 to m over the first warmup_steps (set_step).
@@ -44,6 +50,13 @@ struct LossOptions {
   DType dtype = DType::F32;  // of W (tests use float64)
 };
 
+// What a loss uses where LossOptions leaves s or m unset, and whether its class weights live
+// on the unit sphere. Each loss class states its own, once, in its constructor below.
+struct LossDefaults {
+  double scale = 64, margin = 0;
+  bool unit_weights = true;  // every loss but Softmax, whose logits use ‖W_j‖
+};
+
 // Labels [B] seen two ways: `safe` [B, 1] int64 with −1 replaced by 0 (so gather and
 // scatter stay in range) and `valid` [B, 1] in `dtype`, 1 for a real label and 0 for −1.
 struct LabelRows {
@@ -56,17 +69,22 @@ LabelRows label_rows(const Tensor& labels, int64_t batch, int64_t classes, DType
 // valid ⊙ a + (1 − valid) ⊙ b: the margin only on rows with a real label.
 Tensor blend_valid(const LabelRows& rows, const Tensor& a, const Tensor& b);
 
-// Mean cross-entropy of logits [B, C] against labels [B]; rows labelled −1 add neither loss
-// nor gradient (0 when every row is ignored). Labels ≥ C or < −1 are an error naming the row.
-Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// ℓ [B] reduced as asked; `rows` are the labels it was computed for.
+Tensor reduce_rows(const Tensor& losses, const LabelRows& rows, Reduction reduction);
+
+// Cross-entropy of logits [B, C] against labels [B], reduced as asked (default: the mean over
+// labelled rows); rows labelled −1 add neither loss nor gradient. Labels ≥ C or < −1 are an
+// error naming the row.
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, Reduction reduction = Reduction::Mean);
 
 class MarginLoss : public Module {
  public:
-  // unit_weights: W_j starts (and, through renormalize_weights, stays) of length 1; every
-  // loss but Softmax, which uses ‖W_j‖.
-  MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options,
-             bool unit_weights = true);
-  // The mean loss over non-ignored rows.
+  // With defaults.unit_weights, W_j starts of length 1 and stays there: W carries a constraint
+  // (Tensor::set_constraint) that puts every row back on the unit sphere after each optimizer
+  // step. The loss value does not change (it sees only Ŵ); SGD's steps keep turning W_j
+  // instead of lengthening it (progression.cpp explains).
+  MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options, LossDefaults defaults);
+  // The loss, reduced as options.reduction says (default: the mean over labelled rows).
   virtual Tensor forward(const Tensor& x, const Tensor& labels);
   Tensor operator()(const Tensor& x, const Tensor& labels) { return forward(x, labels); }
   // Logits [B, C] with the margin at each label; without labels (inference) no margin.
@@ -74,18 +92,14 @@ class MarginLoss : public Module {
   // cos θ [B, C] = x̂ Ŵᵀ, for evaluation.
   Tensor cos_theta(const Tensor& x);
 
-  // Puts every W_j back on the unit sphere, in place and outside autograd: the training loop
-  // calls it after each optimizer step. The loss value is unchanged (it sees only Ŵ); SGD's
-  // steps keep turning W_j instead of lengthening it (progression.cpp explains). Softmax: no-op.
-  void renormalize_weights();
-
   void set_step(int64_t step) { step_ = step; }
   int64_t step() const { return step_; }
   // m now: the full margin, or its warm-up fraction.
   double current_margin() const;
   // 1 after the warm-up, step / warmup_steps during it.
   double warmup_fraction() const;
-  double scale() const { return options_.scale; }
+  double scale() const { return scale_; }    // s in force (the option, or the loss's default)
+  double margin() const { return margin_; }  // m in force, after the warm-up
   const LossOptions& options() const { return options_; }
   Tensor weight() const { return weight_; }
 
@@ -102,16 +116,16 @@ class MarginLoss : public Module {
   Tensor fused_forward(const Tensor& x, const Tensor& labels);
 
   LossOptions options_;
+  double scale_, margin_;
   int64_t classes_;
   Tensor weight_;
   int64_t step_ = 0;
-  bool unit_weights_;
 };
 
 class SoftmaxLoss final : public MarginLoss {
  public:
-  SoftmaxLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options)
-      : MarginLoss(dim, classes, gen, options, /*unit_weights=*/false) {}
+  SoftmaxLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
+      : MarginLoss(dim, classes, gen, options, {.scale = 1, .margin = 0, .unit_weights = false}) {}
   std::string type_name() const override { return "SoftmaxLoss"; }
   Tensor logits(const Tensor& x, const Tensor& labels) override;
 
@@ -121,16 +135,19 @@ class SoftmaxLoss final : public MarginLoss {
 
 class NormalizedSoftmaxLoss final : public MarginLoss {
  public:
-  using MarginLoss::MarginLoss;
+  NormalizedSoftmaxLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0}) {}
   std::string type_name() const override { return "NormalizedSoftmaxLoss"; }
 
  protected:
   double cosface_margin() const override { return 0; }
 };
 
+// s = 64, m = 0.35: CosFace §4.1.
 class LargeMarginCosineLoss final : public MarginLoss {
  public:
-  using MarginLoss::MarginLoss;
+  LargeMarginCosineLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0.35}) {}
   std::string type_name() const override { return "LargeMarginCosineLoss"; }
 
  protected:
@@ -140,7 +157,8 @@ class LargeMarginCosineLoss final : public MarginLoss {
 
 class ArcFaceLoss final : public MarginLoss {
  public:
-  using MarginLoss::MarginLoss;
+  ArcFaceLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0.5}) {}
   std::string type_name() const override { return "ArcFaceLoss"; }
 
  protected:
@@ -149,7 +167,8 @@ class ArcFaceLoss final : public MarginLoss {
 
 class SphereFaceLoss final : public MarginLoss {
  public:
-  SphereFaceLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options);
+  // m = 4 (s is unused: the logits keep ‖x‖).
+  SphereFaceLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {});
   std::string type_name() const override { return "SphereFaceLoss"; }
   double lambda() const;  // λ at the current step
 
@@ -159,18 +178,19 @@ class SphereFaceLoss final : public MarginLoss {
   bool fusable() const override { return false; }
 };
 
+// s = 64; its margins are LossOptions' m1, m2, m3 (m is unused).
 class CombinedMarginLoss final : public MarginLoss {
  public:
-  using MarginLoss::MarginLoss;
+  CombinedMarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0}) {}
   std::string type_name() const override { return "CombinedMarginLoss"; }
 
  protected:
   Tensor target_cosine(const Tensor& cos_y) override;
 };
 
-// name: softmax | nsl | lmcl | arcface | sphereface | combined. Unset s and m take each
-// loss's default: NSL s = 64; LMCL s = 64, m = 0.35 (CosFace §4.1); ArcFace s = 64, m = 0.5;
-// SphereFace m = 4 (s unused: ‖x‖); Combined s = 64 with options m1, m2, m3.
+// The loss class of `name`: softmax | nsl | lmcl (or cosface) | arcface | sphereface | combined.
+// Unset s and m take that class's defaults (its constructor above).
 std::shared_ptr<MarginLoss> make_loss(const std::string& name, int64_t dim, int64_t classes,
                                       Generator& gen, LossOptions options = {});
 

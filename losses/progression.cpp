@@ -18,30 +18,37 @@
 
 namespace margin {
 
+namespace {
+
+// Every row of W back on the unit sphere, in place (the class weights' constraint).
+void unit_rows(const Tensor& weight) {
+  Tensor norms = Tensor::empty({weight.size(0)}, weight.dtype(), weight.device());
+  backend_for(weight.device()).l2_normalize_rows(weight.view(), 1e-12, weight.view(), norms.view());
+}
+
+}  // namespace
+
 MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options,
-                       bool unit_weights)
-    : options_(options), classes_(classes), unit_weights_(unit_weights) {
+                       LossDefaults defaults)
+    : options_(options),
+      scale_(options.scale.value_or(defaults.scale)),
+      margin_(options.margin.value_or(defaults.margin)),
+      classes_(classes) {
   if (dim <= 0 || classes <= 0)
     fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
   // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps that
   // small size (its initial logits stay near 0); the normalized losses start each W_j on the
-  // unit sphere, where renormalize_weights keeps it.
+  // unit sphere and keep it there.
   Tensor weight = Tensor::randn({classes, dim}, gen, options.dtype) * 0.01;
-  if (unit_weights_) weight = l2_normalize(weight);
+  if (defaults.unit_weights) weight = l2_normalize(weight);
   weight_ = register_parameter("weight", weight.to(default_device()));
-}
-
-// The loss sees only Ŵ_j = W_j/‖W_j‖, so its gradient for W_j is (I − Ŵ_j Ŵ_jᵀ) g / ‖W_j‖:
-// orthogonal to W_j (a plain SGD step can only lengthen W_j) and shrinking as W_j grows.
-// Left alone, ‖W_j‖ grows 50–1000× in the first steps and the directions, the only thing the
-// loss uses, freeze where they happened to be (tests/test_losses.cpp shows the algebra).
-// Putting W_j back to length 1 after each step leaves the loss unchanged and turns W_j by
-// lr·‖g‖ radians per step, as long as training lasts.
-void MarginLoss::renormalize_weights() {
-  if (!unit_weights_) return;
-  NoGradGuard no_grad;
-  Tensor norms = Tensor::empty({classes_}, weight_.dtype(), weight_.device());
-  backend_for(weight_.device()).l2_normalize_rows(weight_.view(), 1e-12, weight_.view(), norms.view());
+  // The loss sees only Ŵ_j = W_j/‖W_j‖, so its gradient for W_j is (I − Ŵ_j Ŵ_jᵀ) g / ‖W_j‖:
+  // orthogonal to W_j (a plain SGD step can only lengthen W_j) and shrinking as W_j grows.
+  // Left alone, ‖W_j‖ grows 50–1000× in the first steps and the directions, the only thing the
+  // loss uses, freeze where they happened to be (tests/test_losses.cpp shows the algebra).
+  // Putting W_j back to length 1 after each step leaves the loss unchanged and turns W_j by
+  // lr·‖g‖ radians per step, as long as training lasts.
+  if (defaults.unit_weights) weight_.set_constraint(unit_rows);
 }
 
 double MarginLoss::warmup_fraction() const {
@@ -50,7 +57,7 @@ double MarginLoss::warmup_fraction() const {
 }
 
 double MarginLoss::current_margin() const {
-  return std::max(options_.margin, 0.0) * warmup_fraction();
+  return std::max(margin_, 0.0) * warmup_fraction();
 }
 
 Tensor MarginLoss::cos_theta(const Tensor& x) {
@@ -61,7 +68,7 @@ Tensor MarginLoss::cos_theta(const Tensor& x) {
 }
 
 Tensor MarginLoss::scale_logits(const Tensor&, const Tensor& cosines) {
-  return cosines * options_.scale;
+  return cosines * scale_;
 }
 
 Tensor MarginLoss::logits(const Tensor& x, const Tensor& labels) {
@@ -75,7 +82,7 @@ Tensor MarginLoss::logits(const Tensor& x, const Tensor& labels) {
 
 Tensor MarginLoss::forward(const Tensor& x, const Tensor& labels) {
   if (options_.fused && fusable()) return fused_forward(x, labels);
-  return cross_entropy(logits(x, labels), labels);
+  return cross_entropy(logits(x, labels), labels, options_.reduction);
 }
 
 // The same loss through margin_head. NSL and LMCL hand it their margin (CosFace's: the head
@@ -88,17 +95,17 @@ Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   int64_t batch = x.size(0), dim = x.size(1);
   LabelRows rows = label_rows(labels, batch, classes_, x.dtype(), type_name().c_str());
   Tensor x_hat = l2_normalize(x), w_hat = l2_normalize(weight_);
-  double denominator = static_cast<double>(std::max<int64_t>(rows.count, 1));
   if (cosface_margin() >= 0)
-    return sum(margin_head(x_hat, w_hat, labels, Tensor(), options_.scale, cosface_margin())) / denominator;
+    return reduce_rows(margin_head(x_hat, w_hat, labels, Tensor(), scale_, cosface_margin()), rows,
+                       options_.reduction);
   std::vector<int64_t> safe = rows.safe.to_indices(), row_index(batch * dim);
   for (int64_t b = 0; b < batch; ++b)
     std::fill(row_index.begin() + b * dim, row_index.begin() + (b + 1) * dim, safe[b]);
   Tensor w_y = gather(w_hat, 0, Tensor::from_indices(row_index, {batch, dim}, x.device()));
   Tensor cos_y = sum(x_hat * w_y, 1, true);
-  Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y) * options_.scale;
-  Tensor losses = margin_head(x_hat, w_hat, labels, target.reshape({batch}), options_.scale);
-  return sum(losses) / denominator;
+  Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y) * scale_;
+  Tensor losses = margin_head(x_hat, w_hat, labels, target.reshape({batch}), scale_);
+  return reduce_rows(losses, rows, options_.reduction);
 }
 
 // z = W x: no normalization, no scale, no margin.
@@ -118,23 +125,13 @@ Tensor LargeMarginCosineLoss::target_cosine(const Tensor& cos_y) {
 
 std::shared_ptr<MarginLoss> make_loss(const std::string& name, int64_t dim, int64_t classes,
                                       Generator& gen, LossOptions options) {
-  auto with_defaults = [&](double scale, double margin) {
-    if (options.scale <= 0) options.scale = scale;
-    if (options.margin < 0) options.margin = margin;
-    return options;
-  };
-  if (name == "softmax")
-    return std::make_shared<SoftmaxLoss>(dim, classes, gen, with_defaults(1, 0));
-  if (name == "nsl")
-    return std::make_shared<NormalizedSoftmaxLoss>(dim, classes, gen, with_defaults(64, 0));
+  if (name == "softmax") return std::make_shared<SoftmaxLoss>(dim, classes, gen, options);
+  if (name == "nsl") return std::make_shared<NormalizedSoftmaxLoss>(dim, classes, gen, options);
   if (name == "lmcl" || name == "cosface")
-    return std::make_shared<LargeMarginCosineLoss>(dim, classes, gen, with_defaults(64, 0.35));
-  if (name == "arcface")
-    return std::make_shared<ArcFaceLoss>(dim, classes, gen, with_defaults(64, 0.5));
-  if (name == "sphereface")
-    return std::make_shared<SphereFaceLoss>(dim, classes, gen, with_defaults(1, 4));
-  if (name == "combined")
-    return std::make_shared<CombinedMarginLoss>(dim, classes, gen, with_defaults(64, 0));
+    return std::make_shared<LargeMarginCosineLoss>(dim, classes, gen, options);
+  if (name == "arcface") return std::make_shared<ArcFaceLoss>(dim, classes, gen, options);
+  if (name == "sphereface") return std::make_shared<SphereFaceLoss>(dim, classes, gen, options);
+  if (name == "combined") return std::make_shared<CombinedMarginLoss>(dim, classes, gen, options);
   fail("make_loss: unknown loss '", name,
        "'; expected softmax, nsl, lmcl, arcface, sphereface or combined");
 }

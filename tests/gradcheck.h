@@ -131,13 +131,10 @@ struct TempDir {
   }
 };
 
-// Overwrites a contiguous float64 tensor in place, on whichever device it lives: a layer or
-// loss that holds the same handle sees the new values.
+// Overwrites a tensor in place with host values (Tensor::copy_), on whichever device it
+// lives: a layer or loss that holds the same handle sees the new values.
 inline void assign(const Tensor& t, const std::vector<double>& values) {
-  REQUIRE(static_cast<int64_t>(values.size()) == t.numel());
-  REQUIRE(t.dtype() == DType::F64);
-  REQUIRE(t.is_contiguous());
-  backend_for(t.device()).copy_from_host(values.data(), t.view());
+  t.copy_(Tensor::from_vector(values, t.shape(), DType::F64, kCPU));
 }
 
 // A float64 leaf on the default device (the GPU in a CUDA build that has one), with values

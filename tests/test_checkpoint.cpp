@@ -7,7 +7,7 @@
 
 #include "gradcheck.h"
 #include "layers/activation.h"
-#include "layers/checkpoint.h"
+#include "train/checkpoint.h"
 #include "layers/linear.h"
 #include "layers/norm.h"
 

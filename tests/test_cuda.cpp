@@ -1,9 +1,11 @@
 // tests/test_cuda.cpp — what the CUDA backend promises beyond matching the CPU (that is
 // tests/test_parity.cpp): buffers are reused in a steady training loop, failures become
 // margin::Error naming the CUDA call, strided copies convert dtypes, index checks find the
-// first bad position. Each test says "skipped" and passes where there is no GPU; the one that
-// runs everywhere checks that a missing GPU is reported as absent, not as an error.
+// first bad position. Without a GPU each of those is reported as skipped (tests/skip.h), and
+// the one that runs there checks that a missing GPU is reported as absent, not as an error.
 #include <doctest/doctest.h>
+
+#include "skip.h"
 
 #include "core/ops.h"
 #include "core/optim.h"
@@ -16,17 +18,18 @@ const Device kGpu{DeviceType::CUDA, 0};
 
 bool have_gpu() {
   if (device_available(kGpu)) return true;
-  MESSAGE("skipped: no CUDA device");
+  testing::skip(backend_built(DeviceType::CUDA) ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
+                                                : "no CUDA device (margin was built without CUDA)");
   return false;
 }
 
-TEST_CASE("without a GPU, CUDA is absent and the CPU is the default; never an error") {
-  if (device_available(kGpu)) return;
+TEST_CASE("without a GPU, CUDA is absent and the CPU is the default; never an error (needs a machine without one)") {
+  if (device_available(kGpu)) return testing::skip("this machine has a CUDA device");
   CHECK(default_device() == kCPU);
   CHECK_THROWS_AS(backend_for(kGpu), Error);
 }
 
-TEST_CASE("a steady-state training step on the GPU allocates nothing new") {
+TEST_CASE("a steady-state training step on the GPU allocates nothing new (needs a CUDA device)") {
   if (!have_gpu()) return;
   Generator gen(1);
   Tensor weight = Tensor::randn({64, 32}, gen, DType::F32, kGpu).requires_grad_();
@@ -46,7 +49,7 @@ TEST_CASE("a steady-state training step on the GPU allocates nothing new") {
   CHECK(gpu.system_allocations() == after_warmup);
 }
 
-TEST_CASE("a failed CUDA call is a margin::Error that names the call") {
+TEST_CASE("a failed CUDA call is a margin::Error that names the call (needs a CUDA device)") {
   if (!have_gpu()) return;
   Backend& gpu = backend_for(kGpu);
   size_t absurd = size_t(1) << 52;  // 4 PiB
@@ -61,7 +64,7 @@ TEST_CASE("a failed CUDA call is a margin::Error that names the call") {
   CHECK(Tensor::full({3}, 2.0, DType::F32, kGpu).to_vector() == std::vector<double>{2, 2, 2});
 }
 
-TEST_CASE("copies on the GPU follow strides and convert dtypes") {
+TEST_CASE("copies on the GPU follow strides and convert dtypes (needs a CUDA device)") {
   if (!have_gpu()) return;
   Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {2, 3}, DType::F64, kGpu);
   CHECK(x.t().contiguous().to_vector() == std::vector<double>{1, 4, 2, 5, 3, 6});
@@ -71,7 +74,7 @@ TEST_CASE("copies on the GPU follow strides and convert dtypes") {
   CHECK(x.to(kCPU).to(kGpu).to_vector() == x.to_vector());
 }
 
-TEST_CASE("find_out_of_range returns the first bad position on the GPU") {
+TEST_CASE("find_out_of_range returns the first bad position on the GPU (needs a CUDA device)") {
   if (!have_gpu()) return;
   Backend& gpu = backend_for(kGpu);
   Tensor index = Tensor::from_indices({0, 3, 7, -1, 2}, {5}, kGpu);

@@ -18,6 +18,7 @@
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "gradcheck.h"
+#include "skip.h"
 
 namespace margin {
 namespace {
@@ -59,11 +60,9 @@ std::vector<uint8_t> tiny_pixels() {
   return pixels;
 }
 
-TEST_CASE("the real Fashion-MNIST files: counts, shapes, labels, checksums") {
-  if (!std::filesystem::exists(kFashionMnistDir)) {
-    MESSAGE("skipped: ", kFashionMnistDir, " is absent (Debian package dataset-fashion-mnist)");
-    return;
-  }
+TEST_CASE("the real Fashion-MNIST files: counts, shapes, labels, checksums (needs dataset-fashion-mnist)") {
+  if (!std::filesystem::exists(kFashionMnistDir))
+    return testing::skip(std::string(kFashionMnistDir) + " is absent (Debian package dataset-fashion-mnist)");
   std::string dir = kFashionMnistDir;
   // Sums and first values read from the files once with Python's gzip module.
   std::string prefix = dir + "/train";

@@ -1,5 +1,5 @@
 // tests/test_faces.cpp — the face pipeline that train_faces and the tools share
-// (examples/common/face_*.cpp), on a synthetic identity-per-folder set in a temp folder: a
+// (train/faces.cpp, face_model.cpp, face_eval.cpp), on a synthetic identity-per-folder set in a temp folder: a
 // short training run leaves a model folder that loads back to the same network; flip
 // embeddings are e(x) + e(mirror x); pair scores are the cosines of the embeddings; the
 // embeddings file reads back; model.txt errors name the file; a run stopped and resumed
@@ -12,7 +12,8 @@
 #include <sstream>
 
 #include "data/transforms.h"
-#include "examples/common/face_job.h"
+#include "train/face_eval.h"
+#include "train/faces.h"
 #include "gradcheck.h"
 
 namespace margin {

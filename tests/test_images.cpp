@@ -19,6 +19,7 @@
 #include "data/loader.h"
 #include "data/transforms.h"
 #include "gradcheck.h"
+#include "skip.h"
 
 namespace margin {
 namespace {
@@ -384,13 +385,10 @@ TEST_CASE("split_identities: disjoint, covering, deterministic per seed, whateve
   CHECK(contains(error_of([] { split_identities({"a", "b", "a"}, 1, 1); }), "identity a is listed twice"));
 }
 
-TEST_CASE("Yale-B cropped (shared data): 38 identities, 2452 grey images, 192×168 but for 28 ambient frames") {
+TEST_CASE("Yale-B cropped: 38 identities, 2452 grey images, 192×168 but for 28 ambient frames (needs the shared data folder)") {
   const char* shared = std::getenv("MARGIN_SHARED_DATA");
   std::string root = std::string(shared ? shared : MARGIN_SOURCE_DIR "/../shared/data") + "/yaleb-cropped";
-  if (!std::filesystem::is_directory(root)) {
-    MESSAGE("skipped: ", root, " is absent (the shared data folder)");
-    return;
-  }
+  if (!std::filesystem::is_directory(root)) return testing::skip(root + " is absent (the shared data folder)");
   ImageFolder yale(root);
   CHECK(yale.num_classes() == 38);
   CHECK(yale.size() == 2452);

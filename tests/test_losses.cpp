@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "gradcheck.h"
+#include "core/optim.h"
 #include "losses/margin_loss.h"
 
 namespace margin {
@@ -268,7 +269,7 @@ TEST_CASE("a normalized loss's gradient for W_j is orthogonal to W_j and scales 
   // Ŵ_j = W_j/‖W_j‖ ⇒ ∂L/∂W_j = (I − Ŵ_j Ŵ_jᵀ) ∂L/∂Ŵ_j / ‖W_j‖. So W_j · ∂L/∂W_j = 0: a plain
   // SGD step moves W_j at a right angle, ‖W_j + δ‖² = ‖W_j‖² + ‖δ‖², and W_j only grows; and
   // the step turns W_j by ≈ lr·‖∂L/∂W_j‖/‖W_j‖ ∝ 1/‖W_j‖² radians. From the 0.01-sized
-  // rows of the usual N(0, 0.01²) start that is why W must be renormalized (renormalize_weights).
+  // rows of the usual N(0, 0.01²) start that is why W is kept on the unit sphere (its constraint).
   const int64_t d = 8, classes = 10;
   Batch batch = random_batch(16, d, classes, 21);
   for (std::string name : {"nsl", "lmcl", "arcface"}) {
@@ -300,7 +301,7 @@ TEST_CASE("a normalized loss's gradient for W_j is orthogonal to W_j and scales 
   }
 }
 
-TEST_CASE("class weights start and stay of length 1 (Softmax's keep their size), and the loss does not notice") {
+TEST_CASE("class weights start of length 1 and an optimizer step puts them back there (Softmax's keep their size); the loss does not notice") {
   const int64_t d = 8, classes = 10;
   Batch batch = random_batch(6, d, classes, 22);
   for (const std::string& name : kAllLosses) {
@@ -311,12 +312,15 @@ TEST_CASE("class weights start and stay of length 1 (Softmax's keep their size),
       if (name == "softmax") CHECK(row_norm(w, j, d) < 0.1);  // N(0, 0.01²): ≈ 0.01·√8
       else CHECK(row_norm(w, j, d) == doctest::Approx(1.0).epsilon(1e-14));
     }
-    // Lengthen the rows as SGD would (by 1 to 50×), then put them back.
+    // Lengthen the rows as SGD would (by 1 to 50×); then an SGD step of lr 0 (which leaves W
+    // as it is) applies W's constraint: no training loop has to remember it.
     for (int64_t j = 0; j < classes; ++j)
       for (int64_t k = 0; k < d; ++k) w[j * d + k] *= 1.0 + 49.0 * j / (classes - 1);
     assign(loss->weight(), w);
     double before = loss_value(*loss, batch.x, batch.labels);
-    loss->renormalize_weights();
+    SGD sgd(loss->parameters(), {.lr = 0.0, .momentum = 0.9});
+    loss->forward(batch.x, batch.labels).backward();
+    sgd.step();
     std::vector<double> after = loss->weight().to_vector();
     if (name == "softmax") {
       CHECK(after == w);  // its logits use ‖W_j‖: left alone
@@ -375,6 +379,45 @@ TEST_CASE("rows labelled -1 contribute neither loss nor gradient") {
       CHECK(with_ignored.item() == doctest::Approx(without).epsilon(1e-13));
       // All rows ignored: 0, and no gradient.
       CHECK(loss_value(*loss, batch.x, labels_of({-1, -1, -1, -1})) == 0.0);
+    }
+  }
+}
+
+TEST_CASE("reduction: None gives each row's loss (0 where ignored), Sum their sum, Mean their mean over labelled rows") {
+  Batch batch = random_batch(5, 8, 10, 8);
+  std::vector<int64_t> labels = batch.labels.to_indices();
+  labels[1] = -1;
+  for (const std::string& name : kAllLosses) {
+    for (bool fused : {false, true}) {
+      CAPTURE(name);
+      CAPTURE(fused);
+      auto with = [&](Reduction reduction) {
+        LossOptions options;
+        options.fused = fused;
+        options.reduction = reduction;
+        return make(name, options);  // the same seed: the same W for each reduction
+      };
+      Tensor rows = with(Reduction::None)->forward(batch.x, labels_of(labels));
+      REQUIRE(rows.shape() == Shape{5});
+      std::vector<double> per_row = rows.to_vector();
+      CHECK(per_row[1] == 0.0);
+      double total = 0;
+      for (int64_t b = 0; b < 5; ++b) {
+        if (b == 1) continue;
+        CHECK(per_row[b] > 0.0);  // a cross-entropy of a labelled row
+        // Each row alone, through the default mean: the same value.
+        Tensor one = batch.x.slice(0, b, b + 1).contiguous();
+        CHECK(per_row[b] == doctest::Approx(loss_value(*with(Reduction::Mean), one, labels_of({labels[b]}))).epsilon(1e-13));
+        total += per_row[b];
+      }
+      CHECK(with(Reduction::Sum)->forward(batch.x, labels_of(labels)).item() == doctest::Approx(total).epsilon(1e-13));
+      CHECK(with(Reduction::Mean)->forward(batch.x, labels_of(labels)).item() == doctest::Approx(total / 4).epsilon(1e-13));
+      // The gradient of Σ_b ℓ_b [None] is Sum's.
+      Tensor x_none = batch.x.detach().clone().requires_grad_(), x_sum = batch.x.detach().clone().requires_grad_();
+      sum(with(Reduction::None)->forward(x_none, labels_of(labels))).backward();
+      with(Reduction::Sum)->forward(x_sum, labels_of(labels)).backward();
+      std::vector<double> g_none = x_none.grad().to_vector(), g_sum = x_sum.grad().to_vector();
+      for (size_t i = 0; i < g_sum.size(); ++i) CHECK(g_none[i] == doctest::Approx(g_sum[i]).epsilon(1e-13));
     }
   }
 }

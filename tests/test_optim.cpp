@@ -2,6 +2,7 @@
 // learning-rate schedules against their formulas.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -58,6 +59,27 @@ TEST_CASE("SGD skips parameters without a gradient and rejects bad options") {
   CHECK(b.to_vector() == std::vector<double>{1, 1});
   CHECK_THROWS_WITH_AS(SGD({a}, {0.1, 0.0, 0.0, true}), "SGD: Nesterov needs momentum > 0", Error);
   CHECK_THROWS_AS(SGD({a * 2.0}, {0.1, 0.0, 0.0, false}), Error);
+}
+
+TEST_CASE("SGD applies a parameter's constraint after each update of it, and only then") {
+  Tensor a = Tensor::ones({2}, DType::F64, kCPU).requires_grad_();
+  Tensor b = Tensor::ones({2}, DType::F64, kCPU).requires_grad_();
+  int calls = 0;
+  // A projection onto [0, 0.7]: applied to the updated values, in place.
+  auto clip = [&calls](const Tensor& param) {
+    ++calls;
+    std::vector<double> values = param.to_vector();
+    for (double& v : values) v = std::min(std::max(v, 0.0), 0.7);
+    param.copy_(Tensor::from_vector(values, param.shape(), DType::F64, kCPU));
+  };
+  a.set_constraint(clip);
+  b.set_constraint(clip);
+  SGD sgd({a, b}, {0.1, 0.0, 0.0, false});
+  sum(a * Tensor::from_vector({1, -4}, {2}, DType::F64, kCPU)).backward();  // b gets no gradient
+  sgd.step();
+  CHECK(a.to_vector() == std::vector<double>{0.7, 0.7});  // updated to 0.9 and 1.4, then clipped
+  CHECK(b.to_vector() == std::vector<double>{1, 1});  // not updated, so not projected
+  CHECK(calls == 1);
 }
 
 TEST_CASE("multi-step schedule: the CosFace paper's 0.1 → 0.01 → 0.001 → 0.0001") {

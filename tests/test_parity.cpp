@@ -8,11 +8,12 @@
 // which is relative for large values and absolute for small ones. A failure names the case,
 // the dtype, the quantity, the worst element and both values.
 //
-// Without a GPU (or in a CPU-only build) the test says so in a MESSAGE and passes.
+// Without a GPU (or in a CPU-only build) the test is reported as skipped (tests/skip.h).
 #include <cmath>
 #include <sstream>
 
 #include "op_cases.h"
+#include "skip.h"
 
 namespace margin {
 namespace {
@@ -138,15 +139,12 @@ void check_parity(const OpCase& c, Device device, DType dtype) {
   }
 }
 
-TEST_CASE("every op matches the CPU on every built GPU (float32 and float64, forward and backward)") {
+TEST_CASE("every op matches the CPU on every built GPU, float32 and float64, forward and backward (needs a CUDA device)") {
   std::vector<Device> devices = gpu_devices();
-  if (devices.empty()) {
-    std::string why = backend_built(DeviceType::CUDA)
-                          ? "skipped: no CUDA device (built with CUDA, but the driver sees no GPU)"
-                          : "skipped: no CUDA device (margin was built without CUDA)";
-    MESSAGE(why);
-    return;
-  }
+  if (devices.empty())
+    return testing::skip(backend_built(DeviceType::CUDA)
+                             ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
+                             : "no CUDA device (margin was built without CUDA)");
   std::vector<OpCase> cases = testing::op_cases();
   for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
   for (Device device : devices) {

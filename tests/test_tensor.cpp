@@ -67,6 +67,20 @@ TEST_CASE("dtype conversion, clone and detach") {
   CHECK(x.detach().view().data == x.view().data);
 }
 
+TEST_CASE("copy_ writes values into a tensor in place: every handle sees them, dtype and device converted") {
+  Tensor weight = Tensor::zeros({2, 2}, DType::F32, default_device()).requires_grad_();
+  Tensor handle = weight;  // as a layer and its optimizer share one parameter
+  weight.copy_(Tensor::from_vector({1, 2, 3, 4.5}, {2, 2}, DType::F64, kCPU));
+  CHECK(handle.to_vector() == std::vector<double>{1, 2, 3, 4.5});
+  CHECK(weight.dtype() == DType::F32);
+  CHECK(weight.is_leaf());  // outside autograd: the parameter stays a leaf
+  // Into a strided view: only the viewed elements change.
+  weight.t().slice(0, 1, 2).copy_(Tensor::from_vector({-1, -2}, {1, 2}));
+  CHECK(handle.to_vector() == std::vector<double>{1, -1, 3, -2});
+  std::string error = testing::error_of([&] { weight.copy_(Tensor::zeros({4})); });
+  CHECK_MESSAGE(testing::contains(error, "copy_: expected values of shape [2, 2]"), error);
+}
+
 TEST_CASE("printing names dtype, shape, device and the first values") {
   std::ostringstream out;
   out << Tensor::from_vector({1, 2, 3}, {3}, DType::F32, kCPU);

@@ -1,46 +1,15 @@
-// backends/cpu/loops.h — the small helpers every CPU kernel file shares: dtype dispatch,
-// the [outer, n, inner] split around an axis, row-wise walking of strided views, and
-// per-thread scratch buffers.
+// backends/cpu/loops.h — the small helpers every CPU kernel file shares: dtype dispatch and
+// the [outer, n, inner] split around an axis (backends/dispatch.h, shared with CUDA),
+// row-wise walking of strided views, and per-thread scratch buffers.
 #pragma once
 #include <omp.h>
 
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/dispatch.h"
 
 namespace margin::cpu {
-
-// Calls f(T{}) with T the C++ type of a floating dtype.
-template <class F>
-void dispatch_floating(DType dtype, const char* kernel, F&& f) {
-  switch (dtype) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    default: fail(kernel, ": expected a floating dtype, got ", dtype_name(dtype));
-  }
-}
-
-// Calls f(T{}) for any dtype.
-template <class F>
-void dispatch_any(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    case DType::I64: f(int64_t{}); return;
-  }
-}
-
-// A shape seen as [outer, n, inner] around one axis.
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  AxisSplit(const Shape& shape, int axis) {
-    for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
-      if (i < axis) outer *= shape[i];
-      else if (i == axis) n = shape[i];
-      else inner *= shape[i];
-    }
-  }
-};
 
 // Offset, in a view with `strides`, of the element at row-major position `linear` of `shape`.
 // Only the first `ndim` dims are used (RowWalk passes all but the last).

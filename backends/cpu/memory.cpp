@@ -31,6 +31,9 @@ void CpuBackend::deallocate(void* ptr, size_t bytes) { host_pool().deallocate(pt
 size_t CpuBackend::system_allocations() const { return host_pool().system_allocations(); }
 void CpuBackend::release_cached() { host_pool().release_cached(); }
 
+// Every CPU kernel has finished when it returns.
+void CpuBackend::synchronize() {}
+
 void CpuBackend::copy_from_host(const void* host, const View& dst) {
   std::memcpy(dst.data, host, dst.numel() * dtype_size(dst.dtype));
 }

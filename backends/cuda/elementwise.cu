@@ -55,7 +55,7 @@ void axpy_typed(T alpha, const View& x, const View& y) {
 
 void CudaBackend::unary(UnaryOp op, double alpha, double beta, const View& x, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, unary_name(op), [&](auto t) {
+  dispatch_floating(x.dtype, unary_name(op), [&](auto t) {
     using T = decltype(t);
     cuda::unary_typed<T>(op, T(alpha), T(beta), x, y);
   });
@@ -64,7 +64,7 @@ void CudaBackend::unary(UnaryOp op, double alpha, double beta, const View& x, co
 void CudaBackend::unary_backward(UnaryOp op, double alpha, double beta, const View& x,
                                  const View& y, const View& dy, const View& dx) {
   activate();
-  cuda::dispatch_floating(x.dtype, unary_name(op), [&](auto t) {
+  dispatch_floating(x.dtype, unary_name(op), [&](auto t) {
     using T = decltype(t);
     cuda::unary_backward_typed<T>(op, T(alpha), T(beta), x, y, dy, dx);
   });
@@ -72,13 +72,13 @@ void CudaBackend::unary_backward(UnaryOp op, double alpha, double beta, const Vi
 
 void CudaBackend::binary(BinaryOp op, const View& a, const View& b, const View& out) {
   activate();
-  cuda::dispatch_floating(out.dtype, binary_name(op),
+  dispatch_floating(out.dtype, binary_name(op),
                           [&](auto t) { cuda::binary_typed<decltype(t)>(op, a, b, out); });
 }
 
 void CudaBackend::axpy(double alpha, const View& x, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, "axpy", [&](auto t) {
+  dispatch_floating(x.dtype, "axpy", [&](auto t) {
     using T = decltype(t);
     cuda::axpy_typed<T>(T(alpha), x, y);
   });

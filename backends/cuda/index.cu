@@ -91,27 +91,27 @@ int64_t CudaBackend::find_out_of_range(const View& index, int64_t lo, int64_t hi
 
 void CudaBackend::gather(const View& x, const View& index, int axis, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, "gather",
+  dispatch_floating(x.dtype, "gather",
                           [&](auto t) { cuda::gather_typed<decltype(t)>(x, index, axis, y); });
 }
 
 void CudaBackend::gather_backward(const View& dy, const View& index, int axis, const View& dx) {
   fill(dx, 0.0);
-  cuda::dispatch_floating(dx.dtype, "gather_backward", [&](auto t) {
+  dispatch_floating(dx.dtype, "gather_backward", [&](auto t) {
     cuda::gather_backward_typed<decltype(t)>(dy, index, axis, dx);
   });
 }
 
 void CudaBackend::scatter(const View& src, const View& index, int axis, const View& out) {
   activate();
-  cuda::dispatch_floating(out.dtype, "scatter", [&](auto t) {
+  dispatch_floating(out.dtype, "scatter", [&](auto t) {
     cuda::scatter_typed<decltype(t)>(src, index, axis, out);
   });
 }
 
 void CudaBackend::one_hot(const View& labels, const View& out) {
   fill(out, 0.0);
-  cuda::dispatch_floating(out.dtype, "one_hot",
+  dispatch_floating(out.dtype, "one_hot",
                           [&](auto t) { cuda::one_hot_typed<decltype(t)>(labels, out); });
 }
 

@@ -1,6 +1,7 @@
-// backends/cuda/launch.cuh — what every CUDA kernel file shares: dtype dispatch, strided
-// addressing on the device, and two launch shapes written once so that each kernel reads as
-// the body of a plain loop (a device lambda), like its CPU twin:
+// backends/cuda/launch.cuh — what every CUDA kernel file shares: dtype dispatch and the axis
+// split (backends/dispatch.h, shared with the CPU), strided addressing on the device, and two
+// launch shapes written once so that each kernel reads as the body of a plain loop (a device
+// lambda), like its CPU twin:
 //   parallel_for(n, name, [=] __device__ (int64_t i) { ... })      one thread per element
 //   parallel_slices(slices, n, name, [=] __device__ (int64_t s) { ... })
 //       one block per slice of n elements (a row, or [o, :, i] around an axis); the block's
@@ -17,41 +18,10 @@
 #include <cstdint>
 
 #include "backends/backend.h"
+#include "backends/dispatch.h"
 #include "backends/cuda/context.h"
 
 namespace margin::cuda {
-
-// Calls f(T{}) with T the C++ type of a floating dtype.
-template <class F>
-void dispatch_floating(DType dtype, const char* kernel, F&& f) {
-  switch (dtype) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    default: fail(kernel, ": expected a floating dtype, got ", dtype_name(dtype));
-  }
-}
-
-// Calls f(T{}) for any dtype.
-template <class F>
-void dispatch_any(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::F32: f(float{}); return;
-    case DType::F64: f(double{}); return;
-    case DType::I64: f(int64_t{}); return;
-  }
-}
-
-// A shape seen as [outer, n, inner] around one axis (as backends/cpu/loops.h).
-struct AxisSplit {
-  int64_t outer = 1, n = 1, inner = 1;
-  AxisSplit(const Shape& shape, int axis) {
-    for (int i = 0; i < static_cast<int>(shape.size()); ++i) {
-      if (i < axis) outer *= shape[i];
-      else if (i == axis) n = shape[i];
-      else inner *= shape[i];
-    }
-  }
-};
 
 // A shape and strides small enough to pass to a kernel by value.
 inline constexpr int kMaxDims = 8;

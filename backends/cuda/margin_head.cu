@@ -75,7 +75,7 @@ void CudaBackend::margin_head(const View& x_hat, const View& w_hat, const View& 
   activate();
   // z = s · X̂ Ŵᵀ, written into probs (the only B×C buffer).
   gemm(false, true, scale, x_hat, w_hat, 0.0, probs);
-  cuda::dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
+  dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
     cuda::margin_rows<decltype(t)>(labels, target_logit, scale * margin, probs, loss, target_grad);
   });
 }
@@ -86,7 +86,7 @@ void CudaBackend::margin_head_backward(const View& x_hat, const View& w_hat, con
   activate();
   // dX̂ = diag(s·dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
   gemm(false, false, 1.0, probs, w_hat, 0.0, dx_hat);
-  cuda::dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
+  dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
     using T = decltype(t);
     cuda::scale_rows<T>(dx_hat, dloss, T(scale), dx_hat);
   });
@@ -97,7 +97,7 @@ void CudaBackend::margin_head_backward(const View& x_hat, const View& w_hat, con
   weighted.data = bytes > 0 ? allocate(bytes) : nullptr;
   try {
     if (bytes > 0)
-      cuda::dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
+      dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
         using T = decltype(t);
         cuda::scale_rows<T>(x_hat, dloss, T(scale), weighted);
       });

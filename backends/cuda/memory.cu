@@ -34,8 +34,8 @@ void CudaBackend::copy(const View& src, const View& dst) {
                      "cudaMemcpy (device to device)");
     return;
   }
-  cuda::dispatch_any(src.dtype, [&](auto s) {
-    cuda::dispatch_any(dst.dtype, [&](auto d) {
+  dispatch_any(src.dtype, [&](auto s) {
+    dispatch_any(dst.dtype, [&](auto d) {
       cuda::copy_strided<decltype(s), decltype(d)>(src, dst);
     });
   });
@@ -43,7 +43,7 @@ void CudaBackend::copy(const View& src, const View& dst) {
 
 void CudaBackend::fill(const View& dst, double value) {
   activate();
-  cuda::dispatch_any(dst.dtype, [&](auto t) { cuda::fill_with<decltype(t)>(dst, value); });
+  dispatch_any(dst.dtype, [&](auto t) { cuda::fill_with<decltype(t)>(dst, value); });
 }
 
 }  // namespace margin

@@ -182,7 +182,7 @@ void CudaBackend::batch_norm_forward_train(const BatchNormParams& params, const 
                                            const View& saved_mean, const View& saved_inv_std,
                                            const View& running_mean, const View& running_var) {
   activate();
-  cuda::dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
+  dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     cuda::batch_norm_train_typed<decltype(t)>(params, x, weight, bias, y, saved_mean,
                                               saved_inv_std, running_mean, running_var);
   });
@@ -194,7 +194,7 @@ void CudaBackend::batch_norm_forward_eval(const BatchNormParams& params, const V
                                           const View& y, const View& saved_mean,
                                           const View& saved_inv_std) {
   activate();
-  cuda::dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
+  dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     cuda::batch_norm_eval_typed<decltype(t)>(params, x, weight, bias, running_mean, running_var,
                                              y, saved_mean, saved_inv_std);
   });
@@ -205,7 +205,7 @@ void CudaBackend::batch_norm_backward(bool batch_stats, const View& x, const Vie
                                       const View& saved_inv_std, const View& dx,
                                       const View& dweight, const View& dbias) {
   activate();
-  cuda::dispatch_floating(x.dtype, "batch_norm_backward", [&](auto t) {
+  dispatch_floating(x.dtype, "batch_norm_backward", [&](auto t) {
     cuda::batch_norm_backward_typed<decltype(t)>(batch_stats, x, dy, weight, saved_mean,
                                                  saved_inv_std, dx, dweight, dbias);
   });
@@ -213,14 +213,14 @@ void CudaBackend::batch_norm_backward(bool batch_stats, const View& x, const Vie
 
 void CudaBackend::prelu(const View& x, const View& weight, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, "prelu",
+  dispatch_floating(x.dtype, "prelu",
                           [&](auto t) { cuda::prelu_typed<decltype(t)>(x, weight, y); });
 }
 
 void CudaBackend::prelu_backward(const View& x, const View& weight, const View& dy,
                                  const View& dx, const View& dweight) {
   activate();
-  cuda::dispatch_floating(x.dtype, "prelu_backward", [&](auto t) {
+  dispatch_floating(x.dtype, "prelu_backward", [&](auto t) {
     cuda::prelu_backward_typed<decltype(t)>(x, weight, dy, dx, dweight);
   });
 }

@@ -28,7 +28,7 @@ void sgd_typed(const SgdParams& params, const View& param, const View& grad,
 void CudaBackend::sgd_step(const SgdParams& params, const View& param, const View& grad,
                            const View& velocity) {
   activate();
-  cuda::dispatch_floating(param.dtype, "sgd_step", [&](auto t) {
+  dispatch_floating(param.dtype, "sgd_step", [&](auto t) {
     cuda::sgd_typed<decltype(t)>(params, param, grad, velocity);
   });
 }

@@ -94,7 +94,7 @@ void CudaBackend::max_pool2d(const Pool2dParams& params, const View& x, const Vi
                              const View& argmax) {
   activate();
   cuda::PoolGeometry g(params, x.shape, y.shape);
-  cuda::dispatch_floating(x.dtype, "max_pool2d", [&](auto t) {
+  dispatch_floating(x.dtype, "max_pool2d", [&](auto t) {
     using T = decltype(t);
     cuda::max_pool_forward<T>(g, x.ptr<T>(), y.ptr<T>(), argmax.ptr<int64_t>());
   });
@@ -105,7 +105,7 @@ void CudaBackend::max_pool2d_backward(const Pool2dParams& params, const View& dy
   activate();
   cuda::PoolGeometry g(params, dx.shape, dy.shape);
   fill(dx, 0.0);
-  cuda::dispatch_floating(dy.dtype, "max_pool2d_backward", [&](auto t) {
+  dispatch_floating(dy.dtype, "max_pool2d_backward", [&](auto t) {
     using T = decltype(t);
     cuda::max_pool_backward<T>(g, dy.ptr<T>(), argmax.ptr<int64_t>(), dx.ptr<T>());
   });
@@ -114,7 +114,7 @@ void CudaBackend::max_pool2d_backward(const Pool2dParams& params, const View& dy
 void CudaBackend::avg_pool2d(const Pool2dParams& params, const View& x, const View& y) {
   activate();
   cuda::PoolGeometry g(params, x.shape, y.shape);
-  cuda::dispatch_floating(x.dtype, "avg_pool2d", [&](auto t) {
+  dispatch_floating(x.dtype, "avg_pool2d", [&](auto t) {
     using T = decltype(t);
     cuda::avg_pool_forward<T>(g, x.ptr<T>(), y.ptr<T>());
   });
@@ -125,7 +125,7 @@ void CudaBackend::avg_pool2d_backward(const Pool2dParams& params, const View& dy
   activate();
   cuda::PoolGeometry g(params, dx.shape, dy.shape);
   fill(dx, 0.0);
-  cuda::dispatch_floating(dy.dtype, "avg_pool2d_backward", [&](auto t) {
+  dispatch_floating(dy.dtype, "avg_pool2d_backward", [&](auto t) {
     using T = decltype(t);
     cuda::avg_pool_backward<T>(g, dy.ptr<T>(), dx.ptr<T>());
   });

@@ -88,13 +88,13 @@ void max_along_typed(const View& x, int axis, const View& values, const View& in
 
 void CudaBackend::sum_to(const View& x, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, "sum_to",
+  dispatch_floating(x.dtype, "sum_to",
                           [&](auto t) { cuda::sum_to_typed<decltype(t)>(x, y); });
 }
 
 void CudaBackend::max_along(const View& x, int axis, const View& values, const View& indices) {
   activate();
-  cuda::dispatch_floating(x.dtype, "max", [&](auto t) {
+  dispatch_floating(x.dtype, "max", [&](auto t) {
     cuda::max_along_typed<decltype(t)>(x, axis, values, indices);
   });
 }

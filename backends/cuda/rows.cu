@@ -100,21 +100,21 @@ void l2_normalize_backward_typed(const View& y, const View& norms, const View& d
 
 void CudaBackend::softmax(const View& x, int axis, bool log, const View& y) {
   activate();
-  cuda::dispatch_floating(x.dtype, "softmax",
+  dispatch_floating(x.dtype, "softmax",
                           [&](auto t) { cuda::softmax_typed<decltype(t)>(x, axis, log, y); });
 }
 
 void CudaBackend::softmax_backward(const View& y, const View& dy, int axis, bool log,
                                    const View& dx) {
   activate();
-  cuda::dispatch_floating(y.dtype, "softmax_backward", [&](auto t) {
+  dispatch_floating(y.dtype, "softmax_backward", [&](auto t) {
     cuda::softmax_backward_typed<decltype(t)>(y, dy, axis, log, dx);
   });
 }
 
 void CudaBackend::l2_normalize_rows(const View& x, double eps, const View& y, const View& norms) {
   activate();
-  cuda::dispatch_floating(x.dtype, "l2_normalize", [&](auto t) {
+  dispatch_floating(x.dtype, "l2_normalize", [&](auto t) {
     cuda::l2_normalize_typed<decltype(t)>(x, eps, y, norms);
   });
 }
@@ -122,7 +122,7 @@ void CudaBackend::l2_normalize_rows(const View& x, double eps, const View& y, co
 void CudaBackend::l2_normalize_rows_backward(const View& y, const View& norms, const View& dy,
                                              double eps, const View& dx) {
   activate();
-  cuda::dispatch_floating(y.dtype, "l2_normalize_backward", [&](auto t) {
+  dispatch_floating(y.dtype, "l2_normalize_backward", [&](auto t) {
     cuda::l2_normalize_backward_typed<decltype(t)>(y, norms, dy, eps, dx);
   });
 }

@@ -1,6 +1,6 @@
-// layers/checkpoint.cpp — the checkpoint format of layers/checkpoint.h: a byte writer and a
+// train/checkpoint.cpp — the checkpoint format of train/checkpoint.h: a byte writer and a
 // bounds-checked reader, the atomic file write, and the validate-then-copy load.
-#include "layers/checkpoint.h"
+#include "train/checkpoint.h"
 
 #include <zlib.h>
 

@@ -1,6 +1,6 @@
-// examples/common/face_model.cpp — model.txt written and read, the network rebuilt from it,
+// train/face_model.cpp — model.txt written and read, the network rebuilt from it,
 // the weights loaded. See face_model.h.
-#include "examples/common/face_model.h"
+#include "train/face_model.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -10,7 +10,7 @@
 
 #include "core/atomic_file.h"
 #include "layers/backbones.h"
-#include "layers/checkpoint.h"
+#include "train/checkpoint.h"
 
 namespace margin {
 
@@ -35,17 +35,19 @@ static std::string join(const std::vector<int64_t>& values, const char* separato
 }
 
 void save_model_config(const std::string& path, const FaceModelConfig& config) {
+  if (!config.scale || !config.margin)
+    fail("save_model_config: ", path, ": s and m must be known (build_face_model fills in the loss's defaults)");
   std::ostringstream text;
   text.precision(17);
-  text << "# margin face model (examples/common/face_model.h); weights in model.bin\n"
+  text << "# margin face model (train/face_model.h); weights in model.bin\n"
        << "arch = " << config.arch << "\n"
        << "input = " << size_text(config.height, config.width) << "\n"
        << "channels = " << config.channels << "\n"
        << "widths = " << join(config.widths, ",") << "\n"
        << "emb_dim = " << config.emb_dim << "\n"
        << "loss = " << config.loss << "\n"
-       << "s = " << config.scale << "\n"
-       << "m = " << config.margin << "\n"
+       << "s = " << *config.scale << "\n"
+       << "m = " << *config.margin << "\n"
        << "classes = " << config.classes << "\n"
        << "held_out =";
   for (const std::string& name : config.held_out) text << ' ' << name;
@@ -130,13 +132,11 @@ FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed) {
     model.backbone = sphere20(gen, {.emb = config.emb_dim, .input = input, .channels = config.channels});
   else
     fail("face model: unknown arch '", config.arch, "' (expected small, iresnet18, iresnet50 or sphere20)");
-  LossOptions loss_options;
-  if (config.scale > 0) loss_options.scale = config.scale;
-  if (config.margin >= 0) loss_options.margin = config.margin;
-  model.head = make_loss(config.loss, config.emb_dim, config.classes, gen, loss_options);
+  model.head = make_loss(config.loss, config.emb_dim, config.classes, gen,
+                         {.scale = config.scale, .margin = config.margin});
   // The values in force (the loss's defaults filled in), so that model.txt says what was used.
   model.config.scale = model.head->scale();
-  model.config.margin = model.head->options().margin;
+  model.config.margin = model.head->margin();
   return model;
 }
 

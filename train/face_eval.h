@@ -1,4 +1,4 @@
-// examples/common/face_eval.h — what train_faces' per-epoch verification and the tools
+// train/face_eval.h — what train_faces' per-epoch verification and the tools
 // (embed, verify, eval_pairs) share: embedding images with a backbone, plain and "flip",
 // scoring the pairs of a pairs file, and the LFW report of eval/verification.h on both.
 //
@@ -19,38 +19,10 @@
 #include "core/tensor.h"
 #include "data/image_folder.h"
 #include "eval/verification.h"
-#include "examples/common/face_model.h"
+#include "train/face_model.h"
 #include "layers/module.h"
 
 namespace margin {
-
-// The listed images of another dataset, in the listed order (labels kept).
-class Subset : public Dataset {
- public:
-  Subset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices);
-  int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
-  Sample get(int64_t index) const override;
-  int64_t num_classes() const override { return base_->num_classes(); }
-
- private:
-  std::shared_ptr<const Dataset> base_;
-  std::vector<int64_t> indices_;
-};
-
-// Image files given by path (label 0), decoded like an ImageFolder's: `channels`, resized to
-// height × width, byte / 255.
-class ImageList : public Dataset {
- public:
-  ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width);
-  int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
-  Sample get(int64_t index) const override;
-  int64_t num_classes() const override { return 1; }
-  const std::vector<std::string>& paths() const { return paths_; }
-
- private:
-  std::vector<std::string> paths_;
-  int64_t channels_, height_, width_;
-};
 
 // An ImageFolder as the model wants its input: its channels and size, `identities` (empty:
 // all), cached or not.

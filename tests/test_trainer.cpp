@@ -1,6 +1,8 @@
-// tests/test_resume.cpp — a training run killed mid-epoch and resumed from its last checkpoint
-// ends bit for bit where the uninterrupted run ends: same model file, same log. The run is
-// the main job's own code (examples/common/fmnist_job.cpp) on a small synthetic dataset.
+// tests/test_trainer.cpp — the epoch loop of train/trainer.h, through the main job's own code
+// (train/fmnist.cpp) on a small synthetic dataset: a training run killed mid-epoch and resumed
+// from its last checkpoint ends bit for bit where the uninterrupted run ends (same model file,
+// same log); a resumed run's log in a new folder starts with its header; the loop keeps the
+// class weights on the unit sphere without being told; a log that cannot be written is an error.
 //
 // The kill is real: a forked child trains and SIGKILLs itself in the middle of epoch 2, after
 // the checkpoint of epoch 1 was written. (This file forks before anything starts a thread
@@ -10,12 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "data/fashion_mnist.h"
-#include "examples/common/fmnist_job.h"
+#include "train/csv_log.h"
+#include "train/fmnist.h"
 #include "gradcheck.h"
 
 namespace margin {
@@ -109,6 +113,49 @@ TEST_CASE("resuming from a checkpoint past the asked epochs is an error naming t
   std::string message = error_of([&] { run_fmnist(shorter, train_set, test_set); });
   CHECK(message.find(shorter.resume) != std::string::npos);
   CHECK(message.find("epoch 2") != std::string::npos);
+}
+
+TEST_CASE("a run resumed into a new folder starts its log.csv with the header") {
+  TempDir dir("resume_elsewhere");
+  auto train_set = synthetic_images(128, 1), test_set = synthetic_images(20, 2);
+  FmnistConfig config{.emb_dim = 8, .epochs = 2, .batch = 64, .stop_after = 1, .progress = false};
+  config.out_dir = dir.file("first");
+  REQUIRE_FALSE(run_fmnist(config, train_set, test_set).outcome.finished);
+  FmnistConfig elsewhere = config;
+  elsewhere.stop_after = 0;
+  elsewhere.resume = config.out_dir + "/checkpoint.bin";
+  elsewhere.out_dir = dir.file("second");
+  REQUIRE(run_fmnist(elsewhere, train_set, test_set).outcome.finished);
+  std::istringstream log(file_text(elsewhere.out_dir + "/log.csv"));
+  std::string header, row, more;
+  std::getline(log, header);
+  std::getline(log, row);
+  CHECK(header == "epoch,train_loss,train_accuracy,test_accuracy,lr,seconds");
+  CHECK(row.starts_with("2,"));  // the one epoch this run trained
+  CHECK_FALSE(std::getline(log, more));
+}
+
+TEST_CASE("after training, every class weight of a normalized loss has length 1: the loop never renormalizes, the optimizer does") {
+  TempDir dir("unit_weights");
+  auto train_set = synthetic_images(128, 1), test_set = synthetic_images(20, 2);
+  for (const char* loss : {"nsl", "lmcl", "arcface"}) {
+    CAPTURE(loss);
+    FmnistConfig config{.loss = loss, .emb_dim = 8, .epochs = 1, .batch = 32, .lr = 0.5, .progress = false};
+    config.out_dir = dir.file(loss);
+    FmnistRun run = run_fmnist(config, train_set, test_set);
+    std::vector<double> w = run.head->weight().to_vector();
+    for (int64_t j = 0; j < 10; ++j) {
+      double squares = 0;
+      for (int64_t k = 0; k < 8; ++k) squares += w[j * 8 + k] * w[j * 8 + k];
+      CHECK(std::sqrt(squares) == doctest::Approx(1.0).epsilon(1e-6));  // float32 rows
+    }
+  }
+}
+
+TEST_CASE("a log that cannot be written is an error naming the file, not lost rows") {
+  CsvLog log("/dev/full", /*append=*/false);
+  std::string message = error_of([&] { log.write({{"epoch", 1}, {"loss", 0.5}}); });
+  CHECK_MESSAGE(message.find("writing /dev/full failed") != std::string::npos, message);
 }
 
 }  // namespace margin

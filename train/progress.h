@@ -1,4 +1,4 @@
-// core/progress.h — a one-line progress bar for long work (an epoch, an evaluation):
+// train/progress.h — a one-line progress bar for long work (an epoch, an evaluation):
 //   epoch 3/10 [#########-----------]  45%  1320/2930  loss 0.4123  acc 86.1%  2210 img/s  eta 0:12
 // Redrawn in place on a terminal (at most ~10 times a second); on a pipe or file (CI, logs)
 // it prints a plain line every 10% instead, so logs stay readable.
@@ -10,6 +10,13 @@
 #include <string>
 
 namespace margin {
+
+// "4m07s"
+inline std::string format_duration(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%dm%02ds", static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60);
+  return text;
+}
 
 class ProgressBar {
  public:

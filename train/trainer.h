@@ -1,18 +1,23 @@
-// examples/common/training.h — the epoch loop every training binary shares: a model that maps
-// images to embeddings, a margin head (losses/) that turns them into a loss, SGD under a
-// learning-rate schedule, a DataLoader. Per epoch: a progress bar (loss, running accuracy,
-// images/s), the caller's evaluation (test accuracy, verification, …), a CSV row and an
-// atomic checkpoint; --resume continues from a checkpoint and reproduces the uninterrupted
-// run bit for bit on the CPU with the same seed and thread count (tests/test_resume.cpp).
+// train/trainer.h — the epoch loop every training program shares: a model that maps images to
+// embeddings, a margin loss (losses/) that turns them into a loss, SGD under a learning-rate
+// schedule, a DataLoader.
 //
 //   TrainingJob job{.model = *model, .head = *head, .sgd = sgd, .schedule = schedule,
 //                   .loader = loader, .epochs = 12, .out_dir = "runs/x"};
 //   job.evaluate = [&](int64_t epoch) { return Metrics{{"test_accuracy", accuracy()}}; };
 //   TrainingOutcome outcome = train(job);
 //
+// One step: lr from the schedule, the loss's step (margin warm-up), forward, backward, the
+// optimizer step (which also applies the parameters' constraints: the normalized losses keep
+// their class weights on the unit sphere that way). Per epoch: a progress bar (loss, running
+// accuracy, images/s), the caller's evaluation, a row of out_dir/log.csv and an atomic
+// out_dir/checkpoint.bin; after the last epoch out_dir/model.bin. `resume` continues from a
+// checkpoint and reproduces the uninterrupted run bit for bit on the CPU with the same seed
+// and thread count (tests/test_resume.cpp).
+//
 // Running accuracy is the fraction of training rows whose nearest class weight (cosine) is
 // their label, measured on the step's own embeddings (augmented, before the update).
-// Left out: gradient accumulation, mixed precision, multi-GPU.
+// Left out: gradient accumulation, mixed precision, more than one process.
 #pragma once
 #include <functional>
 #include <string>
@@ -54,7 +59,7 @@ struct EpochRecord {
 };
 
 struct TrainingOutcome {
-  int64_t first_epoch = 0;         // 0, or where --resume picked up
+  int64_t first_epoch = 0;         // 0, or where resume picked up
   int64_t epochs_done = 0;         // epochs finished in total (resumed ones included)
   bool finished = false;           // all epochs done (model.bin written)
   std::vector<EpochRecord> epochs; // the epochs of this run
@@ -62,15 +67,5 @@ struct TrainingOutcome {
 };
 
 TrainingOutcome train(TrainingJob& job);
-
-// Fraction of rows of `embeddings` whose nearest row of `weight` by cosine is their label.
-double cosine_accuracy(const Tensor& embeddings, const Tensor& weight, const Tensor& labels);
-
-// The embeddings of a whole dataset in eval mode, on the CPU, with its labels.
-std::pair<Tensor, Tensor> embed_dataset(Layer& model, std::shared_ptr<const Dataset> data, Device device,
-                                        int64_t batch_size = 500);
-
-// "4m07s"
-std::string format_duration(double seconds);
 
 }  // namespace margin

@@ -1,6 +1,6 @@
-// examples/common/face_eval.cpp — embedding (plain and flip), pair scores, the report on both,
+// train/face_eval.cpp — embedding (plain and flip), pair scores, the report on both,
 // and the embeddings file. See face_eval.h.
-#include "examples/common/face_eval.h"
+#include "train/face_eval.h"
 
 #include <cstdio>
 #include <cstring>
@@ -12,29 +12,6 @@
 #include "data/loader.h"
 
 namespace margin {
-
-Subset::Subset(std::shared_ptr<const Dataset> base, std::vector<int64_t> indices)
-    : base_(std::move(base)), indices_(std::move(indices)) {
-  if (!base_) fail("Subset: no dataset (a null pointer)");
-  for (int64_t index : indices_)
-    if (index < 0 || index >= base_->size())
-      fail("Subset: index ", index, " out of range (the dataset has ", base_->size(), " samples)");
-}
-
-Sample Subset::get(int64_t index) const {
-  if (index < 0 || index >= size()) fail("Subset::get: index ", index, " out of range (size ", size(), ")");
-  return base_->get(indices_[index]);
-}
-
-ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width)
-    : paths_(std::move(paths)), channels_(channels), height_(height), width_(width) {
-  if (height_ < 1 || width_ < 1) fail("ImageList: size ", height_, "×", width_, " (expected positive)");
-}
-
-Sample ImageList::get(int64_t index) const {
-  if (index < 0 || index >= size()) fail("ImageList::get: index ", index, " out of range (size ", size(), ")");
-  return image_to_sample(resize_bilinear(decode_image(paths_[index], channels_), height_, width_), 0);
-}
 
 std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceModelConfig& config,
                                          std::vector<std::string> identities, bool cache) {

@@ -1,4 +1,4 @@
-// examples/common/face_job.h — one face-recognition training run as a function (train_faces
+// train/faces.h — one face-recognition training run as a function (train_faces
 // and the tests run the same code): a backbone and a margin head trained on the identities of
 // an ImageFolder that are not held out, and, after every epoch, open-set verification on the
 // held-out identities the way LFW does it.
@@ -13,17 +13,18 @@
 // After every epoch: the held-out images embedded (plain and flip), each pair's cosine
 // similarity, 10-fold accuracy ± std, AUC, EER and TAR@FAR=1e-2 (eval/verification.h) as
 // columns of out/log.csv; model.txt updated with the best thresholds. Then the shared epoch loop's
-// checkpoint (examples/common/training.h: --resume reproduces the uninterrupted run).
+// checkpoint (train/trainer.h: --resume reproduces the uninterrupted run).
 // At the end: out/model.bin, out/verification.md (both reports), out/roc.png.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/flags.h"
 #include "data/image_folder.h"
-#include "examples/common/face_eval.h"
-#include "examples/common/face_model.h"
-#include "examples/common/training.h"
+#include "train/face_eval.h"
+#include "train/face_model.h"
+#include "train/trainer.h"
 
 namespace margin {
 
@@ -36,8 +37,8 @@ struct FacesConfig {
   std::string widths = "32,64,128,256";  // arch small: channels of each stage
   int64_t emb_dim = 128;
   std::string loss = "lmcl";
-  double scale = 30;             // s; 0: the loss's default
-  double margin = -1;            // m; negative: the loss's default
+  double scale = 30;             // s (ignored by Softmax and SphereFace)
+  std::optional<double> margin = std::nullopt;  // m; unset: the loss's default
   int64_t epochs = 30;
   int64_t batch = 64;
   double lr = 0.1;

@@ -1,4 +1,4 @@
-// examples/common/fmnist_job.h — one Fashion-MNIST training run as a function, so that the main
+// train/fmnist.h — one Fashion-MNIST training run as a function, so that the main
 // job (train_fmnist), the margin study (margin_sweep) and the resume test run the same code:
 // the small CNN of layers/backbones.h, a margin head of losses/, SGD (momentum 0.9, weight
 // decay 5e-4) under a cosine learning-rate decay, flip (and optional crop) augmentation, and test
@@ -6,12 +6,13 @@
 #pragma once
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/flags.h"
 #include "core/random.h"
 #include "data/dataset.h"
-#include "examples/common/training.h"
+#include "train/trainer.h"
 
 namespace margin {
 
@@ -23,8 +24,8 @@ inline constexpr double kFmnistLmclMargin = 0.2;
 
 struct FmnistConfig {
   std::string loss = "lmcl";
-  double scale = 30;    // s; 0: the loss's own default
-  double margin = -1;   // m; negative: kFmnistLmclMargin for LMCL, else the loss's own default
+  double scale = 30;             // s (ignored by Softmax)
+  std::optional<double> margin = std::nullopt;  // m; unset: kFmnistLmclMargin for LMCL, else the loss's own default
   int64_t emb_dim = 128;
   int64_t epochs = 12;
   int64_t batch = 128;

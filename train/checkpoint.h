@@ -1,4 +1,4 @@
-// layers/checkpoint.h — saving and resuming training: the named parameters AND buffers of
+// train/checkpoint.h — saving and resuming training: the named parameters AND buffers of
 // one or more modules (model, loss head), the SGD momentum buffers, and where training was
 // (epoch, step, free string key/values such as a Generator's state()).
 //

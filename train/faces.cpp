@@ -1,6 +1,6 @@
-// examples/common/face_job.cpp — one face training run with held-out verification each epoch
+// train/faces.cpp — one face training run with held-out verification each epoch
 // (see face_job.h).
-#include "examples/common/face_job.h"
+#include "train/faces.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -21,8 +21,8 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("widths", config.widths, "arch small: channels of each conv stage, comma-separated");
   flags.bind("emb-dim", config.emb_dim, "embedding size d");
   flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
-  flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default)");
-  flags.bind("m", config.margin, "margin m (negative: the loss's default)");
+  flags.bind("s", config.scale, "scale s of the normalized losses");
+  flags.bind("m", config.margin, "margin m (default: the loss's own: LMCL 0.35, ArcFace 0.5, SphereFace 4)");
   flags.bind("epochs", config.epochs, "training epochs");
   flags.bind("batch", config.batch, "batch size");
   flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9; one epoch of warm-up, then cosine decay)");
@@ -116,9 +116,8 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
     write_pairs(config.out_dir + "/pairs.txt", run.pairs);
   }
 
-  std::vector<Tensor> params = run.model.backbone->parameters();
-  for (const Tensor& p : run.model.head->parameters()) params.push_back(p);
-  SGD sgd(params, {.lr = config.lr, .momentum = 0.9, .weight_decay = config.weight_decay});
+  SGD sgd(parameters_of({run.model.backbone.get(), run.model.head.get()}),
+          {.lr = config.lr, .momentum = 0.9, .weight_decay = config.weight_decay});
   std::vector<Transform> augment;
   if (config.crop_pad > 0) augment.push_back(random_crop(config.crop_pad));
   if (config.flip) augment.push_back(horizontal_flip());

@@ -1,14 +1,15 @@
-// examples/common/fmnist_job.cpp — one Fashion-MNIST run (see fmnist_job.h).
-#include "examples/common/fmnist_job.h"
+// train/fmnist.cpp — one Fashion-MNIST run (see fmnist.h).
+#include "train/fmnist.h"
 
 #include "layers/backbones.h"
+#include "train/metrics.h"
 
 namespace margin {
 
 void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   if (single_run) flags.bind("loss", config.loss, "softmax | nsl | lmcl | arcface | sphereface");
-  flags.bind("s", config.scale, "scale s of the normalized losses (0: the loss's default; LMCL's 64 is for 10^4+ classes)");
-  if (single_run) flags.bind("m", config.margin, "margin m (negative: 0.2 for LMCL here, else the loss's default)");
+  flags.bind("s", config.scale, "scale s of the normalized losses (LMCL's paper value 64 is for 10^4+ classes)");
+  if (single_run) flags.bind("m", config.margin, "margin m (default: 0.2 for LMCL here, else the loss's own)");
   flags.bind("emb-dim", config.emb_dim, "embedding size d (2 or 3 also draw the feature picture)");
   flags.bind("epochs", config.epochs, "training epochs");
   flags.bind("batch", config.batch, "batch size");
@@ -27,15 +28,10 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
   FmnistRun run;
   run.gen = std::make_shared<Generator>(config.seed);
   run.model = small_cnn(config.emb_dim, *run.gen);
-  LossOptions loss_options;
-  if (config.scale > 0) loss_options.scale = config.scale;
-  if (config.margin >= 0) loss_options.margin = config.margin;
-  else if (config.loss == "lmcl") loss_options.margin = kFmnistLmclMargin;
+  LossOptions loss_options{.scale = config.scale, .margin = config.margin};
+  if (!config.margin && config.loss == "lmcl") loss_options.margin = kFmnistLmclMargin;
   run.head = make_loss(config.loss, config.emb_dim, train_set->num_classes(), *run.gen, loss_options);
-
-  std::vector<Tensor> params = run.model->parameters();
-  for (const Tensor& p : run.head->parameters()) params.push_back(p);
-  SGD sgd(params, {.lr = config.lr, .momentum = 0.9, .weight_decay = 5e-4});
+  SGD sgd(parameters_of({run.model.get(), run.head.get()}), {.lr = config.lr, .momentum = 0.9, .weight_decay = 5e-4});
 
   std::vector<Transform> augment;
   if (config.crop_pad > 0) augment.push_back(random_crop(config.crop_pad));

@@ -1,10 +1,10 @@
-// examples/common/face_model.h — a trained face model as train_faces leaves it in its output
+// train/face_model.h — a trained face model as train_faces leaves it in its output
 // folder, and the one way the tools (embed, verify, eval_pairs) and the tests get it back:
 //
 //   out/model.txt   what rebuilds the network: arch, input size, channels, embedding size,
 //                   the loss head (loss, s, m, training identities), the held-out identities
 //                   and the verification thresholds found on them
-//   out/model.bin   the weights (layers/checkpoint.h: "model.*" backbone, "loss.*" head)
+//   out/model.bin   the weights (train/checkpoint.h: "model.*" backbone, "loss.*" head)
 //
 // model.txt is "key = value" lines ('#' starts a comment), e.g.
 //   arch = small
@@ -24,6 +24,7 @@
 // the input size (bilinear), byte / 255, then normalize({0.5}, {0.5}) to [−1, 1].
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,8 @@ struct FaceModelConfig {
   std::vector<int64_t> widths = {32, 64, 128, 256};  // arch small only
   int64_t emb_dim = 128;
   std::string loss = "lmcl";   // any of make_loss (losses/margin_loss.h)
-  double scale = 30;           // s; 0: the loss's default
-  double margin = -1;          // m; negative: the loss's default
+  std::optional<double> scale = 30.0;           // s; unset: the loss's default
+  std::optional<double> margin = std::nullopt;  // m; unset: the loss's default
   int64_t classes = 0;         // training identities: the rows of the loss head
   std::vector<std::string> held_out;
   double threshold = 0, threshold_flip = 0;
@@ -65,7 +66,7 @@ struct FaceModel {
 };
 
 // A freshly initialized model (weights drawn from `seed`); its config has the s and m in force
-// (the loss's defaults where config asked for them).
+// (the loss's defaults where config left them unset).
 FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed);
 
 // dir/model.txt rebuilt and loaded with `weights` (default dir/model.bin; a checkpoint.bin
