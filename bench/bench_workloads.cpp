@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <omp.h>
 
 #include "bench/workload_timing.h"
@@ -50,20 +51,20 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
           }};
 }
 
-Workload fmnist_cnn(Device device, int64_t batch) {
+Workload fmnist_cnn(Device device, std::optional<int64_t> batch) {
   Generator gen(0);
-  return training_step("fmnist-cnn", small_cnn(128, gen), {batch ? batch : 256, 1, 28, 28}, 128, 10, 30.0, 0.35, device);
+  return training_step("fmnist-cnn", small_cnn(128, gen), {batch.value_or(256), 1, 28, 28}, 128, 10, 30.0, 0.35, device);
 }
 
-Workload iresnet18_face(Device device, int64_t batch) {
+Workload iresnet18_face(Device device, std::optional<int64_t> batch) {
   Generator gen(0);
-  return training_step("iresnet18-face", iresnet18(gen), {batch ? batch : 32, 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+  return training_step("iresnet18-face", iresnet18(gen), {batch.value_or(32), 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
 }
 
 // The CosFace head alone: forward + backward to x and W (the fused head of losses/).
-Workload lmcl_head(Device device, int64_t batch) {
+Workload lmcl_head(Device device, std::optional<int64_t> rows) {
   const int64_t dim = 512, classes = 100000;
-  if (!batch) batch = 256;
+  const int64_t batch = rows.value_or(256);
   auto gen = std::make_shared<Generator>(0);
   auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", dim, classes, *gen, {.scale = 64.0, .margin = 0.35}));
   Tensor x = Tensor::randn({batch, dim}, *gen, DType::F32, device).requires_grad_();
@@ -75,7 +76,7 @@ Workload lmcl_head(Device device, int64_t batch) {
           }};
 }
 
-Workload sgemm(Device device, int64_t batch) {
+Workload sgemm(Device device, std::optional<int64_t> batch) {
   if (batch) fail("--batch does not apply to W4 (a fixed 1024³ product)");
   const int64_t n = 1024;
   Generator gen(0);
@@ -98,16 +99,18 @@ int main(int argc, char** argv) try {
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
   bool& json = flags.add("json", false, "print one JSON line (for bench/compare.sh)");
   bool& profile = flags.add("profile", false, "print the per-op profile of the timed steps");
-  int& batch = flags.add("batch", 0, "batch size of W1-W3 (0: the workload's own, 256 / 32 / 256)");
-  double& peak_flag = flags.add("peak-gflops", 0.0, "the device's FP32 peak, to report the fraction of it "
-                                "(0: measured on the CPU, not reported on CUDA)");
+  std::optional<int64_t> batch;
+  flags.bind("batch", batch, "batch size of W1-W3 (default: the workload's own, 256 / 32 / 256)");
+  std::optional<double> peak_flag;
+  flags.bind("peak-gflops", peak_flag, "the device's FP32 peak, to report the fraction of it "
+             "(default: measured on the CPU, not reported on CUDA)");
   flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
 
-  if (batch < 0) fail("--batch must be positive, got ", batch);
+  if (batch && *batch < 1) fail("--batch must be positive, got ", *batch);
   Device device = default_device();
-  std::map<std::string, std::function<Workload(Device, int64_t)>> workloads{
+  std::map<std::string, std::function<Workload(Device, std::optional<int64_t>)>> workloads{
       {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}};
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
   Workload workload = workloads[which](device, batch);
@@ -116,7 +119,7 @@ int main(int argc, char** argv) try {
   profiler().enable(profile);
   bench::Timing t = bench::time_steps(workload.step, 0, repeats, device);
   double gflops = workload.flops / t.median_s() * 1e-9;
-  double peak = peak_flag > 0 ? peak_flag : device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;
+  double peak = peak_flag ? *peak_flag : device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;  // 0: unknown
   if (json) {
     std::string times;
     for (double step : t.times_s) times += (times.empty() ? "" : ", ") + std::to_string(step);
@@ -133,7 +136,7 @@ int main(int argc, char** argv) try {
                 matmul_rate, bench::peak_rss_mb());
     if (peak > 0)
       std::printf("%s FP32 peak %.1f GFLOP/s (%s): this workload %.2f of it\n", device.str().c_str(), peak,
-                  peak_flag > 0 ? "given by --peak-gflops" : "measured FMA rate", gflops / peak);
+                  peak_flag ? "given by --peak-gflops" : "measured FMA rate", gflops / peak);
   }
   if (profile) profiler().print(std::cout);
   return 0;

@@ -55,8 +55,8 @@ class Flags {
   // parameters are made (set_default_device). Without it the build's default stays: CUDA
   // when margin was built with it and a GPU is present, else the CPU.
   void add_device_flag() {
-    device_ = &add<std::string>("device", "", "cpu, cuda or cuda:N: where tensors and parameters "
-                                "are made; empty: CUDA when built with it and a GPU is present, else cpu");
+    bind("device", device_, "cpu, cuda or cuda:N: where tensors and parameters are made "
+         "(default: CUDA when built with it and a GPU is present, else cpu)");
   }
 
   void parse(int argc, char** argv) {
@@ -83,7 +83,7 @@ class Flags {
       if (!entry) fail("unknown flag --", name, " (see --help)");
       entry->assign(value);
     }
-    if (device_ && !device_->empty()) set_default_device(parse_device(*device_));
+    if (device_) set_default_device(parse_device(*device_));
   }
 
   void print_help(std::ostream& out) const {
@@ -145,7 +145,7 @@ class Flags {
   }
 
   std::string program_, summary_;
-  std::string* device_ = nullptr;  // the --device value, when add_device_flag() declared it
+  std::optional<std::string> device_;  // the --device value, when given
   std::deque<Entry> entries_;
   std::deque<std::any> values_;
 };

@@ -1,5 +1,8 @@
-// data/transforms.cpp — normalize, random crops, centre crop, resize, horizontal flip, compose.
+// data/transforms.cpp — normalize, random crops, centre crop, resize, horizontal flip, random
+// erasing, compose.
 #include "data/transforms.h"
+
+#include <cmath>
 
 #include "data/image.h"
 
@@ -104,6 +107,29 @@ Transform horizontal_flip(double probability) {
       for (int64_t y = 0; y < sample.height; ++y)
         for (int64_t x = 0; x < sample.width / 2; ++x)
           std::swap(sample.at(c, y, x), sample.at(c, y, sample.width - 1 - x));
+  };
+}
+
+Transform random_erasing(double probability, double min_area, double max_area) {
+  if (!(probability >= 0 && probability <= 1))
+    fail("random_erasing: probability ", probability, " (expected in [0, 1])");
+  if (!(min_area > 0 && min_area <= max_area && max_area < 1))
+    fail("random_erasing: area fractions ", min_area, "..", max_area, " (expected 0 < min ≤ max < 1)");
+  return [=](Sample& sample, Generator& gen) {
+    if (gen.uniform() >= probability) return;
+    const double log_ratio = std::log(3.3), area = static_cast<double>(sample.height * sample.width);
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      double erased = area * gen.uniform(min_area, max_area);
+      double aspect = std::exp(gen.uniform(-log_ratio, log_ratio));  // h / w
+      auto h = static_cast<int64_t>(std::lround(std::sqrt(erased * aspect)));
+      auto w = static_cast<int64_t>(std::lround(std::sqrt(erased / aspect)));
+      if (h < 1 || w < 1 || h >= sample.height || w >= sample.width) continue;
+      int64_t top = gen.below(sample.height - h + 1), left = gen.below(sample.width - w + 1);
+      for (int64_t c = 0; c < sample.channels; ++c)
+        for (int64_t y = top; y < top + h; ++y)
+          for (int64_t x = left; x < left + w; ++x) sample.at(c, y, x) = 0.0f;
+      return;
+    }
   };
 }
 

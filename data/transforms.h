@@ -1,5 +1,6 @@
 // data/transforms.h — per-sample transforms, applied by the loader before batching:
-// normalize (per-channel mean and std), random crop with zero padding, horizontal flip, and
+// normalize (per-channel mean and std), random crop with zero padding, horizontal flip,
+// random erasing, and
 // for faces: bilinear resize, centre crop and a random crop of a given size.
 //
 // Every transform takes the random Generator explicitly, even those that draw nothing, so a
@@ -41,6 +42,13 @@ Transform resize(int64_t height, int64_t width);
 
 // Mirrors the image left-right with the given probability.
 Transform horizontal_flip(double probability = 0.5);
+
+// Random erasing (Zhong et al. 2017, "Random Erasing Data Augmentation"; torchvision's
+// RandomErasing): with the given probability, a rectangle of area a·H·W (a uniform in
+// [min_area, max_area]) and aspect ratio h/w log-uniform in [1/3.3, 3.3] is set to 0 on every
+// channel, at a uniformly random place. Up to 10 draws are tried for a rectangle that fits;
+// when none does, the image is left as it is.
+Transform random_erasing(double probability = 0.5, double min_area = 0.02, double max_area = 0.33);
 
 // The transforms in order.
 Transform compose(std::vector<Transform> transforms);

@@ -6,6 +6,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -272,6 +273,41 @@ TEST_CASE("horizontal flip mirrors each row; probability 0 and 1 are never and a
     compose({random_crop(1), horizontal_flip(0.5)})(b, second);
     CHECK(a.image == b.image);
   }
+}
+
+TEST_CASE("random erasing zeroes one rectangle of 2-33% of the image on every channel, or nothing") {
+  // A 2-channel 20x30 image of ones: what is erased is exactly what became 0.
+  Sample ones{.image = std::vector<float>(2 * 20 * 30, 1.0f), .channels = 2, .height = 20, .width = 30};
+  int erased_images = 0;
+  for (uint64_t seed = 0; seed < 200; ++seed) {
+    Generator gen(seed);
+    Sample sample = ones;
+    random_erasing(0.5)(sample, gen);
+    // The zeros of channel 0 form one rectangle [top, bottom) × [left, right), and channel 1 agrees.
+    int64_t top = 20, bottom = -1, left = 30, right = -1, zeros = 0;
+    for (int64_t y = 0; y < 20; ++y)
+      for (int64_t x = 0; x < 30; ++x) {
+        CHECK(sample.at(0, y, x) == sample.at(1, y, x));
+        if (sample.at(0, y, x) != 0.0f) continue;
+        ++zeros;
+        top = std::min(top, y), bottom = std::max(bottom, y + 1);
+        left = std::min(left, x), right = std::max(right, x + 1);
+      }
+    if (zeros == 0) continue;
+    ++erased_images;
+    CHECK(zeros == (bottom - top) * (right - left));  // a filled rectangle
+    CHECK(zeros >= 0.02 * 600 * 0.5);                 // its area, up to rounding of h and w
+    CHECK(zeros <= 0.33 * 600 * 1.5);
+    CHECK(bottom - top < 20);
+    CHECK(right - left < 30);
+  }
+  CHECK(erased_images > 70);  // about half of 200, at probability 0.5
+  CHECK(erased_images < 130);
+  Generator gen(1);
+  Sample never = ones;
+  random_erasing(0.0)(never, gen);
+  CHECK(never.image == ones.image);
+  CHECK(testing::contains(testing::error_of([] { random_erasing(0.5, 0.4, 0.2); }), "expected 0 < min ≤ max < 1"));
 }
 
 // Sample i has every pixel equal to i and label i, so a batch shows which samples it holds.

@@ -275,7 +275,7 @@ TEST_CASE("a run stopped after epoch 1 and resumed ends where the uninterrupted 
   FacesConfig part = tiny_config(dir, "part");
   part.stop_after = 1;
   CHECK(!run_faces(part).outcome.finished);
-  part.stop_after = 0;
+  part.stop_after.reset();
   part.resume = dir.file("part/checkpoint.bin");
   FacesRun resumed = run_faces(part);
   CHECK(resumed.outcome.first_epoch == 1);

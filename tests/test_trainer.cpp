@@ -122,7 +122,7 @@ TEST_CASE("a run resumed into a new folder starts its log.csv with the header") 
   config.out_dir = dir.file("first");
   REQUIRE_FALSE(run_fmnist(config, train_set, test_set).outcome.finished);
   FmnistConfig elsewhere = config;
-  elsewhere.stop_after = 0;
+  elsewhere.stop_after.reset();
   elsewhere.resume = config.out_dir + "/checkpoint.bin";
   elsewhere.out_dir = dir.file("second");
   REQUIRE(run_fmnist(elsewhere, train_set, test_set).outcome.finished);

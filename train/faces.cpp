@@ -34,7 +34,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("pairs-per-fold", config.pairs_per_fold, "verification: same (and different) pairs in each of 10 folds");
   flags.bind("out", config.out_dir, "where log.csv, checkpoint.bin, model.bin, model.txt, pairs.txt and the report go");
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin)");
-  flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (0: never; for trying --resume)");
+  flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
   flags.bind("workers", config.workers, "data loader threads");
 }
 

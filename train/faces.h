@@ -50,7 +50,7 @@ struct FacesConfig {
   int64_t pairs_per_fold = 300;
   std::string out_dir = "runs/faces";
   std::string resume;
-  int64_t stop_after = 0;
+  std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   int64_t workers = 1;           // data loader threads
   bool progress = true;
 };

@@ -33,9 +33,10 @@ struct FmnistConfig {
   uint64_t seed = 0;
   int64_t crop_pad = 0;  // random crop after zero padding (0: none)
   bool flip = true;      // random horizontal flips
+  double erase = 0;      // random erasing probability (data/transforms.h; 0: none)
   std::string out_dir = "runs/fmnist";
   std::string resume = "";
-  int64_t stop_after = 0;
+  std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   bool progress = true;
 };
 

@@ -130,7 +130,7 @@ TrainingOutcome train(TrainingJob& job) {
   const auto started = std::chrono::steady_clock::now();
   int64_t epoch = outcome.first_epoch;
   for (; epoch < job.epochs; ++epoch) {
-    if (job.stop_after > 0 && epoch - outcome.first_epoch >= job.stop_after) break;
+    if (job.stop_after && epoch - outcome.first_epoch >= *job.stop_after) break;
     const auto epoch_started = std::chrono::steady_clock::now();
     EpochRecord record = train_epoch(job, epoch);
     if (job.evaluate) record.metrics = job.evaluate(epoch);

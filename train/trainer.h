@@ -13,13 +13,14 @@
 // accuracy, images/s), the caller's evaluation, a row of out_dir/log.csv and an atomic
 // out_dir/checkpoint.bin; after the last epoch out_dir/model.bin. `resume` continues from a
 // checkpoint and reproduces the uninterrupted run bit for bit on the CPU with the same seed
-// and thread count (tests/test_resume.cpp).
+// and thread count (tests/test_trainer.cpp).
 //
 // Running accuracy is the fraction of training rows whose nearest class weight (cosine) is
 // their label, measured on the step's own embeddings (augmented, before the update).
 // Left out: gradient accumulation, mixed precision, more than one process.
 #pragma once
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,7 +44,7 @@ struct TrainingJob {
   int64_t epochs = 1;
   std::string out_dir;       // log.csv, checkpoint.bin and model.bin go here
   std::string resume;        // a checkpoint to continue from ("": start afresh)
-  int64_t stop_after = 0;    // stop after this many epochs of this run (0: never)
+  std::optional<int64_t> stop_after = std::nullopt;  // stop after this many epochs of this run
   Device device = default_device();
   bool progress = true;      // the progress bar and the per-epoch line on stderr
   // Called after each epoch's training (model in train mode; switch to eval() and back).
