@@ -36,9 +36,10 @@ int main(int argc, char** argv) try {
               "conv3x3, conv1x1, pooling and linear layers on face-backbone shapes (float32).");
   int64_t& batch = flags.add<int64_t>("batch", 32, "batch size N");
   int& repeats = flags.add("repeats", 5, "timed repetitions (median reported)");
-  int& threads = flags.add("threads", 0, "OpenMP threads (0: the default)");
+  std::optional<int> threads;
+  flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
-  if (threads > 0) omp_set_num_threads(threads);
+  if (threads) omp_set_num_threads(*threads);
 
   Generator gen(0);
   Conv2dOptions no_bias{.bias = false};

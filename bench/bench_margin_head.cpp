@@ -45,10 +45,11 @@ int main(int argc, char** argv) try {
   int64_t& dim = flags.add<int64_t>("dim", 512, "d, embedding size");
   int64_t& classes = flags.add<int64_t>("classes", 100000, "C, identities");
   int& repeats = flags.add("repeats", 5, "timed steps (median reported)");
-  std::string& variant = flags.add<std::string>("variant", "", "fused | composed (empty: both, each in its own process)");
+  std::optional<std::string> variant;
+  flags.bind("variant", variant, "fused | composed (default: both, each in its own process)");
   flags.parse(argc, argv);
 
-  if (variant.empty()) {
+  if (!variant) {
     std::printf("LMCL head, B=%lld d=%lld C=%lld float32, %d threads, median of %d steps\n",
                 (long long)batch, (long long)dim, (long long)classes, omp_get_max_threads(), repeats);
     for (const char* which : {"composed", "fused"}) {
@@ -61,11 +62,11 @@ int main(int argc, char** argv) try {
     }
     return 0;
   }
-  if (variant != "fused" && variant != "composed")
-    fail("bench_margin_head: --variant must be fused or composed, got '", variant, "'");
+  if (*variant != "fused" && *variant != "composed")
+    fail("bench_margin_head: --variant must be fused or composed, got '", *variant, "'");
 
   LossOptions options;
-  options.fused = variant == "fused";
+  options.fused = *variant == "fused";
   Generator gen(0);
   auto loss = make_loss("lmcl", dim, classes, gen, options);
   Tensor x = Tensor::randn({batch, dim}, gen).requires_grad_();
@@ -84,7 +85,7 @@ int main(int argc, char** argv) try {
       },
       1, repeats);
   std::printf("  %-9s %9.1f ms/step   peak %8.1f MiB (baseline %.1f MiB; B×C float32 = %.1f MiB)  loss %.5f\n",
-              variant.c_str(), timing.median_s() * 1e3, peak_resident_mib(), baseline,
+              variant->c_str(), timing.median_s() * 1e3, peak_resident_mib(), baseline,
               batch * classes * 4.0 / (1 << 20), value);
   return 0;
 } catch (const std::exception& e) {

@@ -15,9 +15,10 @@ int main(int argc, char** argv) try {
               "GFLOP/s of an n×n×n float32 matmul: margin vs direct Eigen vs the measured FMA peak.");
   int64_t& n = flags.add<int64_t>("n", 1024, "matrix size");
   int& repeats = flags.add("repeats", 10, "timed repetitions (median reported)");
-  int& threads = flags.add("threads", 0, "OpenMP threads (0: the default)");
+  std::optional<int> threads;
+  flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
-  if (threads > 0) omp_set_num_threads(threads);
+  if (threads) omp_set_num_threads(*threads);
 
   Generator gen(0);
   Tensor a = Tensor::randn({n, n}, gen, DType::F32, kCPU);

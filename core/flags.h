@@ -6,7 +6,8 @@
 //   flags.parse(argc, argv);   // prints help and exits on --help; throws on unknown flags
 //
 // add() returns a reference to the value, which the Flags object owns and parse() fills in:
-// keep the Flags object alive as long as the references are used. bind() fills in a variable
+// keep the Flags object alive as long as the references are used. Values are strings,
+// booleans, numbers or comma-separated integer lists (std::vector<int64_t>: --widths 32,64). bind() fills in a variable
 // of the caller's instead (binaries that share a config struct declare its flags once); a
 // std::optional<T> variable stays unset unless the flag is given, and its help says what
 // unset means.
@@ -117,7 +118,11 @@ class Flags {
   template <class T>
   static std::string text_of(const T& value) {
     std::ostringstream text;
-    text << std::boolalpha << value;
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      for (size_t i = 0; i < value.size(); ++i) text << (i ? "," : "") << value[i];
+    } else {
+      text << std::boolalpha << value;
+    }
     return text.str();
   }
 
@@ -125,6 +130,14 @@ class Flags {
   static T parse_value(const std::string& name, const std::string& text) {
     if constexpr (std::is_same_v<T, std::string>) {
       return text;
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      // Comma-separated integers: "32,64,128".
+      std::vector<int64_t> values;
+      std::istringstream in(text);
+      for (std::string item; std::getline(in, item, ',');) values.push_back(parse_value<int64_t>(name, item));
+      if (values.empty() || text.back() == ',')
+        fail("flag --", name, ": expected comma-separated integers (e.g. 32,64), got '", text, "'");
+      return values;
     } else if constexpr (std::is_same_v<T, bool>) {
       if (text == "true" || text == "1") return true;
       if (text == "false" || text == "0") return false;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# examples/fmnist_study.sh — Softmax vs NSL vs LMCL on Fashion-MNIST: the README's table and
+# examples/fmnist_study.sh — Softmax vs NSL vs LMCL on Fashion-MNIST: docs/experiments.md's table and
 # its 2-D pictures, from one command (after the build in the README):
 #
 #   bash examples/fmnist_study.sh            # about 30 minutes on 2 quiet cores
@@ -18,7 +18,7 @@
 # 68% at s = 30).
 # A run whose summary is already there is not run again, so an interrupted study continues.
 # Writes runs/fmnist_study/{table.md, <loss>-d128/, <loss>-d2/} and copies the pictures to
-# examples/figures/fmnist_<loss>_d2.png, where the README shows them.
+# examples/figures/fmnist_<loss>_d2.png, where docs/experiments.md shows them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}

@@ -19,7 +19,8 @@ int main(int argc, char** argv) try {
   std::string& a = flags.add<std::string>("a", "", "first image");
   std::string& b = flags.add<std::string>("b", "", "second image");
   bool& flip = flags.add("flip", true, "flip embeddings e(x) + e(mirror x) (--flip=false: plain)");
-  double& threshold = flags.add("threshold", -2.0, "same when cosine >= this (default: model.txt's threshold from training)");
+  std::optional<double> threshold;
+  flags.bind("threshold", threshold, "same when cosine >= this (default: model.txt's threshold from training)");
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
@@ -28,7 +29,7 @@ int main(int argc, char** argv) try {
 
   FaceModel model = load_face_model(model_dir, weights);
   const FaceModelConfig& config = model.config;
-  bool from_training = threshold < -1;
+  const bool from_training = !threshold;
   if (from_training) threshold = flip ? config.threshold_flip : config.threshold;
   auto pair = std::make_shared<ImageList>(std::vector<std::string>{a, b}, config.channels, config.height, config.width);
   Embeddings embeddings = embed_images(*model.backbone, pair, default_device());
@@ -36,8 +37,8 @@ int main(int argc, char** argv) try {
   const float* values = rows.view().ptr<float>();
   double cosine = cosine_similarity(values, values + config.emb_dim, config.emb_dim);
   std::printf("verify: cosine similarity %.4f (%s embeddings); threshold %.4f (%s): %s\n", cosine, flip ? "flip" : "plain",
-              threshold, from_training ? "found on the held-out pairs in training" : "--threshold",
-              cosine >= threshold ? "same person" : "different people");
+              *threshold, from_training ? "found on the held-out pairs in training" : "--threshold",
+              cosine >= *threshold ? "same person" : "different people");
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "verify: %s\n", e.what());

@@ -8,7 +8,8 @@
 #
 # Environment: DATA (default ../shared/data/yaleb-cropped), OUT (runs/yaleb), BUILD (build),
 # THREADS (2), SEEDS (training seeds, default "0 1 2"; the split is fixed by --split-seed 0).
-# About 10 minutes on 2 quiet cores (~50 s a run), under 25 with another job on them. README.md ("Faces") has the measured table and what it shows.
+# About 10 minutes on 2 quiet cores (~50 s a run), under 25 with another job on them.
+# docs/experiments.md (the Yale-B study) has the measured table and what it shows.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/yaleb-cropped}
@@ -32,7 +33,7 @@ COMMON=(--data "$DATA" --held-out 10 --split-seed 0 --arch small --input 64x56 -
         --widths 16,32,64,128 --emb-dim 128 --epochs 20 --batch 64 --lr 0.1 --threads "$THREADS")
 # label:loss:s:m — NSL and LMCL at s = 16 (the main comparison, m = 0.35 as in the paper) for
 # every seed; again at s = 30 (what train_fmnist uses) for the first seed only: with 28
-# classes the scale matters (README).
+# classes the scale matters (docs/experiments.md).
 RUNS=(Softmax:softmax:1:0 NSL-s16:nsl:16:0 LMCL-s16:lmcl:16:0.35)
 FIRST_SEED_ONLY=(NSL-s30:nsl:30:0 LMCL-s30:lmcl:30:0.35)
 

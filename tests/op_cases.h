@@ -1,7 +1,8 @@
 // tests/op_cases.h — the one table of op cases. A case is data: a printable name, input
 // shapes, the domain the inputs are drawn from, and the function (any tensors in, one out).
-// tests/test_ops.cpp gradient-checks every case in float64 on the CPU; tests/test_parity.cpp
-// runs every case on each built GPU and compares it with the CPU in float32. So the
+// tests/test_ops.cpp gradient-checks every case in float64 on the default device;
+// tests/test_parity.cpp runs every case on each built GPU and compares it with the CPU in
+// float32 and float64. So the
 // functions must be device- and dtype-agnostic: index tensors are made on the inputs' device,
 // one-hot masks in their dtype.
 #pragma once
@@ -116,6 +117,8 @@ inline std::vector<OpCase> op_cases() {
       {"concat(a=[2,3], b=[2,1], axis=1)", {{2, 3}, {2, 1}}, Domain::Any, [](V x) { return concat({x[0], x[1]}, 1); }},
       // convolution (bias, stride, padding, dilation, groups), pooling
       {"conv2d(x=[2,3,5,5], w=[4,3,3,3], b=[4], pad 1)", {{2, 3, 5, 5}, {4, 3, 3, 3}, {4}}, Domain::Any,
+       [](V x) { return conv2d(x[0], x[1], x[2], Conv2dParams{.pad_h = 1, .pad_w = 1}); }},
+      {"conv2d(x=[2,1,6,5], w=[3,1,3,3], b=[3], pad 1) one input channel", {{2, 1, 6, 5}, {3, 1, 3, 3}, {3}}, Domain::Any,
        [](V x) { return conv2d(x[0], x[1], x[2], Conv2dParams{.pad_h = 1, .pad_w = 1}); }},
       {"conv2d(x=[1,4,6,6], w=[4,2,3,3], stride 2, pad 1, groups 2)", {{1, 4, 6, 6}, {4, 2, 3, 3}}, Domain::Any,
        [](V x) { return conv2d(x[0], x[1], Tensor(), Conv2dParams{.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 2}); }},

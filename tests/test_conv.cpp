@@ -80,6 +80,11 @@ std::vector<ConvCase> conv_cases() {
       // large planes (≥ 2048 outputs): cut into bands of 22 output rows (22, 22, 2)
       {"conv2d(N=1,C=1,H=46,W=46,K=2,k=3,p=1) bands of rows", {1, 1, 46, 46}, {2, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
       {"conv2d(N=2,C=2,H=46,W=46,K=2,k=1) pointwise bands", {2, 2, 46, 46}, {2, 2, 1, 1}, {}},
+      // one or two input channels (a first layer): products with a short inner dimension
+      {"conv2d(N=3,C=1,H=6,W=5,K=5,k=3,p=1) one channel", {3, 1, 6, 5}, {5, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
+      {"conv2d(N=2,C=1,H=4,W=3,K=2,k=3,p=2) output wider than its input", {2, 1, 4, 3}, {2, 1, 3, 3}, {1, 1, 2, 2, 1, 1, 1}},
+      {"conv2d(N=2,C=2,H=5,W=6,K=3,k=2x4,p=0x1) two channels, asymmetric", {2, 2, 5, 6}, {3, 2, 2, 4}, {1, 1, 0, 1, 1, 1, 1}},
+      {"conv2d(N=1,C=1,H=7,W=7,K=2,k=4) one channel, 4x4, no padding", {1, 1, 7, 7}, {2, 1, 4, 4}, {}},
   };
 }
 

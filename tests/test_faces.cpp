@@ -58,7 +58,7 @@ FacesConfig tiny_config(const TempDir& dir, const std::string& out) {
   config.data = dir.file("faces");
   config.held_out = 2;
   config.input = "12x10";
-  config.widths = "4,8";
+  config.widths = {4, 8};
   config.emb_dim = 8;
   config.epochs = 2;
   config.batch = 8;

@@ -1,5 +1,5 @@
 // tests/test_ops.cpp — every case of the op table (op_cases.h) gradient-checked in float64 on
-// the CPU (central finite differences against autograd; see gradcheck.h), plus forward values
+// the default device (central finite differences against autograd; see gradcheck.h), plus forward values
 // and stability checks written out by hand.
 #include "op_cases.h"
 

@@ -43,14 +43,9 @@ FaceModelConfig face_model_config(const FacesConfig& config) {
   model.arch = config.arch;
   parse_size(config.input, model.height, model.width, "--input");
   model.channels = config.channels;
-  model.widths.clear();
-  std::string widths = config.widths + ",";
-  for (size_t start = 0, comma; (comma = widths.find(',', start)) != std::string::npos; start = comma + 1) {
-    int64_t width = 0;
-    if (std::sscanf(widths.substr(start, comma - start).c_str(), "%ld", &width) != 1 || width < 1)
-      fail("--widths: '", config.widths, "' (expected positive integers, comma-separated, e.g. 32,64,128)");
-    model.widths.push_back(width);
-  }
+  for (int64_t width : config.widths)
+    if (width < 1) fail("--widths: ", width, " (expected positive channel counts, e.g. 32,64,128)");
+  model.widths = config.widths;
   model.emb_dim = config.emb_dim;
   model.loss = config.loss;
   model.scale = config.scale;

@@ -34,7 +34,7 @@ struct FacesConfig {
   std::string arch = "small";
   std::string input = "96x84";   // HxW the images are resized to
   int64_t channels = 1;
-  std::string widths = "32,64,128,256";  // arch small: channels of each stage
+  std::vector<int64_t> widths = {32, 64, 128, 256};  // arch small: channels of each stage
   int64_t emb_dim = 128;
   std::string loss = "lmcl";
   double scale = 30;             // s (ignored by Softmax and SphereFace)

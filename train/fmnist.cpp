@@ -11,6 +11,7 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("s", config.scale, "scale s of the normalized losses (LMCL's paper value 64 is for 10^4+ classes)");
   if (single_run) flags.bind("m", config.margin, "margin m (default: 0.2 for LMCL here, else the loss's own)");
   flags.bind("emb-dim", config.emb_dim, "embedding size d (2 or 3 also draw the feature picture)");
+  flags.bind("widths", config.widths, "channels of each conv stage of the CNN (layers/backbones.h: small_cnn)");
   flags.bind("epochs", config.epochs, "training epochs");
   flags.bind("batch", config.batch, "batch size");
   flags.bind("lr", config.lr, "peak learning rate (SGD momentum 0.9, weight decay 5e-4, cosine decay)");
@@ -28,7 +29,7 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
                      std::shared_ptr<const Dataset> test_set, std::function<void(int64_t step)> after_step) {
   FmnistRun run;
   run.gen = std::make_shared<Generator>(config.seed);
-  run.model = small_cnn(config.emb_dim, *run.gen);
+  run.model = small_cnn(*run.gen, {.emb = config.emb_dim, .widths = config.widths});
   LossOptions loss_options{.scale = config.scale, .margin = config.margin};
   if (!config.margin && config.loss == "lmcl") loss_options.margin = kFmnistLmclMargin;
   run.head = make_loss(config.loss, config.emb_dim, train_set->num_classes(), *run.gen, loss_options);

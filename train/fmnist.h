@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/flags.h"
 #include "core/random.h"
@@ -27,6 +28,7 @@ struct FmnistConfig {
   double scale = 30;             // s (ignored by Softmax)
   std::optional<double> margin = std::nullopt;  // m; unset: kFmnistLmclMargin for LMCL, else the loss's own default
   int64_t emb_dim = 128;
+  std::vector<int64_t> widths = {32, 64};  // channels of each conv stage of small_cnn
   int64_t epochs = 12;
   int64_t batch = 128;
   double lr = 0.1;

@@ -4,6 +4,7 @@
 #pragma once
 #include <omp.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "backends/backend.h"
@@ -53,6 +54,22 @@ T* thread_buffer(int64_t size) {
   const int64_t lines = (size + 64 / sizeof(T) - 1) / (64 / sizeof(T));
   if (static_cast<int64_t>(buffer.size()) < lines) buffer.resize(lines);
   return buffer.data()->values;
+}
+
+// Σ term(i) for i in [0, n): partial sums of up to 256 terms in T, which vectorize (a double
+// accumulator fed from float32 does not, and runs at one add latency a term), added up in
+// double, so long sums keep their digits.
+template <class T, class Term>
+double chunked_sum(int64_t n, Term term) {
+  double total = 0;
+  for (int64_t start = 0; start < n; start += 256) {
+    const int64_t end = std::min<int64_t>(start + 256, n);
+    T partial = 0;
+#pragma omp simd reduction(+ : partial)
+    for (int64_t i = start; i < end; ++i) partial += term(i);
+    total += partial;
+  }
+  return total;
 }
 
 // Only spread a loop over threads when it has enough work to pay for the fork.

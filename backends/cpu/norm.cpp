@@ -37,21 +37,14 @@ void map_channel(const ChannelSplit& split, int64_t c, T* out, const T* a, const
   }
 }
 
-// Σ f(a[at], b[at]) over channel c: sums of up to 256 terms in T (a double accumulator fed
-// from float32 did not vectorize, and ran at one term per add latency), added up in double.
+// Σ f(a[at], b[at]) over channel c, each run of `inner` values summed by chunked_sum.
 template <class T, class F>
 double sum_channel(const ChannelSplit& split, int64_t c, const T* a, const T* b, F f) {
   double total = 0;
   for (int64_t n = 0; n < split.batch; ++n) {
     const int64_t start = (n * split.channels + c) * split.inner;
-    for (int64_t block = 0; block < split.inner; block += 256) {
-      const int64_t length = std::min<int64_t>(256, split.inner - block);
-      const T *x = a + start + block, *y = b + start + block;
-      T partial = 0;
-#pragma omp simd reduction(+ : partial)
-      for (int64_t i = 0; i < length; ++i) partial += f(x[i], y[i]);
-      total += partial;
-    }
+    const T *x = a + start, *y = b + start;
+    total += chunked_sum<T>(split.inner, [=](int64_t i) { return f(x[i], y[i]); });
   }
   return total;
 }
