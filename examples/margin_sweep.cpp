@@ -130,8 +130,11 @@ int main(int argc, char** argv) try {
               "Trains the Fashion-MNIST CNN with LMCL for each margin m and tabulates test accuracy,\n"
               "the mean angle of embeddings to their class weight and the smallest angle between\n"
               "class weights (the CosFace paper's margin study). m = 0 is NSL.");
+  // The study's network and scale (docs/experiments.md): two stages, s = 30, 3 epochs a margin.
   FmnistConfig config;
   config.epochs = 3;
+  config.scale = 30;
+  config.widths = {32, 64};
   config.out_dir = "runs/margin_sweep";
   config.loss = "lmcl";
   add_fmnist_flags(flags, config, /*single_run=*/false);
@@ -157,10 +160,10 @@ int main(int argc, char** argv) try {
     std::fprintf(stderr, "== m = %.2f (%zu of %zu) ==\n", m, rows.size() + 1, margins.size());
     try {
       FmnistRun run = run_fmnist(run_config, train_set, test_set);
-      auto [embeddings, labels] = embed_dataset(*run.model, test_set, default_device());
+      Embeddings test = embed_dataset(*run.model, test_set, default_device());
       Tensor weight = run.head->weight().to(kCPU);
       row.accuracy = run.test_accuracy;
-      row.angle_to_weight = mean_angle_to_weight(embeddings, weight, labels);
+      row.angle_to_weight = mean_angle_to_weight(test.plain, weight, test.labels);
       row.min_weight_angle = min_inter_weight_angle(weight);
       row.seconds = run.outcome.seconds;
       double train_accuracy = run.outcome.epochs.back().train_accuracy;

@@ -47,13 +47,13 @@ int main(int argc, char** argv) try {
   }
   Device device = default_device();
   if (config.emb_dim == 2 || config.emb_dim == 3) {
-    auto [embeddings, labels] = embed_dataset(*run.model, test_set, device);
+    Embeddings test = embed_dataset(*run.model, test_set, device);
     FeaturePlotOptions picture;
     picture.title = config.loss + " (d=" + std::to_string(config.emb_dim) + "): Fashion-MNIST test embeddings";
     picture.class_names = fashion_mnist_class_names();
     Tensor weight = run.head->weight().to(kCPU);
-    Plot plot = config.emb_dim == 2 ? feature_circle_plot(embeddings, labels, weight, picture)
-                                    : feature_sphere_plot(embeddings, labels, weight, picture);
+    Plot plot = config.emb_dim == 2 ? feature_circle_plot(test.plain, test.labels, weight, picture)
+                                    : feature_sphere_plot(test.plain, test.labels, weight, picture);
     plot.save(config.out_dir + "/features.png");
   }
   if (profile) profiler().print(std::cout);
@@ -62,9 +62,9 @@ int main(int argc, char** argv) try {
   if (config.loss == "softmax") std::snprintf(loss_text, sizeof loss_text, "softmax");
   else if (config.loss == "nsl") std::snprintf(loss_text, sizeof loss_text, "nsl (s=%g)", run.head->scale());
   else std::snprintf(loss_text, sizeof loss_text, "%s (s=%g, m=%g)", config.loss.c_str(), run.head->scale(), run.head->current_margin());
-  std::printf("train_fmnist: %s d=%lld, %lld epochs: test accuracy %.2f%% (%s on %s, %d threads); model %s/model.bin\n",
-              loss_text, static_cast<long long>(config.emb_dim),
-              static_cast<long long>(config.epochs), 100.0 * run.test_accuracy, format_duration(run.outcome.seconds).c_str(),
+  std::printf("train_fmnist: %s d=%lld, %lld epochs: test accuracy %.2f%% (flip %.2f%%) (%s on %s, %d threads); model %s/model.bin\n",
+              loss_text, static_cast<long long>(config.emb_dim), static_cast<long long>(config.epochs),
+              100.0 * run.test_accuracy, 100.0 * run.test_accuracy_flip, format_duration(run.outcome.seconds).c_str(),
               device.str().c_str(), threads, config.out_dir.c_str());
   return 0;
 } catch (const std::exception& e) {

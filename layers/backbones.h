@@ -41,7 +41,8 @@ struct SmallCnnOptions {
   std::vector<int64_t> widths{32, 64};  // one conv-BN-PReLU-pool stage per entry
 };
 std::shared_ptr<Layer> small_cnn(Generator& gen, SmallCnnOptions options);
-// The Fashion-MNIST network: small_cnn(gen, {.emb = emb}).
+// Two stages (32, 64) on 1x28x28, the network of bench/ W1: small_cnn(gen, {.emb = emb}). The main
+// job (train/fmnist.h) adds a third stage of 128.
 std::shared_ptr<Layer> small_cnn(int64_t emb, Generator& gen);
 
 struct IResNetOptions {

@@ -1,4 +1,4 @@
-// train/face_eval.cpp — embedding (plain and flip), pair scores, the report on both,
+// train/face_eval.cpp — face embeddings (plain and flip), pair scores, the report on both,
 // and the embeddings file. See face_eval.h.
 #include "train/face_eval.h"
 
@@ -29,32 +29,8 @@ std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& 
   return counts;
 }
 
-// The batch [B, C, H, W] (CPU, contiguous float32) mirrored left-right.
-static Tensor mirror(const Tensor& images) {
-  Tensor mirrored = images.clone();
-  const int64_t rows = images.size(0) * images.size(1) * images.size(2), width = images.size(3);
-  float* data = mirrored.view().ptr<float>();
-  for (int64_t row = 0; row < rows; ++row) std::reverse(data + row * width, data + (row + 1) * width);
-  return mirrored;
-}
-
 Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device, int64_t batch_size) {
-  NoGradGuard no_grad;
-  const bool was_training = backbone.training();
-  backbone.eval();
-  DataLoader loader(std::move(images), {.batch_size = batch_size, .shuffle = false, .workers = 1,
-                                        .transform = face_input()});
-  loader.start_epoch(0);
-  std::vector<Tensor> plain, flip;
-  while (std::optional<Batch> batch = loader.next()) {
-    Tensor embedding = backbone(batch->images.to(device)).to(kCPU);
-    Tensor mirrored = backbone(mirror(batch->images).to(device)).to(kCPU);
-    plain.push_back(embedding);
-    flip.push_back(embedding + mirrored);
-  }
-  backbone.train(was_training);
-  if (plain.empty()) fail("embed_images: no images to embed");
-  return {concat(plain, 0), concat(flip, 0)};
+  return embed_dataset(backbone, std::move(images), device, {.batch_size = batch_size, .flip = true, .input = face_input()});
 }
 
 PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folder, const PairsFile& pairs,

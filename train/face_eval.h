@@ -20,6 +20,7 @@
 #include "data/image_folder.h"
 #include "eval/verification.h"
 #include "train/face_model.h"
+#include "train/metrics.h"
 #include "layers/module.h"
 
 namespace margin {
@@ -32,12 +33,8 @@ std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceMode
 // Each identity with its image count, for generate_pairs.
 std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& folder);
 
-// The images' embeddings [N, d] float32 on the CPU, plain and flip. The samples come as
-// datasets give them ([0, 1]); face_input() is applied here. The backbone runs in eval mode
-// (and goes back to the mode it was in).
-struct Embeddings {
-  Tensor plain, flip;
-};
+// The images' embeddings, plain and flip (train/metrics.h), as every face model takes them:
+// the samples come as datasets give them ([0, 1]) and face_input() is applied here.
 Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device,
                         int64_t batch_size = 128);
 

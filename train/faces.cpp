@@ -100,7 +100,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   std::filesystem::create_directories(config.out_dir);
   const std::string model_txt = config.out_dir + "/model.txt";
   run.model = build_face_model(model_config, config.seed);
-  if (!config.resume.empty()) check_same_model(model_txt, run.model.config);
+  if (config.resume) check_same_model(model_txt, run.model.config);
   save_model_config(model_txt, run.model.config);
 
   auto train_set = face_folder(config.data, model_config, run.split.train, true);

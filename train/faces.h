@@ -49,7 +49,7 @@ struct FacesConfig {
   int64_t crop_pad = 0;          // augmentation: random crop after zero padding (0: none)
   int64_t pairs_per_fold = 300;
   std::string out_dir = "runs/faces";
-  std::string resume;
+  std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   int64_t workers = 1;           // data loader threads
   bool progress = true;

@@ -1,6 +1,8 @@
 // train/metrics.cpp — see metrics.h.
 #include "train/metrics.h"
 
+#include <algorithm>
+
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "data/loader.h"
@@ -16,20 +18,38 @@ double cosine_accuracy(const Tensor& embeddings, const Tensor& weight, const Ten
   return truth.empty() ? 0.0 : static_cast<double>(correct) / static_cast<double>(truth.size());
 }
 
-std::pair<Tensor, Tensor> embed_dataset(Layer& model, std::shared_ptr<const Dataset> data, Device device,
-                                        int64_t batch_size) {
+namespace {
+
+// The batch [B, C, H, W] (CPU, contiguous float32) mirrored left-right.
+Tensor mirror(const Tensor& images) {
+  Tensor mirrored = images.clone();
+  const int64_t rows = images.size(0) * images.size(1) * images.size(2), width = images.size(3);
+  float* data = mirrored.view().ptr<float>();
+  for (int64_t row = 0; row < rows; ++row) std::reverse(data + row * width, data + (row + 1) * width);
+  return mirrored;
+}
+
+}  // namespace
+
+Embeddings embed_dataset(Layer& model, std::shared_ptr<const Dataset> data, Device device, EmbedOptions options) {
   NoGradGuard no_grad;
+  const bool was_training = model.training();
   model.eval();
-  DataLoader loader(std::move(data), {.batch_size = batch_size, .shuffle = false, .workers = 1});
+  DataLoader loader(std::move(data), {.batch_size = options.batch_size, .shuffle = false, .workers = 1,
+                                      .transform = options.input});
   loader.start_epoch(0);
-  std::vector<Tensor> embeddings;
+  std::vector<Tensor> plain, flip;
   std::vector<int64_t> labels;
   while (std::optional<Batch> batch = loader.next()) {
-    embeddings.push_back(model(batch->images.to(device)).to(kCPU));
+    Tensor embedding = model(batch->images.to(device)).to(kCPU);
+    plain.push_back(embedding);
+    if (options.flip) flip.push_back(embedding + model(mirror(batch->images).to(device)).to(kCPU));
     for (int64_t label : batch->labels.to_indices()) labels.push_back(label);
   }
-  model.train();
-  return {concat(embeddings, 0), Tensor::from_indices(labels, {static_cast<int64_t>(labels.size())}, kCPU)};
+  model.train(was_training);
+  if (plain.empty()) fail("embed_dataset: no samples to embed");
+  return {concat(plain, 0), options.flip ? concat(flip, 0) : Tensor(),
+          Tensor::from_indices(labels, {static_cast<int64_t>(labels.size())}, kCPU)};
 }
 
 }  // namespace margin

@@ -27,12 +27,13 @@ std::vector<NamedModule> checkpointed(TrainingJob& job) {
 
 // Loads job.resume (when given) and returns the epoch to continue from.
 int64_t resume(TrainingJob& job) {
-  if (job.resume.empty()) return 0;
-  TrainingState position = load_checkpoint(job.resume, checkpointed(job), &job.sgd);
+  if (!job.resume) return 0;
+  const std::string& path = *job.resume;
+  TrainingState position = load_checkpoint(path, checkpointed(job), &job.sgd);
   if (position.epoch > job.epochs)
-    fail("checkpoint ", job.resume, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
+    fail("checkpoint ", path, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
   if (job.progress)
-    std::fprintf(stderr, "resumed from %s at epoch %lld\n", job.resume.c_str(), static_cast<long long>(position.epoch));
+    std::fprintf(stderr, "resumed from %s at epoch %lld\n", path.c_str(), static_cast<long long>(position.epoch));
   return position.epoch;
 }
 
@@ -89,9 +90,10 @@ EpochRecord train_epoch(TrainingJob& job, int64_t epoch) {
           .lr = job.sgd.lr()};
 }
 
-// "test_accuracy", 0.9123 → "test accuracy 91.23%": rates as percentages, words spaced.
+// "test_accuracy", 0.9123 → "test accuracy 91.23%": accuracies and rates as percentages,
+// words spaced.
 std::string describe_metric(std::string name, double value) {
-  const bool rate = name.ends_with("accuracy") || name.ends_with("rate");
+  const bool rate = name.find("accuracy") != std::string::npos || name.ends_with("rate");
   for (char& c : name)
     if (c == '_') c = ' ';
   char text[128];

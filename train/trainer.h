@@ -43,7 +43,7 @@ struct TrainingJob {
   DataLoader& loader;
   int64_t epochs = 1;
   std::string out_dir;       // log.csv, checkpoint.bin and model.bin go here
-  std::string resume;        // a checkpoint to continue from ("": start afresh)
+  std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // stop after this many epochs of this run
   Device device = default_device();
   bool progress = true;      // the progress bar and the per-epoch line on stderr
