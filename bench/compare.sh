@@ -13,7 +13,9 @@
 #
 # PyTorch runs in two settings, both reported: as installed, and with glibc's allocator told
 # to keep memory (without it PyTorch spends much of W2/W3 in page faults); the ratio column
-# uses the faster of the two ("best"). Debian's python3-torch and an optimized BLAS
+# uses the faster of the two ("best"). OpenBLAS picks its own kernel for PyTorch: the
+# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE some machines set (Haswell, 512 on these) make
+# torch.mm about half as fast, so they are unset for the PyTorch commands. Debian's python3-torch and an optimized BLAS
 # (libopenblas0-pthread: without it torch.mm falls back to the reference BLAS, ~3 GFLOP/s)
 # are installed when missing.
 #
@@ -38,9 +40,10 @@ for w in $workloads; do
   for round in $(seq "$rounds"); do
     echo "running $w, round $round of $rounds…" >&2
     OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --json | sed 's/^/margin /' >>"$results"
-    /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch /' >>"$results"
-    GLIBC_TUNABLES=$keep_memory /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
-      | sed 's/^/torch-keepmem /' >>"$results"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
+      | sed 's/^/torch /' >>"$results"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE GLIBC_TUNABLES=$keep_memory \
+      /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch-keepmem /' >>"$results"
   done
 done
 

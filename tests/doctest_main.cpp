@@ -1,6 +1,8 @@
 // tests/doctest_main.cpp — the one main() every test executable links: doctest's, plus the
 // skip rule of tests/skip.h. A listener counts the test cases that ran; when none failed and
 // every one of them called testing::skip, the exit status is 77 (ctest's SKIP_RETURN_CODE).
+// A run in which no test case ran at all fails: a ctest test must never pass by running
+// nothing. (Test case names hold no ';', which CMake would cut them at.)
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
@@ -46,7 +48,11 @@ int main(int argc, char** argv) {
   int failed = context.run();
   if (context.shouldExit() || failed != 0) return failed;
   using namespace margin::testing;
-  if (cases_run > 0 && cases_skipped >= cases_run) return 77;
+  if (cases_run == 0) {
+    std::printf("no test case ran: the filter matched none (a ctest name cut short?)\n");
+    return 1;
+  }
+  if (cases_skipped >= cases_run) return 77;
   if (cases_skipped > 0) std::printf("%d of %d test cases skipped (reasons above)\n", cases_skipped, cases_run);
   return 0;
 }

@@ -76,7 +76,7 @@ TEST_CASE("inputs without requires_grad get no gradient and record no node") {
   CHECK((x * x).grad_fn() == nullptr);
 }
 
-TEST_CASE("backward frees the graph; a second backward through it is an error") {
+TEST_CASE("backward frees the graph, a second backward through it is an error") {
   Tensor x = scalar_leaf(1.0);
   Tensor y = exp(x) * 2.0;
   y.backward();

@@ -30,7 +30,7 @@ TEST_CASE("backbones: parameter counts equal the PyTorch reference designs") {
   CHECK(small_cnn(3, gen)->parameter_count() == 28521);
 }
 
-TEST_CASE("small_cnn's general form: channels, input size and widths set the layers; counted by hand") {
+TEST_CASE("small_cnn's general form: channels, input size and widths set the layers, counted by hand") {
   Generator gen(3);
   // 3 channels, 20x18, widths {8, 16}, emb 10: conv 3→8 (216 + 8), BN 16, PReLU 8; conv 8→16
   // (1152 + 16), BN 32, PReLU 16; sides 20 → 10 → 5 and 18 → 9 → 4, so Linear(16·5·4 → 10)

@@ -127,7 +127,7 @@ TEST_CASE("Without an optimizer a checkpoint loads the model alone") {
   CHECK(model->forward(batch(4)).to_vector() == restored->forward(batch(4)).to_vector());
 }
 
-TEST_CASE("Bad files are refused with the file and the problem named; nothing is loaded") {
+TEST_CASE("Bad files are refused with the file and the problem named, nothing is loaded") {
   TempDir dir("ckpt_bad");
   std::string good = dir.file("good.ckpt");
   auto model = make_model(1);

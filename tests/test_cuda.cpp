@@ -23,7 +23,7 @@ bool have_gpu() {
   return false;
 }
 
-TEST_CASE("without a GPU, CUDA is absent and the CPU is the default; never an error (needs a machine without one)") {
+TEST_CASE("without a GPU, CUDA is absent and the CPU is the default, never an error (needs a machine without one)") {
   if (device_available(kGpu)) return testing::skip("this machine has a CUDA device");
   CHECK(default_device() == kCPU);
   CHECK_THROWS_AS(backend_for(kGpu), Error);

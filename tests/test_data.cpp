@@ -226,7 +226,7 @@ TEST_CASE("normalize subtracts the mean and divides by the std, per channel") {
   CHECK(error_of([] { normalize({1}, {0}); }) == "normalize: std 0 (expected > 0)");
 }
 
-TEST_CASE("random crop: padding 0 is the identity; every shift shows up, zeros filling in") {
+TEST_CASE("random crop: padding 0 is the identity, every shift shows up, zeros filling in") {
   Generator gen(1);
   Sample unchanged = tiny_sample();
   random_crop(0)(unchanged, gen);
@@ -256,7 +256,7 @@ TEST_CASE("random crop: padding 0 is the identity; every shift shows up, zeros f
   CHECK(seen == expected);  // 200 draws miss one of 9 outcomes with probability < 1e-9
 }
 
-TEST_CASE("horizontal flip mirrors each row; probability 0 and 1 are never and always") {
+TEST_CASE("horizontal flip mirrors each row, probability 0 and 1 are never and always") {
   Generator gen(2);
   Sample always = tiny_sample();
   horizontal_flip(1.0)(always, gen);
@@ -385,7 +385,7 @@ TEST_CASE("the loader yields every sample once per epoch, in batches of the aske
     }
 }
 
-TEST_CASE("the order depends only on seed and epoch; without shuffle it is the dataset's") {
+TEST_CASE("the order depends only on seed and epoch, without shuffle it is the dataset's") {
   auto dataset = std::make_shared<CountingDataset>(50);
   DataLoader loader(dataset, {.batch_size = 8, .workers = 2, .seed = 3});
   DataLoader resumed(dataset, {.batch_size = 8, .workers = 2, .seed = 3});
@@ -426,7 +426,7 @@ TEST_CASE("augmented batches are the same for 0, 1 and 4 workers") {
   CHECK(any_augmented);
 }
 
-TEST_CASE("a worker's exception reaches next() with its message; destruction never hangs") {
+TEST_CASE("a worker's exception reaches next() with its message, destruction never hangs") {
   auto dataset = std::make_shared<CountingDataset>(20, /*fail_at=*/13);
   for (int64_t workers : {0, 2}) {
     CAPTURE(workers);

@@ -154,7 +154,7 @@ TEST_CASE("a short run leaves a model folder that the tools load back to the sam
   CHECK(max_difference(embed_images(*from_checkpoint.backbone, held, default_device()).plain, from_disk.plain) == 0.0);
 }
 
-TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines of the rows") {
+TEST_CASE("flip embeddings are e(x) + e(mirror x), pair scores are the cosines of the rows") {
   TempDir dir("faces_flip");
   write_faces(dir.path / "faces");
   FaceModelConfig config;
@@ -202,7 +202,7 @@ TEST_CASE("flip embeddings are e(x) + e(mirror x); pair scores are the cosines o
         std::string::npos);
 }
 
-TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path; bad files are named") {
+TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path, bad files are named") {
   TempDir dir("faces_embeddings");
   Generator gen(1);
   Tensor rows = Tensor::randn({3, 4}, gen, DType::F32, kCPU);
@@ -223,7 +223,7 @@ TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path
   CHECK(error_of([&] { save_embeddings(dir.file("x"), {"one"}, rows); }).find("for 1 paths") != std::string::npos);
 }
 
-TEST_CASE("model.txt: saved and read back; a missing key or a bad line names the file") {
+TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the file") {
   TempDir dir("faces_config");
   FaceModelConfig config;
   config.arch = "iresnet18";

@@ -57,7 +57,7 @@ std::vector<uint8_t> planar(const std::vector<uint8_t>& interleaved, int64_t cha
 
 }  // namespace
 
-TEST_CASE("PGM and PPM, binary and ASCII, decode to the bytes written; maxval is rescaled to 255") {
+TEST_CASE("PGM and PPM, binary and ASCII, decode to the bytes written, maxval is rescaled to 255") {
   TempDir dir("images_pnm");
   write_bytes(dir.file("a.pgm"), "P5\n# a comment\n3 2\n# another\n255\n" + as_text({0, 10, 20, 200, 254, 255}));
   Image8 grey = decode_image(dir.file("a.pgm"), 1);
@@ -85,7 +85,7 @@ TEST_CASE("PGM and PPM, binary and ASCII, decode to the bytes written; maxval is
   CHECK(decode_image(dir.file("sixteen.pgm"), 1).pixels == std::vector<uint8_t>{255, 128});
 }
 
-TEST_CASE("PNG decodes to the bytes written (grey and RGB); JPEG to within its loss") {
+TEST_CASE("PNG decodes to the bytes written (grey and RGB), JPEG to within its loss") {
   TempDir dir("images_png");
   std::vector<uint8_t> grey = ramp(5 * 4);
   REQUIRE(stbi_write_png(dir.file("grey.png").c_str(), 5, 4, 1, grey.data(), 5));
@@ -209,7 +209,7 @@ TEST_CASE("bilinear resize: halving averages pairs, doubling interpolates betwee
   CHECK(sample.image == std::vector<float>{2, 10, 1, 3});
 }
 
-TEST_CASE("center crop takes the middle window; random_crop_to takes every window, nothing else") {
+TEST_CASE("center crop takes the middle window, random_crop_to takes every window, nothing else") {
   Generator gen(3);
   auto grid = [] {  // 1×4×5, pixel (y, x) = 10y + x
     Sample sample;

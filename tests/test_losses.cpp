@@ -301,7 +301,7 @@ TEST_CASE("a normalized loss's gradient for W_j is orthogonal to W_j and scales 
   }
 }
 
-TEST_CASE("class weights start of length 1 and an optimizer step puts them back there (Softmax's keep their size); the loss does not notice") {
+TEST_CASE("class weights start of length 1 and an optimizer step puts them back there (Softmax's keep their size), the loss does not notice") {
   const int64_t d = 8, classes = 10;
   Batch batch = random_batch(6, d, classes, 22);
   for (const std::string& name : kAllLosses) {
@@ -487,7 +487,7 @@ TEST_CASE("stable at s = 64 and C = 100,000 (float32)") {
 
 // ---- schedules and inference --------------------------------------------------------------
 
-TEST_CASE("margin warm-up ramps m from 0 over N steps; SphereFace's λ anneals as in its code") {
+TEST_CASE("margin warm-up ramps m from 0 over N steps, SphereFace's λ anneals as in its code") {
   LossOptions options;
   options.margin = 0.4;
   options.warmup_steps = 100;
@@ -509,7 +509,7 @@ TEST_CASE("margin warm-up ramps m from 0 over N steps; SphereFace's λ anneals a
   CHECK(loss.lambda() == 5.0);
 }
 
-TEST_CASE("logits without labels are s·cos θ; with labels only the target moves") {
+TEST_CASE("logits without labels are s·cos θ, with labels only the target moves") {
   Batch batch = random_batch(3, 8, 10, 10);
   LossOptions options;
   options.scale = 10;

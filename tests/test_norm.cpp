@@ -175,7 +175,7 @@ TEST_CASE("PReLU at x = 0 follows PyTorch: dx = a·dy, no slope gradient") {
   CHECK(layer.weight.grad().to_vector() == std::vector<double>{-5.0, -12.0});
 }
 
-TEST_CASE("Dropout: training scales kept values by 1/(1−p); the gradient is mask/(1−p)") {
+TEST_CASE("Dropout: training scales kept values by 1/(1−p), the gradient is mask/(1−p)") {
   const double p = 0.3;
   Generator gen(21), init(4);
   Dropout layer(p, gen);
@@ -197,7 +197,7 @@ TEST_CASE("Dropout: training scales kept values by 1/(1−p); the gradient is ma
   CHECK(std::abs(double(dropped) / in.size() - p) < 5 * std::sqrt(p * (1 - p) / in.size()));
 }
 
-TEST_CASE("Dropout: a fixed mask passes the gradient check; eval is the identity") {
+TEST_CASE("Dropout: a fixed mask passes the gradient check, eval is the identity") {
   Generator init(8);
   CHECK(gradcheck(
             [](V x) {

@@ -35,7 +35,7 @@ TEST_CASE("factories fill, shape and seed as asked") {
   for (double v : u) REQUIRE((v >= 2.0 && v < 3.0));
 }
 
-TEST_CASE("views share storage; contiguous() copies only when needed") {
+TEST_CASE("views share storage, contiguous() copies only when needed") {
   Tensor x = Tensor::from_vector({0, 1, 2, 3, 4, 5}, {2, 3}, DType::F32, kCPU);
   Tensor r = x.reshape({3, 2});
   Tensor t = x.t();
@@ -116,7 +116,7 @@ TEST_CASE("bad input names the op, the shapes and what was expected") {
   CHECK(error_of([&] { concat({a, b.reshape({3, 4})}, 0); }).find("concat: float32[3, 4] on cpu does not match float32[2, 3] on cpu outside axis 0") == 0);
 }
 
-TEST_CASE("devices are named as --device flags take them; the default device can be set") {
+TEST_CASE("devices are named as --device flags take them, the default device can be set") {
   CHECK(parse_device("cpu") == kCPU);
   CHECK(parse_device("cuda") == Device{DeviceType::CUDA, 0});
   CHECK(parse_device("cuda:1") == Device{DeviceType::CUDA, 1});
