@@ -254,6 +254,26 @@ class Backend {
                                     const View& dloss, double scale, const View& dx_hat,
                                     const View& dw_hat) = 0;
 
+  // The same head with the classes split over ranks (Partial FC: losses/partial_fc.cpp), in
+  // two halves around the ranks' exchange of each row's normalizer. Here labels[b] ∈ [0, C) is
+  // the row's class among this rank's C columns, and a label < 0 means the row's class is on
+  // another rank (or the row is ignored): its logits are kept as they are.
+  // First half: logits [B, C] ← z (the target column replaced exactly as in margin_head: by
+  // target_logit[b], or without target_logit by scale · (x_hat_b · w_hat_{y_b} − margin)), and
+  //   log_normalizer[b] = log Σ_j e^{z_bj}                       (this rank's columns only)
+  virtual void margin_logits(const View& x_hat, const View& w_hat, const View& labels,
+                             const View& target_logit, double scale, double margin,
+                             const View& logits, const View& log_normalizer) = 0;
+  // Second half, given lse [B], each row's normalizer over every rank's columns: in place,
+  //   probs[b, j]    = e^{z_bj − lse_b}, the label column then as margin_head leaves it
+  //                    (0 with the caller's target logit, p − 1 with CosFace's margin)
+  //   loss[b]        = lse_b − z_{b,y_b} where the row's class is here, else 0
+  //   target_grad[b] = p_{b,y_b} − 1 where the class is here and the caller made the target
+  //                    logit (caller_target), else 0
+  // so that margin_head_backward on probs gives this rank's part of dx_hat and its dw_hat.
+  virtual void margin_softmax(const View& logits_to_probs, const View& labels, const View& lse,
+                              bool caller_target, const View& loss, const View& target_grad) = 0;
+
   // ---- indexing -----------------------------------------------------------------------
   // Position (flat) of the first index outside [lo, hi), or -1 when all are inside.
   virtual int64_t find_out_of_range(const View& index, int64_t lo, int64_t hi) = 0;

@@ -66,6 +66,19 @@ if grep -q "skipped: no CUDA device" "$log_dir/test_parity.log"; then
   note "test_parity: skipped although nvidia-smi sees a GPU (driver/runtime mismatch?)"
 fi
 run_test ctest ctest --test-dir "$build" --output-on-failure --timeout 300
+# NCCL on one GPU: under mpirun (one rank) communicator_for(cuda:0) is the NCCL communicator,
+# and the test case checks each collective against the hand-computed answers. (With two or
+# more GPUs, ctest's "test_dist_collectives:mpirun -np 2/3" above run NCCL between them.)
+if ! grep -q "NCCL communicator built" "$build/configure.log"; then
+  note "nccl: $(grep -o "NCCL communicator not built.*" "$build/configure.log" | head -1 || echo "not built")"
+else
+  run_test nccl env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1 \
+    mpirun -np 1 --oversubscribe "$build/test_dist_collectives" --test-case='*nccl*' -s
+  if ! grep -q "communicator nccl" "$log_dir/nccl.log"; then
+    failed=1
+    note "nccl: the test case did not run on the NCCL communicator (log: $log_dir/nccl.log)"
+  fi
+fi
 
 # ---- 4. benchmarks on cuda:0 ----
 # The GPU's FP32 peak (no tensor cores): SMs × FP32 lanes per SM × 2 FLOP × the maximum SM

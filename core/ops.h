@@ -9,6 +9,7 @@
 #pragma once
 #include <vector>
 
+#include "backends/communicator.h"
 #include "core/tensor.h"
 
 namespace margin {
@@ -123,6 +124,22 @@ Tensor global_avg_pool(const Tensor& x);
 // would cost a dense [C, d] tensor (NSL and LMCL use this).
 Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
                    const Tensor& target_logit, double scale, double margin = 0);
+// The same per-row loss [B] when the classes are split over the ranks of `comm` (Partial FC,
+// losses/partial_fc.cpp): every rank passes the same rows x_hat [B, d] (all of the global
+// batch), its own classes w_hat [C_r, d] and labels [B] that say where each row's class is
+// among them (−1: on another rank, or an ignored row); target_logit as above, for the rows
+// whose class is here (any value elsewhere). Every rank gets the same loss [B], the rows'
+// cross-entropy over all ranks' classes; the gradient reaching x_hat is this rank's part of
+// it (the caller sums it over the ranks: all_gather_rows does). Collectives: three
+// all-reduces of B values.
+Tensor partial_margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                           const Tensor& target_logit, double scale, double margin, Communicator& comm);
+
+// ---- collectives (core/ops/collective.cpp) ----
+// The ranks' rows stacked in rank order: x [B_r, ...] on each rank → [Σ B_r, ...] on every
+// rank. Backward: each rank's rows of the gradient summed over the ranks (reduce_scatter), so
+// a loss that every rank computes from all rows (Partial FC) backpropagates to each rank's own.
+Tensor all_gather_rows(const Tensor& x, Communicator& comm);
 
 // ---- shape (core/ops/shape.cpp; reshape/transpose/slice are Tensor methods) ----
 Tensor concat(const std::vector<Tensor>& parts, int axis);

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "backends/communicator.h"
+
 namespace margin {
 
 // splitmix64's finalizer: spreads nearby inputs (epoch 3, epoch 4) to unrelated seeds.
@@ -22,6 +24,8 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions opt
   if (!dataset_) fail("DataLoader: no dataset (a null pointer)");
   if (options_.batch_size < 1) fail("DataLoader: batch_size ", options_.batch_size, " (expected >= 1)");
   if (options_.workers < 0) fail("DataLoader: workers ", options_.workers, " (expected >= 0)");
+  if (options_.ranks < 1 || options_.rank < 0 || options_.rank >= options_.ranks)
+    fail("DataLoader: rank ", options_.rank, " of ", options_.ranks, " ranks (expected 0 <= rank < ranks)");
   if (options_.prefetch_batches < 1)
     fail("DataLoader: prefetch_batches ", options_.prefetch_batches, " (expected >= 1)");
   for (int64_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
@@ -66,8 +70,13 @@ void DataLoader::start_epoch(int64_t epoch) {
 }
 
 Batch DataLoader::build_batch(const std::vector<int64_t>& order, int64_t epoch, int64_t batch_index) const {
-  int64_t begin = batch_index * options_.batch_size;
-  int64_t end = std::min<int64_t>(begin + options_.batch_size, static_cast<int64_t>(order.size()));
+  const int64_t global_begin = batch_index * options_.batch_size;
+  const int64_t global_rows = std::min<int64_t>(options_.batch_size, static_cast<int64_t>(order.size()) - global_begin);
+  if (global_rows < options_.ranks)
+    fail("DataLoader: batch ", batch_index, " has ", global_rows, " rows for ", options_.ranks,
+         " ranks (expected at least one row per rank: use drop_last or another batch size)");
+  const Part mine = even_part(global_rows, options_.rank, options_.ranks);
+  const int64_t begin = global_begin + mine.start, end = begin + mine.count;
   Batch batch;
   std::vector<int64_t> labels;
   float* images = nullptr;
@@ -93,6 +102,7 @@ Batch DataLoader::build_batch(const std::vector<int64_t>& order, int64_t epoch, 
     batch.indices.push_back(index);
   }
   batch.labels = Tensor::from_indices(labels, {end - begin}, kCPU);
+  batch.global_rows = global_rows;
   return batch;
 }
 

@@ -8,6 +8,8 @@
 //     while (std::optional<Batch> batch = loader.next()) train_step(batch->images, batch->labels);
 //   }
 //
+// Data parallel: with options.ranks > 1 each rank's loader hands out its own slice of every
+// global batch (LoaderOptions::rank, ranks).
 // Reproducible: an epoch's order depends only on (seed, epoch), and each sample's transform
 // draws from a Generator seeded by (seed, epoch, dataset index), so a resumed run sees the
 // same batches, and the output is the same for any number of workers.
@@ -42,12 +44,19 @@ struct LoaderOptions {
   int64_t prefetch_batches = 4;  // how many batches the workers may build ahead of next()
   uint64_t seed = 0;
   Transform transform = nullptr; // none
+  // Data parallel: batch_size is the GLOBAL batch, and this loader builds only rank `rank`'s
+  // part of each, rows even_part(rows, rank, ranks) (backends/communicator.h) of the global
+  // batch in the global order. The order depends on (seed, epoch) alone, so N ranks together
+  // see exactly the batches one rank sees with ranks = 1.
+  int rank = 0;
+  int ranks = 1;
 };
 
 struct Batch {
   Tensor images;                 // [B, C, H, W] float32 on the CPU
   Tensor labels;                 // [B] int64 on the CPU
   std::vector<int64_t> indices;  // the dataset index of each sample
+  int64_t global_rows = 0;       // rows of the global batch this one is a part of (ranks > 1)
 };
 
 class DataLoader {

@@ -5,7 +5,8 @@
 //   ./build/train_faces --data ../shared/data/yaleb-cropped --held-out 10 --loss lmcl --out runs/yaleb-lmcl
 //
 // Like train_fmnist: a progress bar, log.csv, an atomic checkpoint each epoch (--resume),
-// a one-line summary. The output folder holds what the tools need (model.txt + model.bin:
+// a one-line summary. `mpirun -np N ./build/train_faces …` trains data parallel on N ranks
+// (README "Scaling out"); --partial-fc r splits the class weights over them. The output folder holds what the tools need (model.txt + model.bin:
 // embed, verify, eval_pairs), pairs.txt, verification.md and roc.png. The run itself is
 // train/faces.cpp.
 #include <omp.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 
 #include "core/flags.h"
+#include "train/distributed.h"
 #include "train/faces.h"
 #include "train/progress.h"
 
@@ -30,6 +32,7 @@ int main(int argc, char** argv) try {
   omp_set_num_threads(threads);
 
   FacesRun run = run_faces(config);
+  if (world().rank() != 0) return 0;  // rank 0 reports for the job
   if (!run.outcome.finished) {
     std::printf("train_faces: stopped after epoch %lld as asked; continue with --resume %s/checkpoint.bin\n",
                 static_cast<long long>(run.outcome.epochs_done), config.out_dir.c_str());
@@ -44,11 +47,12 @@ int main(int argc, char** argv) try {
   else
     std::snprintf(loss, sizeof loss, "%s (s=%g, m=%g)", config.loss.c_str(), run.model.head->scale(),
                   run.model.head->current_margin());
-  std::printf("train_faces: %s, %s %lldx%s d=%lld, %lld epochs on %zu identities; %s on %s, %d threads; model %s/model.bin\n",
-              loss, model.arch.c_str(),
+  std::printf("train_faces: %s%s, %s %lldx%s d=%lld, %lld epochs on %zu identities; %s on %s, %s; model %s/model.bin\n",
+              loss, config.partial_fc ? (", Partial FC r=" + std::to_string(*config.partial_fc)).c_str() : "", model.arch.c_str(),
               static_cast<long long>(model.channels), size_text(model.height, model.width).c_str(),
               static_cast<long long>(model.emb_dim), static_cast<long long>(config.epochs), run.split.train.size(),
-              format_duration(run.outcome.seconds).c_str(), default_device().str().c_str(), threads, config.out_dir.c_str());
+              format_duration(run.outcome.seconds).c_str(), default_device().str().c_str(), describe_job(threads).c_str(),
+              config.out_dir.c_str());
   if (run.verified) {
     auto tar_1e2 = [](const VerificationReport& report) {
       for (const auto& [far, tar] : report.tar_at_far)
@@ -64,6 +68,5 @@ int main(int argc, char** argv) try {
   }
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "train_faces: %s\n", e.what());
-  return 1;
+  return report_failure("train_faces", e);
 }

@@ -14,12 +14,15 @@
 // readable reference; the normalized losses use the fused margin head (core/ops margin_head)
 // when LossOptions::fused is on, with the same values and gradients (tests/test_losses.cpp).
 // losses/README.md derives each loss and its gradients.
-// Left out: sub-center and dynamic margins, partial-FC sampling of classes, bias terms.
+// Partial FC (LossOptions::partial_fc, losses/partial_fc.cpp) splits W over the ranks of a
+// job and samples its classes; every normalized loss (NSL, LMCL, ArcFace, Combined) runs so.
+// Left out: sub-center and dynamic margins, bias terms.
 #pragma once
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "backends/communicator.h"
 #include "core/random.h"
 #include "layers/module.h"
 
@@ -28,6 +31,27 @@ namespace margin {
 // What forward returns from the per-row losses ℓ_b (0 on rows labelled −1), as PyTorch's
 // `reduction`: their mean over the labelled rows (0 when there is none), their sum, or ℓ [B].
 enum class Reduction { Mean, Sum, None };
+
+// Partial FC (An et al., "Partial FC: Training 10 Million Identities on a Single Machine",
+// and insightface's partial_fc_v2): rank r of the communicator holds the rows of W of
+// classes even_part(C, r, N) (the first C mod N ranks one class more). Each step the ranks
+// all-gather the embeddings and labels, each keeps the classes of its rows that have a
+// positive in the global batch plus random others, ⌊sample_rate · C_r⌋ in all (all of the
+// positives when they are more; at least one), and the softmax normalizer of every row is
+// formed across ranks (ops partial_margin_head). The loss is the mean over the global batch,
+// the same on every rank, and each rank's embeddings get their whole gradient back.
+// Rows of W that a step did not sample get a zero gradient; SGD's momentum and weight decay
+// still move them, as in insightface's partial_fc_v2 (one dense parameter), which keeps the
+// optimizer's state the same as without sampling (so sample_rate = 1 equals the full loss
+// exactly, updates included).
+struct PartialFcOptions {
+  Communicator* communicator = nullptr;  // the ranks W is split over; nullptr: world()
+  double sample_rate = 1.0;              // r ∈ (0, 1]
+  uint64_t seed = 0;                     // the sampling of step t draws from (seed, t, rank)
+};
+
+// This rank's classes of C under `options` (checks C ≥ ranks and 0 < sample_rate ≤ 1).
+Part partial_fc_part(int64_t classes, const PartialFcOptions& options, Communicator& comm);
 
 struct LossOptions {
   std::optional<double> scale = std::nullopt;   // s; unset: the loss's default (below, per loss)
@@ -48,6 +72,8 @@ struct LossOptions {
   // CombinedMargin's m1, m2, m3 (insightface's combined default: 1, 0.3, 0.2).
   double m1 = 1.0, m2 = 0.3, m3 = 0.2;
   DType dtype = DType::F32;  // of W (tests use float64)
+  // W split over ranks and its classes sampled (above); unset: the whole W here.
+  std::optional<PartialFcOptions> partial_fc = std::nullopt;
 };
 
 // What a loss uses where LossOptions leaves s or m unset, and whether its class weights live
@@ -101,7 +127,24 @@ class MarginLoss : public Module {
   double scale() const { return scale_; }    // s in force (the option, or the loss's default)
   double margin() const { return margin_; }  // m in force, after the warm-up
   const LossOptions& options() const { return options_; }
-  Tensor weight() const { return weight_; }
+  Tensor weight() const { return weight_; }  // [C, d], or this rank's rows [C_r, d] with Partial FC
+  int64_t classes() const { return classes_; }  // C, all ranks' classes
+
+  // ---- Partial FC (losses/partial_fc.cpp) ----
+  bool partial() const { return options_.partial_fc.has_value(); }
+  // This rank's classes: W's rows are classes [start, start + count).
+  Part class_part() const { return part_; }
+  // All of W [C, d]: weight(), or with Partial FC every rank's rows gathered (a collective:
+  // every rank calls it).
+  Tensor full_weight() const;
+  // The classes a step keeps, from the global batch's labels [B] (int64, −1 ignored):
+  // `kept`, this rank's sampled classes as local row indices in ascending order, and
+  // `local_labels` [B], each row's class as a position in `kept`, or −1 when it is not here.
+  struct ClassSample {
+    std::vector<int64_t> kept;
+    std::vector<int64_t> local_labels;
+  };
+  ClassSample sample_classes(const std::vector<int64_t>& labels, int64_t step) const;
 
  protected:
   // The margin-modified target cosine for cos θ_y [B, 1] (NSL: itself). Differentiable.
@@ -114,10 +157,16 @@ class MarginLoss : public Module {
   // (NSL: 0, LMCL: m); −1 for the others, whose target logit the head takes from the caller.
   virtual double cosface_margin() const { return -1; }
   Tensor fused_forward(const Tensor& x, const Tensor& labels);
+  Tensor partial_forward(const Tensor& x, const Tensor& labels);
+  // The target logits s·ψ(cos θ_y) [B] of rows whose class is among w_hat's rows
+  // (local_labels ≥ 0; s·cos θ elsewhere, unused), for a loss whose margin is not CosFace's.
+  Tensor target_logits(const Tensor& x_hat, const Tensor& w_hat, const LabelRows& local_rows);
 
   LossOptions options_;
   double scale_, margin_;
   int64_t classes_;
+  Part part_;               // this rank's classes (all of them without Partial FC)
+  Communicator* comm_ = nullptr;  // Partial FC's ranks
   Tensor weight_;
   int64_t step_ = 0;
 };

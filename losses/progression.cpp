@@ -36,10 +36,21 @@ MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions
       classes_(classes) {
   if (dim <= 0 || classes <= 0)
     fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
-  // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps that
-  // small size (its initial logits stay near 0); the normalized losses start each W_j on the
-  // unit sphere and keep it there.
-  Tensor weight = Tensor::randn({classes, dim}, gen, options.dtype) * 0.01;
+  part_ = {.start = 0, .count = classes};
+  Tensor weight;
+  if (options.partial_fc) {
+    comm_ = options.partial_fc->communicator ? options.partial_fc->communicator : &world();
+    part_ = partial_fc_part(classes, *options.partial_fc, *comm_);
+    // Each rank draws its own rows, from a generator of its own (seeded by one draw of `gen`
+    // that every rank makes alike, and the rank).
+    Generator rows_gen(gen.engine()() ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(comm_->rank() + 1)));
+    weight = Tensor::randn({part_.count, dim}, rows_gen, options.dtype) * 0.01;
+  } else {
+    // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps
+    // that small size (its initial logits stay near 0); the normalized losses start each W_j
+    // on the unit sphere and keep it there.
+    weight = Tensor::randn({classes, dim}, gen, options.dtype) * 0.01;
+  }
   if (defaults.unit_weights) weight = l2_normalize(weight);
   weight_ = register_parameter("weight", weight.to(default_device()));
   // The loss sees only Ŵ_j = W_j/‖W_j‖, so its gradient for W_j is (I − Ŵ_j Ŵ_jᵀ) g / ‖W_j‖:
@@ -81,6 +92,7 @@ Tensor MarginLoss::logits(const Tensor& x, const Tensor& labels) {
 }
 
 Tensor MarginLoss::forward(const Tensor& x, const Tensor& labels) {
+  if (partial()) return partial_forward(x, labels);
   if (options_.fused && fusable()) return fused_forward(x, labels);
   return cross_entropy(logits(x, labels), labels, options_.reduction);
 }
@@ -92,20 +104,26 @@ Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   if (!x.defined() || x.ndim() != 2 || x.size(1) != weight_.size(1))
     fail(type_name(), ": expected embeddings x [B, ", weight_.size(1), "], got ",
          x.defined() ? x.describe() : std::string("an undefined tensor"));
-  int64_t batch = x.size(0), dim = x.size(1);
+  int64_t batch = x.size(0);
   LabelRows rows = label_rows(labels, batch, classes_, x.dtype(), type_name().c_str());
   Tensor x_hat = l2_normalize(x), w_hat = l2_normalize(weight_);
   if (cosface_margin() >= 0)
     return reduce_rows(margin_head(x_hat, w_hat, labels, Tensor(), scale_, cosface_margin()), rows,
                        options_.reduction);
+  Tensor losses = margin_head(x_hat, w_hat, labels, target_logits(x_hat, w_hat, rows), scale_);
+  return reduce_rows(losses, rows, options_.reduction);
+}
+
+// cos θ_y is a row-wise dot product x̂_b · Ŵ_{y_b} (B×d work); the margin acts on it with
+// ordinary ops, so autograd takes its gradient back to x̂ and Ŵ_y.
+Tensor MarginLoss::target_logits(const Tensor& x_hat, const Tensor& w_hat, const LabelRows& rows) {
+  const int64_t batch = x_hat.size(0), dim = x_hat.size(1);
   std::vector<int64_t> safe = rows.safe.to_indices(), row_index(batch * dim);
   for (int64_t b = 0; b < batch; ++b)
     std::fill(row_index.begin() + b * dim, row_index.begin() + (b + 1) * dim, safe[b]);
-  Tensor w_y = gather(w_hat, 0, Tensor::from_indices(row_index, {batch, dim}, x.device()));
+  Tensor w_y = gather(w_hat, 0, Tensor::from_indices(row_index, {batch, dim}, x_hat.device()));
   Tensor cos_y = sum(x_hat * w_y, 1, true);
-  Tensor target = blend_valid(rows, target_cosine(cos_y), cos_y) * scale_;
-  Tensor losses = margin_head(x_hat, w_hat, labels, target.reshape({batch}), scale_);
-  return reduce_rows(losses, rows, options_.reduction);
+  return (blend_valid(rows, target_cosine(cos_y), cos_y) * scale_).reshape({batch});
 }
 
 // z = W x: no normalization, no scale, no margin.

@@ -142,6 +142,13 @@ inline std::vector<OpCase> op_cases() {
        [](V x) { return margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, -1, 5, 0}, x[0].device()), x[2], 4.0); }},
       {"margin_head(x=[4,5], w=[6,5], s=4, CosFace m=0.35 inside)", {{4, 5}, {6, 5}}, Domain::Any,
        [](V x) { return margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, -1, 5, 0}, x[0].device()), Tensor(), 4.0, 0.35); }},
+      // Partial FC's two-kernel head in one process (world() of a test run): the same loss as
+      // margin_head. (A label −1 here means "on another rank", whose rows keep a gradient, so
+      // these rows all have their class here.)
+      {"partial_margin_head(x=[4,5], w=[6,5], target=[4], s=4)", {{4, 5}, {6, 5}, {4}}, Domain::Any,
+       [](V x) { return partial_margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, 3, 5, 0}, x[0].device()), x[2], 4.0, 0, world()); }},
+      {"partial_margin_head(x=[4,5], w=[6,5], s=4, CosFace m=0.35 inside)", {{4, 5}, {6, 5}}, Domain::Any,
+       [](V x) { return partial_margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, 3, 5, 0}, x[0].device()), Tensor(), 4.0, 0.35, world()); }},
       // shared subexpressions: x used three times
       {"x·x + sin-free x (shared node)", {{3, 3}}, Domain::Any,
        [](V x) { Tensor y = exp(x[0]); return y * y + y; }},

@@ -188,7 +188,7 @@ void save_checkpoint(const std::string& path, const std::vector<NamedModule>& mo
 }
 
 TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
-                              SGD* optimizer) {
+                              SGD* optimizer, const std::function<void(const TrainingState&)>& check_state) {
   Bytes bytes = read_file(path);
   auto corrupt = [&](const auto&... why) { fail("load_checkpoint: '", path, "': ", why...); };
   if (bytes.size() < kHeaderBytes + kChecksumBytes)
@@ -225,6 +225,7 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
     std::string key = body.get_string("a key");
     state.values[key] = body.get_string("a value");
   }
+  if (check_state) check_state(state);
   std::map<std::string, StoredTensor> stored;
   uint32_t tensors = body.get<uint32_t>("tensor count");
   for (uint32_t i = 0; i < tensors; ++i) {

@@ -31,6 +31,7 @@
 // dtype conversion on load, partial loads.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -56,8 +57,12 @@ inline constexpr uint32_t kCheckpointVersion = 1;
 
 void save_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
                      const SGD* optimizer, const TrainingState& state);
+// `check_state`, when given, sees the stored TrainingState before any tensor is compared or
+// loaded, and may refuse the file by throwing (the trainer refuses a Partial FC checkpoint of
+// another number of ranks that way, before its shapes could mislead).
 TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
-                              SGD* optimizer);
+                              SGD* optimizer,
+                              const std::function<void(const TrainingState&)>& check_state = {});
 
 // One module, names without a prefix.
 void save_checkpoint(const std::string& path, Module& module, const SGD* optimizer,

@@ -114,7 +114,7 @@ FaceModelConfig load_model_config(const std::string& path) {
   return config;
 }
 
-FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed) {
+FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed, std::optional<PartialFcOptions> partial_fc) {
   if (config.channels != 1 && config.channels != 3)
     fail("face model: channels ", config.channels, " (expected 1 or 3)");
   if (config.classes < 2) fail("face model: ", config.classes, " training identities (expected at least 2)");
@@ -133,7 +133,7 @@ FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed) {
   else
     fail("face model: unknown arch '", config.arch, "' (expected small, iresnet18, iresnet50 or sphere20)");
   model.head = make_loss(config.loss, config.emb_dim, config.classes, gen,
-                         {.scale = config.scale, .margin = config.margin});
+                         {.scale = config.scale, .margin = config.margin, .partial_fc = partial_fc});
   // The values in force (the loss's defaults filled in), so that model.txt says what was used.
   model.config.scale = model.head->scale();
   model.config.margin = model.head->margin();

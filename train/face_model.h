@@ -67,7 +67,9 @@ struct FaceModel {
 
 // A freshly initialized model (weights drawn from `seed`); its config has the s and m in force
 // (the loss's defaults where config left them unset).
-FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed);
+// `partial_fc`: the head's W split over the job's ranks (losses/margin_loss.h PartialFcOptions).
+FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed,
+                           std::optional<PartialFcOptions> partial_fc = std::nullopt);
 
 // dir/model.txt rebuilt and loaded with `weights` (default dir/model.bin; a checkpoint.bin
 // works too), in eval mode.

@@ -36,6 +36,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin)");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
   flags.bind("workers", config.workers, "data loader threads");
+  flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
 }
 
 FaceModelConfig face_model_config(const FacesConfig& config) {
@@ -97,18 +98,22 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   model_config.classes = static_cast<int64_t>(run.split.train.size());
   model_config.held_out = run.split.held_out;
 
-  std::filesystem::create_directories(config.out_dir);
+  // With more than one rank (mpirun) rank 0 writes every file; all ranks read.
+  const bool lead = world().rank() == 0;
+  if (lead) std::filesystem::create_directories(config.out_dir);
   const std::string model_txt = config.out_dir + "/model.txt";
-  run.model = build_face_model(model_config, config.seed);
+  std::optional<PartialFcOptions> partial_fc;
+  if (config.partial_fc) partial_fc = PartialFcOptions{.sample_rate = *config.partial_fc, .seed = config.seed};
+  run.model = build_face_model(model_config, config.seed, partial_fc);
   if (config.resume) check_same_model(model_txt, run.model.config);
-  save_model_config(model_txt, run.model.config);
+  if (lead) save_model_config(model_txt, run.model.config);
 
   auto train_set = face_folder(config.data, model_config, run.split.train, true);
   std::shared_ptr<ImageFolder> held_set;
   if (config.held_out > 0) {
     held_set = face_folder(config.data, model_config, run.split.held_out, true);
     run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.split_seed);
-    write_pairs(config.out_dir + "/pairs.txt", run.pairs);
+    if (lead) write_pairs(config.out_dir + "/pairs.txt", run.pairs);
   }
 
   SGD sgd(parameters_of({run.model.backbone.get(), run.model.head.get()}),
@@ -118,7 +123,8 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   if (config.flip) augment.push_back(horizontal_flip());
   augment.push_back(face_input());
   DataLoader loader(train_set, {.batch_size = config.batch, .shuffle = true, .drop_last = true,
-                                .workers = config.workers, .seed = config.seed, .transform = compose(augment)});
+                                .workers = config.workers, .seed = config.seed, .transform = compose(augment),
+                                .rank = world().rank(), .ranks = world().size()});
   if (loader.batches_per_epoch() < 1)
     fail(config.data, ": ", train_set->size(), " training images, fewer than one batch of ", config.batch);
   const int64_t steps_per_epoch = loader.batches_per_epoch();
@@ -131,7 +137,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
     run.verified = true;
     run.model.config.threshold = run.verification.best_plain.threshold;
     run.model.config.threshold_flip = run.verification.best_flip.threshold;
-    save_model_config(model_txt, run.model.config);
+    save_model_config(model_txt, run.model.config);  // evaluation runs on rank 0 only
   };
   TrainingJob job{.model = *run.model.backbone, .head = *run.model.head, .sgd = sgd, .schedule = schedule,
                   .loader = loader, .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
@@ -144,6 +150,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                   .after_step = std::move(after_step)};
   run.outcome = train(job);
 
+  if (!lead) return run;
   if (held_set && !run.verified && run.outcome.finished) verify();  // resumed with nothing left to do
   if (run.verified && run.outcome.finished) {
     std::ofstream report(config.out_dir + "/verification.md");

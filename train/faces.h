@@ -52,6 +52,9 @@ struct FacesConfig {
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   int64_t workers = 1;           // data loader threads
+  // Partial FC's sample rate r: set, the head's W is split over the ranks (mpirun -np N) and
+  // each step keeps a fraction r of each rank's classes (losses/margin_loss.h).
+  std::optional<double> partial_fc = std::nullopt;
   bool progress = true;
 };
 

@@ -20,6 +20,8 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
   flags.bind("erase", config.erase, "augmentation: probability of random erasing (a rectangle of 2-33% of the image set to 0; did not help here, train/fmnist.h)");
   flags.bind("out", config.out_dir, "where the log, checkpoints, model and pictures go");
+  flags.bind("train-images", config.train_images, "train on the first n training images only (default: all)");
+  flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
   if (!single_run) return;
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin)");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
@@ -31,6 +33,14 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
   run.gen = std::make_shared<Generator>(config.seed);
   run.model = small_cnn(*run.gen, {.emb = config.emb_dim, .widths = config.widths});
   LossOptions loss_options{.scale = config.scale, .margin = config.margin};
+  if (config.partial_fc) loss_options.partial_fc = PartialFcOptions{.sample_rate = *config.partial_fc, .seed = config.seed};
+  if (config.train_images) {
+    if (*config.train_images < 1 || *config.train_images > train_set->size())
+      fail("--train-images ", *config.train_images, ": expected 1 to ", train_set->size());
+    std::vector<int64_t> first(*config.train_images);
+    for (int64_t i = 0; i < *config.train_images; ++i) first[i] = i;
+    train_set = std::make_shared<Subset>(train_set, std::move(first));
+  }
   if (!config.margin && config.loss == "lmcl") loss_options.margin = kFmnistLmclMargin;
   run.head = make_loss(config.loss, config.emb_dim, train_set->num_classes(), *run.gen, loss_options);
   SGD sgd(parameters_of({run.model.get(), run.head.get()}), {.lr = config.lr, .momentum = 0.9, .weight_decay = 5e-4});
@@ -40,18 +50,21 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
   if (config.flip) augment.push_back(horizontal_flip());
   if (config.erase > 0) augment.push_back(random_erasing(config.erase));
   DataLoader loader(train_set, {.batch_size = config.batch, .shuffle = true, .drop_last = true, .workers = 2,
-                            .seed = config.seed, .transform = compose(augment)});
+                            .seed = config.seed, .transform = compose(augment),
+                            .rank = world().rank(), .ranks = world().size()});
   CosineLr schedule(config.lr, config.epochs * loader.batches_per_epoch(), config.lr * 0.001);
 
   TrainingJob job{.model = *run.model, .head = *run.head, .sgd = sgd, .schedule = schedule, .loader = loader,
                   .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
                   .stop_after = config.stop_after, .progress = config.progress,
                   .evaluate = [&](int64_t) {
+                    Tensor weight = run.head->full_weight();  // a collective with Partial FC
                     Embeddings test = embed_dataset(*run.model, test_set, default_device(), {.flip = true});
-                    run.test_accuracy = cosine_accuracy(test.plain, run.head->weight(), test.labels);
-                    run.test_accuracy_flip = cosine_accuracy(test.flip, run.head->weight(), test.labels);
+                    run.test_accuracy = cosine_accuracy(test.plain, weight, test.labels);
+                    run.test_accuracy_flip = cosine_accuracy(test.flip, weight, test.labels);
                     return Metrics{{"test_accuracy", run.test_accuracy}, {"test_accuracy_flip", run.test_accuracy_flip}};
                   },
+                  .evaluate_on_every_rank = run.head->partial(),
                   .after_step = std::move(after_step)};
   run.outcome = train(job);
   return run;

@@ -49,6 +49,10 @@ struct FmnistConfig {
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   bool progress = true;
+  std::optional<int64_t> train_images = std::nullopt;  // train on the first n images only (quick runs, tests)
+  // Partial FC's sample rate r: set, W is split over the ranks (mpirun -np N) and each step
+  // keeps a fraction r of each rank's classes (losses/margin_loss.h).
+  std::optional<double> partial_fc = std::nullopt;
 };
 
 // Declares the flags of FmnistConfig on `flags`, bound to `config`: s, emb-dim, epochs, batch,

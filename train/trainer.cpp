@@ -8,6 +8,7 @@
 
 #include "core/autograd.h"
 #include "train/checkpoint.h"
+#include "train/distributed.h"
 #include "train/csv_log.h"
 #include "train/metrics.h"
 #include "train/progress.h"
@@ -25,15 +26,55 @@ std::vector<NamedModule> checkpointed(TrainingJob& job) {
   return {{"model", &job.model}, {"loss", &job.head}};
 }
 
+// Checkpoints on more than one rank. Replicated state is rank 0's: it writes `path` and
+// every rank resumes from it, whatever the number of ranks. A Partial FC head's rows (and
+// their momentum) differ per rank: rank r > 0 writes its own `path`.rank<r> beside it, and
+// resuming needs the same number of ranks (the files say how many). model.bin holds all of W,
+// gathered to rank 0, so the tools (embed, verify) load it like any model.
+std::string rank_file(const std::string& path, const Communicator& comm, bool partial) {
+  return partial && comm.rank() > 0 ? path + ".rank" + std::to_string(comm.rank()) : path;
+}
+
+// All of a Partial FC head's W, in a module of its own for model.bin ("loss.weight" [C, d]).
+class GatheredWeight final : public Module {
+ public:
+  explicit GatheredWeight(const Tensor& weight) { register_parameter("weight", weight); }
+  std::string type_name() const override { return "GatheredWeight"; }
+};
+
+void save_training_checkpoint(TrainingJob& job, Communicator& comm, const std::string& path, bool final_model,
+                              TrainingState state) {
+  const bool partial = job.head.partial();
+  if (final_model && partial) {
+    GatheredWeight whole(job.head.full_weight());  // every rank takes part
+    if (comm.rank() == 0) save_checkpoint(path, {{"model", &job.model}, {"loss", &whole}}, nullptr, state);
+    return;
+  }
+  if (comm.rank() != 0 && !partial) return;
+  state.values["ranks"] = std::to_string(comm.size());
+  save_checkpoint(rank_file(path, comm, partial), checkpointed(job), final_model ? nullptr : &job.sgd, state);
+}
+
 // Loads job.resume (when given) and returns the epoch to continue from.
-int64_t resume(TrainingJob& job) {
+int64_t resume(TrainingJob& job, Communicator& comm) {
   if (!job.resume) return 0;
-  const std::string& path = *job.resume;
-  TrainingState position = load_checkpoint(path, checkpointed(job), &job.sgd);
+  const bool partial = job.head.partial();
+  const std::string path = rank_file(*job.resume, comm, partial);
+  if (partial && !std::filesystem::exists(path))
+    fail("checkpoint ", path, " is missing: this Partial FC job has ", comm.size(),
+         " ranks, and each rank r > 0 resumes from its own file ", *job.resume, ".rank<r>");
+  TrainingState position = load_checkpoint(path, checkpointed(job), &job.sgd, [&](const TrainingState& stored) {
+    const std::string written_by = stored.values.count("ranks") ? stored.values.at("ranks") : "1";
+    if (partial && written_by != std::to_string(comm.size()))
+      fail("checkpoint ", path, " was written by ", written_by, " ranks with Partial FC (W split ", written_by,
+           " ways); resume it with mpirun -np ", written_by);
+  });
   if (position.epoch > job.epochs)
     fail("checkpoint ", path, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
+  if (comm.size() > 1)
+    require_same_on_every_rank(comm.serves(kCPU) ? comm : world(), "checkpoint epoch", std::to_string(position.epoch));
   if (job.progress)
-    std::fprintf(stderr, "resumed from %s at epoch %lld\n", path.c_str(), static_cast<long long>(position.epoch));
+    std::fprintf(stderr, "resumed from %s at epoch %lld\n", job.resume->c_str(), static_cast<long long>(position.epoch));
   return position.epoch;
 }
 
@@ -43,8 +84,53 @@ struct StepResult {
   int64_t correct = 0;  // rows whose nearest class weight is their label
 };
 
+// The ranks of a job and what they share (train/distributed.h); one rank: nothing is shared.
+struct Ranks {
+  Communicator& comm;       // for the gradients, on the training device
+  Communicator& control;    // for host values (the epoch's totals): comm, or world() for a GPU's
+  GradientReducer reducer;  // the model's gradients, and the head's unless it is Partial FC
+  bool lead() const { return comm.rank() == 0; }
+};
+
+std::vector<Tensor> replicated_parameters(TrainingJob& job) {
+  return job.head.partial() ? job.model.parameters() : parameters_of({&job.model, &job.head});
+}
+
+// What every rank must agree on: the model's parameter names, dtypes and shapes; the loss
+// (its type, all of its classes, d, s, m); the data (batches per epoch, epochs).
+std::string describe_model(const Module& model) {
+  std::string text;
+  for (const auto& [name, tensor] : model.named_parameters())
+    text += name + ":" + dtype_name(tensor.dtype()) + shape_str(tensor.shape()) + " ";
+  return text;
+}
+std::string describe_loss(const MarginLoss& head) {
+  return head.type_name() + " classes " + std::to_string(head.classes()) + " d " +
+         std::to_string(head.weight().size(1)) + " s " + std::to_string(head.scale()) + " m " +
+         std::to_string(head.margin()) + (head.partial() ? " partial fc" : "");
+}
+std::string describe_data(TrainingJob& job) {
+  return "batches per epoch " + std::to_string(job.loader.batches_per_epoch()) + ", epochs " +
+         std::to_string(job.epochs);
+}
+
+// Start-up on more than one rank: the ranks agree on model, loss and data, and take rank 0's
+// initial parameters and buffers.
+void join_ranks(TrainingJob& job, Communicator& comm) {
+  // (The fingerprints are host values: a GPU job agrees over world(), then broadcasts on comm.)
+  if (comm.size() == 1) return;
+  Communicator& control = comm.serves(kCPU) ? comm : world();
+  require_same_on_every_rank(control, "model (parameter names and shapes)", describe_model(job.model));
+  require_same_on_every_rank(control, "loss (type, classes, d, s, m)", describe_loss(job.head));
+  require_same_on_every_rank(control, "data (batches per epoch, epochs)", describe_data(job));
+  std::vector<Tensor> state = replicated_parameters(job);
+  for (const auto& [name, buffer] : job.model.named_buffers()) state.push_back(buffer);
+  broadcast_tensors(comm, state);
+}
+
 // One optimizer step on `batch`; global step number `step`.
-StepResult train_step(TrainingJob& job, const Batch& batch, int64_t step, int64_t epoch, int64_t step_in_epoch) {
+StepResult train_step(TrainingJob& job, Ranks& ranks, const Batch& batch, int64_t step, int64_t epoch,
+                      int64_t step_in_epoch) {
   job.sgd.set_lr(job.schedule.lr(step));
   job.head.set_step(step);
   Tensor images = batch.images.to(job.device), labels = batch.labels.to(job.device);
@@ -52,19 +138,25 @@ StepResult train_step(TrainingJob& job, const Batch& batch, int64_t step, int64_
   Tensor loss = job.head(embeddings, labels);
   job.sgd.zero_grad();
   loss.backward();
+  // A rank's loss is the mean over its rows: its share of the global mean is rows/global rows.
+  // Partial FC's loss is the global mean already.
+  const double rows = static_cast<double>(labels.size(0));
+  ranks.reducer.reduce(job.head.partial() || ranks.comm.size() == 1 ? 1.0 : rows / static_cast<double>(batch.global_rows));
   job.sgd.step();  // applies the head's constraint: class weights back on the unit sphere
   StepResult result{.loss = loss.item(), .rows = labels.size(0)};
   if (!std::isfinite(result.loss))
     fail("the loss became ", result.loss, " at epoch ", epoch + 1, " step ", step_in_epoch + 1,
          ": lower --lr, or check s and m (", job.head.scale(), ", ", job.head.current_margin(), ")");
-  double accuracy = cosine_accuracy(embeddings.detach(), job.head.weight(), labels);
-  result.correct = static_cast<int64_t>(accuracy * static_cast<double>(result.rows) + 0.5);
+  if (!job.head.partial()) {
+    double accuracy = cosine_accuracy(embeddings.detach(), job.head.weight(), labels);
+    result.correct = static_cast<int64_t>(accuracy * static_cast<double>(result.rows) + 0.5);
+  }
   return result;
 }
 
 // One pass over the loader, with a progress bar; the record's metrics and seconds are left to
 // the caller.
-EpochRecord train_epoch(TrainingJob& job, int64_t epoch) {
+EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
   const int64_t steps_per_epoch = job.loader.batches_per_epoch();
   ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(job.epochs), steps_per_epoch);
   job.loader.start_epoch(epoch);
@@ -72,21 +164,27 @@ EpochRecord train_epoch(TrainingJob& job, int64_t epoch) {
   int64_t seen = 0, correct = 0, step_in_epoch = 0;
   while (std::optional<Batch> batch = job.loader.next()) {
     const int64_t step = epoch * steps_per_epoch + step_in_epoch;
-    StepResult result = train_step(job, *batch, step, epoch, step_in_epoch);
+    StepResult result = train_step(job, ranks, *batch, step, epoch, step_in_epoch);
     loss_sum += result.loss * static_cast<double>(result.rows);
     correct += result.correct;
     seen += result.rows;
     ++step_in_epoch;
     if (job.after_step) job.after_step(step);
-    if (job.progress) {
+    if (job.progress && ranks.lead()) {
       char stats[96];
-      std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%", loss_sum / seen, 100.0 * correct / seen);
+      if (job.head.partial()) std::snprintf(stats, sizeof stats, "loss %.4f", loss_sum / seen);
+      else std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%", loss_sum / seen, 100.0 * correct / seen);
       bar.update(step_in_epoch, seen, stats);
     }
   }
+  // Over every rank's rows (Partial FC's loss is already the global batch's on every rank).
+  Tensor totals = Tensor::from_vector({loss_sum, static_cast<double>(seen), static_cast<double>(correct)}, {3},
+                                      DType::F64, kCPU);
+  if (!job.head.partial()) ranks.control.all_reduce(totals.view(), ReduceOp::Sum);
+  std::vector<double> sums = totals.to_vector();
   return {.epoch = epoch + 1,
-          .train_loss = seen ? loss_sum / seen : 0,
-          .train_accuracy = seen ? static_cast<double>(correct) / seen : 0,
+          .train_loss = sums[1] > 0 ? sums[0] / sums[1] : 0,
+          .train_accuracy = job.head.partial() ? std::nan("") : sums[1] > 0 ? sums[2] / sums[1] : 0,
           .lr = job.sgd.lr()};
 }
 
@@ -104,9 +202,10 @@ std::string describe_metric(std::string name, double value) {
 void print_epoch(const EpochRecord& record, int64_t epochs) {
   std::string metrics;
   for (const auto& [name, value] : record.metrics) metrics += ", " + describe_metric(name, value);
-  std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f, train accuracy %.2f%%%s, %s\n",
-               static_cast<long long>(record.epoch), static_cast<long long>(epochs), record.train_loss,
-               100.0 * record.train_accuracy, metrics.c_str(), format_duration(record.seconds).c_str());
+  std::string accuracy = std::isnan(record.train_accuracy) ? "" : ", " + describe_metric("train_accuracy", record.train_accuracy);
+  std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f%s%s, %s\n", static_cast<long long>(record.epoch),
+               static_cast<long long>(epochs), record.train_loss, accuracy.c_str(), metrics.c_str(),
+               format_duration(record.seconds).c_str());
 }
 
 // The record as log.csv's columns: epoch, train_loss, train_accuracy, the metrics, lr, seconds.
@@ -123,32 +222,40 @@ Metrics log_row(const EpochRecord& record) {
 }  // namespace
 
 TrainingOutcome train(TrainingJob& job) {
-  std::filesystem::create_directories(job.out_dir);
+  Communicator& comm = job.communicator ? *job.communicator : communicator_for(job.device);
+  join_ranks(job, comm);
+  Ranks ranks{comm, comm.serves(kCPU) ? comm : world(), GradientReducer(comm, replicated_parameters(job))};
+  const bool lead = ranks.lead();
+  const bool progress = job.progress;
+  job.progress = progress && lead;
+  if (lead || job.head.partial()) std::filesystem::create_directories(job.out_dir);
   const int64_t steps_per_epoch = job.loader.batches_per_epoch();
   TrainingOutcome outcome;
-  outcome.first_epoch = resume(job);
-  CsvLog log(job.out_dir + "/log.csv", /*append=*/outcome.first_epoch > 0);
+  outcome.first_epoch = resume(job, comm);
+  std::optional<CsvLog> log;
+  if (lead) log.emplace(job.out_dir + "/log.csv", /*append=*/outcome.first_epoch > 0);
 
   const auto started = std::chrono::steady_clock::now();
   int64_t epoch = outcome.first_epoch;
   for (; epoch < job.epochs; ++epoch) {
     if (job.stop_after && epoch - outcome.first_epoch >= *job.stop_after) break;
     const auto epoch_started = std::chrono::steady_clock::now();
-    EpochRecord record = train_epoch(job, epoch);
-    if (job.evaluate) record.metrics = job.evaluate(epoch);
+    EpochRecord record = train_epoch(job, ranks, epoch);
+    if (job.evaluate && (lead || job.evaluate_on_every_rank)) record.metrics = job.evaluate(epoch);
     record.seconds = seconds_since(epoch_started);
-    log.write(log_row(record));
+    if (lead) log->write(log_row(record));
     if (job.progress) print_epoch(record, job.epochs);
     outcome.epochs.push_back(std::move(record));
-    save_checkpoint(job.out_dir + "/checkpoint.bin", checkpointed(job), &job.sgd,
-                    TrainingState{.epoch = epoch + 1, .step = (epoch + 1) * steps_per_epoch, .values = {}});
+    save_training_checkpoint(job, comm, job.out_dir + "/checkpoint.bin", /*final_model=*/false,
+                             TrainingState{.epoch = epoch + 1, .step = (epoch + 1) * steps_per_epoch, .values = {}});
   }
   outcome.epochs_done = epoch;
   outcome.finished = epoch >= job.epochs;
   if (outcome.finished)
-    save_checkpoint(job.out_dir + "/model.bin", checkpointed(job), nullptr,
-                    TrainingState{.epoch = job.epochs, .step = job.epochs * steps_per_epoch, .values = {}});
+    save_training_checkpoint(job, comm, job.out_dir + "/model.bin", /*final_model=*/true,
+                             TrainingState{.epoch = job.epochs, .step = job.epochs * steps_per_epoch, .values = {}});
   outcome.seconds = seconds_since(started);
+  job.progress = progress;
   return outcome;
 }
 

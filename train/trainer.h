@@ -15,9 +15,18 @@
 // checkpoint and reproduces the uninterrupted run bit for bit on the CPU with the same seed
 // and thread count (tests/test_trainer.cpp).
 //
+// More than one process (mpirun -np N): the communicator (default communicator_for(device))
+// makes the loop data parallel (train/distributed.h): every rank checks at start that the others
+// run the same model, loss and data, takes rank 0's initial parameters, trains on its part of
+// each global batch (the loader's rank and ranks) and sums its gradients with the others'
+// before the optimizer step, so all ranks keep the same parameters. Progress, evaluation, the
+// log and the checkpoints are rank 0's; every rank resumes from the same checkpoint file. A
+// head with Partial FC (losses/partial_fc.h) keeps its own rows of W: its gradient is exact on
+// each rank and is not summed.
 // Running accuracy is the fraction of training rows whose nearest class weight (cosine) is
 // their label, measured on the step's own embeddings (augmented, before the update).
-// Left out: gradient accumulation, mixed precision, more than one process.
+// Left out: gradient accumulation, mixed precision, overlapping the gradient all-reduce with
+// the backward pass.
 #pragma once
 #include <functional>
 #include <optional>
@@ -25,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/communicator.h"
 #include "core/optim.h"
 #include "core/schedule.h"
 #include "data/loader.h"
@@ -46,15 +56,20 @@ struct TrainingJob {
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // stop after this many epochs of this run
   Device device = default_device();
+  Communicator* communicator = nullptr;  // the ranks to train with; nullptr: communicator_for(device)
   bool progress = true;      // the progress bar and the per-epoch line on stderr
   // Called after each epoch's training (model in train mode; switch to eval() and back).
   std::function<Metrics(int64_t epoch)> evaluate;
+  // With more than one rank evaluate runs on rank 0 only, unless it calls collectives (a
+  // Partial FC head's full_weight): then on every rank (rank 0's metrics are the ones kept).
+  bool evaluate_on_every_rank = false;
   // Called after every optimizer step with the global step number (tests use it).
   std::function<void(int64_t step)> after_step;
 };
 
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
+  // Over every rank's rows. The accuracy is NaN for a Partial FC head (no rank holds all of W).
   double train_loss = 0, train_accuracy = 0, lr = 0, seconds = 0;
   Metrics metrics = {};  // what evaluate returned
 };

@@ -8,15 +8,19 @@
 // and CombinedMargin. CosFace's margin (and NSL's, m = 0) is a constant shift of the GEMM's
 // own target logit, t_b = s·x̂_b·ŵ_{y_b} − s·m: without target_logit the kernel applies it and
 // the two backward products carry its gradient (the p − 1 of the target column).
+// partial_margin_head is the same loss with the classes split over ranks (Partial FC).
 // Left out: a version that also fuses the normalization.
 #include "core/ops/common.h"
 
 namespace margin {
 using namespace ops;
 
-Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
-                   const Tensor& target_logit, double scale, double margin) {
-  const char* op = "margin_head";
+namespace {
+
+// The checks both heads share: x̂ [B, d] and ŵ [C, d] of one dtype and device, int64 labels
+// [B] in [−1, C), a target logit [B] when given (and then no margin).
+void check_head(const char* op, const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                const Tensor& target_logit, double margin) {
   check_pair(op, x_hat, w_hat);
   const bool cosface = !target_logit.defined();
   if (!cosface) check_pair(op, x_hat, target_logit);
@@ -36,14 +40,14 @@ Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& label
   if (bad >= 0)
     fail(op, ": label ", label_data.to_indices()[bad], " at row ", bad, " is outside [-1, ",
          classes, ") (−1 means ignore)");
+}
 
-  Tensor x = contiguous_data(x_hat), w = contiguous_data(w_hat);
-  Tensor target = cosface ? Tensor() : contiguous_data(target_logit);
-  Tensor probs = Tensor::empty({batch, classes}, x.dtype(), x.device());
-  Tensor loss = Tensor::empty({batch}, x.dtype(), x.device());
-  Tensor target_grad = Tensor::empty({batch}, x.dtype(), x.device());
-  backend_of(x).margin_head(x.view(), w.view(), label_data.view(), cosface ? View{} : target.view(),
-                            scale, margin, probs.view(), loss.view(), target_grad.view());
+// The head's backward: dx̂ and dŵ from probs (margin_head_backward), and the caller's target
+// logit's gradient dloss ⊙ target_grad.
+Tensor record_head(const char* op, const Tensor& loss, const Tensor& x_hat, const Tensor& w_hat,
+                   const Tensor& target_logit, const Tensor& x, const Tensor& w, const Tensor& probs,
+                   const Tensor& target_grad, double scale) {
+  const bool cosface = !target_logit.defined();
   bool need_x = x_hat.requires_grad(), need_w = w_hat.requires_grad();
   return record(loss, op, {x_hat, w_hat, target_logit},
                 [=](const Tensor& grad) {
@@ -60,5 +64,60 @@ Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& label
                                              cosface ? Tensor() : dloss * target_grad};
                 });
 }
+
+}  // namespace
+
+Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                   const Tensor& target_logit, double scale, double margin) {
+  const char* op = "margin_head";
+  check_head(op, x_hat, w_hat, labels, target_logit, margin);
+  const bool cosface = !target_logit.defined();
+  int64_t batch = x_hat.size(0), classes = w_hat.size(0);
+  Tensor x = contiguous_data(x_hat), w = contiguous_data(w_hat), label_data = contiguous_data(labels);
+  Tensor target = cosface ? Tensor() : contiguous_data(target_logit);
+  Tensor probs = Tensor::empty({batch, classes}, x.dtype(), x.device());
+  Tensor loss = Tensor::empty({batch}, x.dtype(), x.device());
+  Tensor target_grad = Tensor::empty({batch}, x.dtype(), x.device());
+  backend_of(x).margin_head(x.view(), w.view(), label_data.view(), cosface ? View{} : target.view(),
+                            scale, margin, probs.view(), loss.view(), target_grad.view());
+  return record_head(op, loss, x_hat, w_hat, target_logit, x, w, probs, target_grad, scale);
+}
+
+// Every rank holds the same rows and its own classes. The ranks' normalizers combine as
+// lse_b = M_b + log Σ_r e^{lse_rb − M_b}, M_b = max_r lse_rb (two all-reduces of B values);
+// the loss of row b is lse_b − z_{b,y_b}, computed on the rank that holds y_b and summed.
+// In the backward every rank receives the same dloss (the loss is the same on every rank) and
+// takes the derivative of its own term only: its columns' probabilities under the common lse,
+// its target column. The sum over ranks of the dx̂ they return is the whole dx̂ (the caller's
+// all_gather_rows adds them up).
+Tensor partial_margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                           const Tensor& target_logit, double scale, double margin, Communicator& comm) {
+  const char* op = "partial_margin_head";
+  check_head(op, x_hat, w_hat, labels, target_logit, margin);
+  const bool cosface = !target_logit.defined();
+  int64_t batch = x_hat.size(0), classes = w_hat.size(0);
+  Tensor x = contiguous_data(x_hat), w = contiguous_data(w_hat), label_data = contiguous_data(labels);
+  Tensor target = cosface ? Tensor() : contiguous_data(target_logit);
+  Tensor probs = Tensor::empty({batch, classes}, x.dtype(), x.device());
+  Tensor local_lse = Tensor::empty({batch}, x.dtype(), x.device());
+  backend_of(x).margin_logits(x.view(), w.view(), label_data.view(), cosface ? View{} : target.view(), scale,
+                              margin, probs.view(), local_lse.view());
+  Tensor lse;
+  {
+    NoGradGuard no_grad;
+    Tensor row_max = local_lse.clone();
+    comm.all_reduce(row_max.view(), ReduceOp::Max);
+    Tensor total = exp(local_lse - row_max).contiguous();
+    comm.all_reduce(total.view(), ReduceOp::Sum);
+    lse = (row_max + log(total)).contiguous();
+  }
+  Tensor loss = Tensor::empty({batch}, x.dtype(), x.device());
+  Tensor target_grad = Tensor::empty({batch}, x.dtype(), x.device());
+  backend_of(x).margin_softmax(probs.view(), label_data.view(), lse.view(), !cosface, loss.view(),
+                               target_grad.view());
+  comm.all_reduce(loss.view(), ReduceOp::Sum);
+  return record_head(op, loss, x_hat, w_hat, target_logit, x, w, probs, target_grad, scale);
+}
+
 
 }  // namespace margin
