@@ -14,6 +14,7 @@
 #include "layers/backbones.h"
 #include "layers/summary.h"
 #include "losses/margin_loss.h"
+#include "train/distributed.h"
 
 using namespace margin;
 
@@ -33,20 +34,28 @@ std::vector<int64_t> random_labels(Generator& gen, int64_t batch, int64_t classe
 
 // One SGD training step (momentum 0.9, weight decay 5e-4) of `model` + an LMCL head on
 // synthetic images; FLOPs: 3× the forward (forward, backward-data, backward-filter),
-// the forward counted by layers/summary.h.
+// the forward counted by layers/summary.h, of the whole batch.
+// Under mpirun with N ranks the step is data parallel (train/distributed.h): each rank runs
+// its part of the batch and the gradients are all-reduced before the SGD step.
 Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Shape input,
                        int64_t emb, int64_t classes, double s, double m, Device device) {
   auto gen = std::make_shared<Generator>(1);
   auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", emb, classes, *gen, {.scale = s, .margin = m}));
-  auto sgd = std::make_shared<SGD>(parameters_of({model.get(), head.get()}),
-                                   SgdParams{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
-  Tensor images = Tensor::randn(input, *gen, DType::F32, device);
-  Tensor labels = Tensor::from_indices(random_labels(*gen, input[0], classes), {input[0]}, device);
-  double model_flops = static_cast<double>(summarize(*model, images.shape()).flops);
+  std::vector<Tensor> params = parameters_of({model.get(), head.get()});
+  auto sgd = std::make_shared<SGD>(params, SgdParams{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4});
+  Communicator& comm = communicator_for(device);
+  auto reducer = std::make_shared<GradientReducer>(comm, params);
+  const Part rows = even_part(input[0], comm.rank(), comm.size());
+  const double share = static_cast<double>(rows.count) / static_cast<double>(input[0]);
+  Tensor images = Tensor::randn(input, *gen, DType::F32, device).slice(0, rows.start, rows.start + rows.count).contiguous();
+  Tensor labels = Tensor::from_indices(random_labels(*gen, input[0], classes), {input[0]}, device)
+                      .slice(0, rows.start, rows.start + rows.count).contiguous();
+  double model_flops = static_cast<double>(summarize(*model, input).flops);
   double head_flops = 2.0 * input[0] * classes * emb;
   return {name, 3 * (model_flops + head_flops), [=] {
             sgd->zero_grad();
             head->forward((*model)(images), labels).backward();
+            reducer->reduce(share);  // nothing with one rank
             sgd->step();  // also puts the class weights back on the unit sphere
           }};
 }
@@ -117,7 +126,9 @@ int main(int argc, char** argv) try {
   double matmul_rate = bench::matmul_gflops(device);
   for (int i = 0; i < warmup; ++i) workload.step();
   profiler().enable(profile);
+  world().barrier();  // the ranks start timing together
   bench::Timing t = bench::time_steps(workload.step, 0, repeats, device);
+  if (world().rank() != 0) return 0;  // rank 0 reports
   double gflops = workload.flops / t.median_s() * 1e-9;
   double peak = peak_flag ? *peak_flag : device.type == DeviceType::CPU ? bench::fma_peak_gflops() : 0;  // 0: unknown
   if (json) {
@@ -129,9 +140,9 @@ int main(int argc, char** argv) try {
                 which.c_str(), workload.name.c_str(), t.median_s(), t.min_s(), t.max_s(), times.c_str(),
                 bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak);
   } else {
-    std::printf("%s %s on %s, %d threads: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
+    std::printf("%s %s on %s, %s: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
                 "%.1f GFLOP/s matmul rate, peak RSS %.0f MiB\n",
-                which.c_str(), workload.name.c_str(), device.str().c_str(), threads,
+                which.c_str(), workload.name.c_str(), device.str().c_str(), describe_job(threads).c_str(),
                 t.median_s() * 1e3, t.min_s() * 1e3, t.max_s() * 1e3, gflops, gflops / matmul_rate,
                 matmul_rate, bench::peak_rss_mb());
     if (peak > 0)
@@ -141,6 +152,5 @@ int main(int argc, char** argv) try {
   if (profile) profiler().print(std::cout);
   return 0;
 } catch (const std::exception& e) {
-  std::fprintf(stderr, "bench_workloads: %s\n", e.what());
-  return 1;
+  return report_failure("bench_workloads", e);
 }

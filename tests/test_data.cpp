@@ -14,6 +14,7 @@
 #include <set>
 #include <unistd.h>
 
+#include "backends/communicator.h"
 #include "data/fashion_mnist.h"
 #include "data/idx.h"
 #include "data/loader.h"
@@ -401,6 +402,32 @@ TEST_CASE("the order depends only on seed and epoch, without shuffle it is the d
   std::vector<int64_t> identity(50);
   std::iota(identity.begin(), identity.end(), 0);
   CHECK(labels_of(whole_epoch(in_order, 5)) == identity);
+}
+
+TEST_CASE("data parallel: the ranks' parts of each batch, stacked in rank order, are the one-rank batch") {
+  auto dataset = std::make_shared<CountingDataset>(51);  // 6 batches of 8 and one of 3
+  DataLoader one(dataset, {.batch_size = 8, .workers = 0, .seed = 3});
+  std::vector<std::vector<Batch>> parts;
+  for (int rank = 0; rank < 3; ++rank) {
+    DataLoader part(dataset, {.batch_size = 8, .workers = 1, .seed = 3, .rank = rank, .ranks = 3});
+    CHECK(part.batches_per_epoch() == one.batches_per_epoch());
+    parts.push_back(whole_epoch(part, 2));
+  }
+  std::vector<Batch> whole = whole_epoch(one, 2);
+  for (size_t b = 0; b < whole.size(); ++b) {
+    std::vector<int64_t> stacked;
+    for (int rank = 0; rank < 3; ++rank) {
+      const Batch& mine = parts[rank][b];
+      CHECK(mine.global_rows == whole[b].labels.size(0));
+      // 8 rows over 3 ranks: 3, 3, 2; the last batch's 3 rows: 1 each.
+      CHECK(mine.labels.size(0) == even_part(whole[b].labels.size(0), rank, 3).count);
+      stacked.insert(stacked.end(), mine.indices.begin(), mine.indices.end());
+    }
+    CHECK(stacked == whole[b].indices);
+  }
+  DataLoader too_small(dataset, {.batch_size = 8, .workers = 0, .rank = 0, .ranks = 9});
+  too_small.start_epoch(0);
+  CHECK(testing::contains(testing::error_of([&] { too_small.next(); }), "rows for 9 ranks"));
 }
 
 TEST_CASE("augmented batches are the same for 0, 1 and 4 workers") {

@@ -162,19 +162,21 @@ EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
   job.loader.start_epoch(epoch);
   double loss_sum = 0;
   int64_t seen = 0, correct = 0, step_in_epoch = 0;
+  int64_t seen_by_all = 0;  // images of every rank, for the bar's images/s
   while (std::optional<Batch> batch = job.loader.next()) {
     const int64_t step = epoch * steps_per_epoch + step_in_epoch;
     StepResult result = train_step(job, ranks, *batch, step, epoch, step_in_epoch);
     loss_sum += result.loss * static_cast<double>(result.rows);
     correct += result.correct;
     seen += result.rows;
+    seen_by_all += batch->global_rows;
     ++step_in_epoch;
     if (job.after_step) job.after_step(step);
     if (job.progress && ranks.lead()) {
       char stats[96];
       if (job.head.partial()) std::snprintf(stats, sizeof stats, "loss %.4f", loss_sum / seen);
       else std::snprintf(stats, sizeof stats, "loss %.4f  acc %5.1f%%", loss_sum / seen, 100.0 * correct / seen);
-      bar.update(step_in_epoch, seen, stats);
+      bar.update(step_in_epoch, seen_by_all, stats);
     }
   }
   // Over every rank's rows (Partial FC's loss is already the global batch's on every rank).

@@ -17,10 +17,18 @@ using namespace ops;
 
 namespace {
 
+// What both heads hand their kernels: the operands' data, contiguous, and the sizes.
+struct HeadData {
+  Tensor x, w, labels, target;  // target undefined: CosFace's margin, in the kernel
+  int64_t batch = 0, classes = 0;
+  View target_view() const { return target.defined() ? target.view() : View{}; }
+  Tensor empty_rows() const { return Tensor::empty({batch}, x.dtype(), x.device()); }
+};
+
 // The checks both heads share: x̂ [B, d] and ŵ [C, d] of one dtype and device, int64 labels
 // [B] in [−1, C), a target logit [B] when given (and then no margin).
-void check_head(const char* op, const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
-                const Tensor& target_logit, double margin) {
+HeadData head_data(const char* op, const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
+                   const Tensor& target_logit, double margin) {
   check_pair(op, x_hat, w_hat);
   const bool cosface = !target_logit.defined();
   if (!cosface) check_pair(op, x_hat, target_logit);
@@ -40,6 +48,8 @@ void check_head(const char* op, const Tensor& x_hat, const Tensor& w_hat, const 
   if (bad >= 0)
     fail(op, ": label ", label_data.to_indices()[bad], " at row ", bad, " is outside [-1, ",
          classes, ") (−1 means ignore)");
+  return {.x = contiguous_data(x_hat), .w = contiguous_data(w_hat), .labels = label_data,
+          .target = cosface ? Tensor() : contiguous_data(target_logit), .batch = batch, .classes = classes};
 }
 
 // The head's backward: dx̂ and dŵ from probs (margin_head_backward), and the caller's target
@@ -70,17 +80,12 @@ Tensor record_head(const char* op, const Tensor& loss, const Tensor& x_hat, cons
 Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
                    const Tensor& target_logit, double scale, double margin) {
   const char* op = "margin_head";
-  check_head(op, x_hat, w_hat, labels, target_logit, margin);
-  const bool cosface = !target_logit.defined();
-  int64_t batch = x_hat.size(0), classes = w_hat.size(0);
-  Tensor x = contiguous_data(x_hat), w = contiguous_data(w_hat), label_data = contiguous_data(labels);
-  Tensor target = cosface ? Tensor() : contiguous_data(target_logit);
-  Tensor probs = Tensor::empty({batch, classes}, x.dtype(), x.device());
-  Tensor loss = Tensor::empty({batch}, x.dtype(), x.device());
-  Tensor target_grad = Tensor::empty({batch}, x.dtype(), x.device());
-  backend_of(x).margin_head(x.view(), w.view(), label_data.view(), cosface ? View{} : target.view(),
-                            scale, margin, probs.view(), loss.view(), target_grad.view());
-  return record_head(op, loss, x_hat, w_hat, target_logit, x, w, probs, target_grad, scale);
+  HeadData in = head_data(op, x_hat, w_hat, labels, target_logit, margin);
+  Tensor probs = Tensor::empty({in.batch, in.classes}, in.x.dtype(), in.x.device());
+  Tensor loss = in.empty_rows(), target_grad = in.empty_rows();
+  backend_of(in.x).margin_head(in.x.view(), in.w.view(), in.labels.view(), in.target_view(), scale, margin,
+                               probs.view(), loss.view(), target_grad.view());
+  return record_head(op, loss, x_hat, w_hat, target_logit, in.x, in.w, probs, target_grad, scale);
 }
 
 // Every rank holds the same rows and its own classes. The ranks' normalizers combine as
@@ -93,15 +98,11 @@ Tensor margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& label
 Tensor partial_margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tensor& labels,
                            const Tensor& target_logit, double scale, double margin, Communicator& comm) {
   const char* op = "partial_margin_head";
-  check_head(op, x_hat, w_hat, labels, target_logit, margin);
-  const bool cosface = !target_logit.defined();
-  int64_t batch = x_hat.size(0), classes = w_hat.size(0);
-  Tensor x = contiguous_data(x_hat), w = contiguous_data(w_hat), label_data = contiguous_data(labels);
-  Tensor target = cosface ? Tensor() : contiguous_data(target_logit);
-  Tensor probs = Tensor::empty({batch, classes}, x.dtype(), x.device());
-  Tensor local_lse = Tensor::empty({batch}, x.dtype(), x.device());
-  backend_of(x).margin_logits(x.view(), w.view(), label_data.view(), cosface ? View{} : target.view(), scale,
-                              margin, probs.view(), local_lse.view());
+  HeadData in = head_data(op, x_hat, w_hat, labels, target_logit, margin);
+  Tensor probs = Tensor::empty({in.batch, in.classes}, in.x.dtype(), in.x.device());
+  Tensor local_lse = in.empty_rows();
+  backend_of(in.x).margin_logits(in.x.view(), in.w.view(), in.labels.view(), in.target_view(), scale, margin,
+                                 probs.view(), local_lse.view());
   Tensor lse;
   {
     NoGradGuard no_grad;
@@ -111,12 +112,11 @@ Tensor partial_margin_head(const Tensor& x_hat, const Tensor& w_hat, const Tenso
     comm.all_reduce(total.view(), ReduceOp::Sum);
     lse = (row_max + log(total)).contiguous();
   }
-  Tensor loss = Tensor::empty({batch}, x.dtype(), x.device());
-  Tensor target_grad = Tensor::empty({batch}, x.dtype(), x.device());
-  backend_of(x).margin_softmax(probs.view(), label_data.view(), lse.view(), !cosface, loss.view(),
-                               target_grad.view());
+  Tensor loss = in.empty_rows(), target_grad = in.empty_rows();
+  backend_of(in.x).margin_softmax(probs.view(), in.labels.view(), lse.view(), in.target.defined(), loss.view(),
+                                  target_grad.view());
   comm.all_reduce(loss.view(), ReduceOp::Sum);
-  return record_head(op, loss, x_hat, w_hat, target_logit, x, w, probs, target_grad, scale);
+  return record_head(op, loss, x_hat, w_hat, target_logit, in.x, in.w, probs, target_grad, scale);
 }
 
 
