@@ -12,6 +12,8 @@
 //                   the same seed and step, labels remapped; at r < 1 the loss equals the
 //                   single-process loss over the sampled classes only
 //   start-up        ranks that disagree on the model or the loss stop, every one of them
+// Everything here runs on the CPU, whatever the build's default device: several ranks move
+// CPU tensors over MPI (GPU tensors need NCCL, which the GPU check covers).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -33,6 +35,9 @@ namespace margin {
 namespace {
 
 using testing::error_of;
+
+// Before any test case makes a tensor: the CPU is the default device of this file.
+const bool cpu_by_default = (set_default_device(kCPU), true);
 
 // float32 images in, float64 out: the test's model computes in float64.
 class ToFloat64 final : public Layer {

@@ -11,7 +11,8 @@
 #                     ranks (every rank's state is the same) resumes on 3
 #
 #   bash tests/dist/faults.sh SCENARIO path/to/train_fmnist
-# Exit status 0 when the scenario behaved, 1 when not, 77 (skipped) without the data.
+# Exit status 0 when the scenario behaved, 1 when not, 77 (skipped) without the data. The ranks
+# train on the CPU (--device cpu) in every build: GPU tensors between ranks need NCCL.
 set -uo pipefail
 scenario=$1
 program=$(realpath "$2")
@@ -23,7 +24,7 @@ fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_NUM_THREADS=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-small=(--threads 1 --widths 8,16 --emb-dim 16 --batch 64 --data "$data")
+small=(--device cpu --threads 1 --widths 8,16 --emb-dim 16 --batch 64 --data "$data")
 
 fail() { echo "faults: $scenario: $*"; echo "---- output:"; cat "$work/log" 2>/dev/null | tr '\r' '\n' | tail -30; exit 1; }
 expect_in_log() { grep -q -- "$1" "$work/log" || fail "expected the output to say \"$1\""; }
