@@ -57,7 +57,7 @@ int main(int argc, char** argv) try {
   std::vector<double> worst = peaks.to_vector();
   if (comm.rank() == 0)
     std::printf("partial fc: C=%lld N=%d r=%g d=%lld B=%lld per rank, %s: step %.1f ms (median of %d, slowest rank), "
-                "peak RSS %.0f MiB per rank (%.0f MiB after creating W)\n",
+                "peak RSS %.0f MiB per rank (%.0f MiB with W and its momentum made)\n",
                 static_cast<long long>(classes), comm.size(), rate, static_cast<long long>(dim),
                 static_cast<long long>(batch), describe_job(threads).c_str(), worst[2] * 1e3, repeats, worst[0], worst[1]);
   return 0;

@@ -75,10 +75,20 @@ Tensor Tensor::from_indices(const std::vector<int64_t>& values, const Shape& sha
   return t;
 }
 
+// Drawn straight into a host tensor of the asked dtype (the values are the same as through
+// from_vector: each double draw rounded once), so that a large W costs its own size only.
 Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
-  std::vector<double> values(shape_numel(shape));
-  for (double& v : values) v = gen.normal();
-  return from_vector(values, shape, dtype, device);
+  if (!is_floating(dtype)) fail("Tensor::randn: expected a floating dtype, got ", dtype_name(dtype));
+  Tensor host = empty(shape, dtype, kCPU);
+  const int64_t n = host.numel();
+  if (dtype == DType::F32) {
+    float* p = host.view().ptr<float>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen.normal());
+  } else {
+    double* p = host.view().ptr<double>();
+    for (int64_t i = 0; i < n; ++i) p[i] = gen.normal();
+  }
+  return device == kCPU ? host : host.to(device);
 }
 
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,

@@ -37,6 +37,9 @@ MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions
   if (dim <= 0 || classes <= 0)
     fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
   part_ = {.start = 0, .count = classes};
+  // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps that
+  // small size (its initial logits stay near 0); the normalized losses start each W_j on the
+  // unit sphere and keep it there. Scaled and normalized in place: a large W costs its size once.
   Tensor weight;
   if (options.partial_fc) {
     comm_ = options.partial_fc->communicator ? options.partial_fc->communicator : &world();
@@ -44,14 +47,12 @@ MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions
     // Each rank draws its own rows, from a generator of its own (seeded by one draw of `gen`
     // that every rank makes alike, and the rank).
     Generator rows_gen(gen.engine()() ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(comm_->rank() + 1)));
-    weight = Tensor::randn({part_.count, dim}, rows_gen, options.dtype) * 0.01;
+    weight = Tensor::randn({part_.count, dim}, rows_gen, options.dtype);
   } else {
-    // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps
-    // that small size (its initial logits stay near 0); the normalized losses start each W_j
-    // on the unit sphere and keep it there.
-    weight = Tensor::randn({classes, dim}, gen, options.dtype) * 0.01;
+    weight = Tensor::randn({classes, dim}, gen, options.dtype);
   }
-  if (defaults.unit_weights) weight = l2_normalize(weight);
+  backend_for(kCPU).unary(UnaryOp::MulScalar, 0.01, 0.0, weight.view(), weight.view());
+  if (defaults.unit_weights) unit_rows(weight);
   weight_ = register_parameter("weight", weight.to(default_device()));
   // The loss sees only Ŵ_j = W_j/‖W_j‖, so its gradient for W_j is (I − Ŵ_j Ŵ_jᵀ) g / ‖W_j‖:
   // orthogonal to W_j (a plain SGD step can only lengthen W_j) and shrinking as W_j grows.
