@@ -5,10 +5,10 @@
 //   ./build/train_faces --data ../shared/data/yaleb-cropped --held-out 10 --loss lmcl --out runs/yaleb-lmcl
 //
 // Like train_fmnist: a progress bar, log.csv, an atomic checkpoint each epoch (--resume),
-// a one-line summary. `mpirun -np N ./build/train_faces …` trains data parallel on N ranks
-// (README "Scaling out"); --partial-fc r splits the class weights over them. The output folder holds what the tools need (model.txt + model.bin:
+// a one-line summary. The output folder holds what the tools need (model.txt + model.bin:
 // embed, verify, eval_pairs), pairs.txt, verification.md and roc.png. The run itself is
-// train/faces.cpp.
+// train/faces.cpp. `mpirun -np N ./build/train_faces …` trains data parallel on N ranks
+// (docs/scaling.md); --partial-fc r splits the class weights over them.
 #include <omp.h>
 
 #include <cstdio>
@@ -39,6 +39,8 @@ int main(int argc, char** argv) try {
     return 0;
   }
   const FaceModelConfig& model = run.model.config;
+  char partial[48] = "";
+  if (config.partial_fc) std::snprintf(partial, sizeof partial, ", Partial FC r=%g", *config.partial_fc);
   char loss[96];
   if (config.loss == "softmax")
     std::snprintf(loss, sizeof loss, "softmax");
@@ -48,7 +50,7 @@ int main(int argc, char** argv) try {
     std::snprintf(loss, sizeof loss, "%s (s=%g, m=%g)", config.loss.c_str(), run.model.head->scale(),
                   run.model.head->current_margin());
   std::printf("train_faces: %s%s, %s %lldx%s d=%lld, %lld epochs on %zu identities; %s on %s, %s; model %s/model.bin\n",
-              loss, config.partial_fc ? (", Partial FC r=" + std::to_string(*config.partial_fc)).c_str() : "", model.arch.c_str(),
+              loss, partial, model.arch.c_str(),
               static_cast<long long>(model.channels), size_text(model.height, model.width).c_str(),
               static_cast<long long>(model.emb_dim), static_cast<long long>(config.epochs), run.split.train.size(),
               format_duration(run.outcome.seconds).c_str(), default_device().str().c_str(), describe_job(threads).c_str(),

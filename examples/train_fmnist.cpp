@@ -8,7 +8,7 @@
 // final model, a one-line summary and, for --emb-dim 2 or 3, the CosFace paper's picture of
 // the test embeddings on the circle (sphere) with the class-weight directions.
 // The run itself is train/fmnist.cpp, shared with margin_sweep. `mpirun -np N
-// ./build/train_fmnist …` trains data parallel on N ranks (README "Scaling out").
+// ./build/train_fmnist …` trains data parallel on N ranks (docs/scaling.md).
 #include <omp.h>
 
 #include <cstdio>
