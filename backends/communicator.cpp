@@ -86,6 +86,8 @@ Communicator& communicator_for(Device device) {
   return *gpus;
 }
 
+Communicator& host_communicator(Communicator& comm) { return comm.serves(kCPU) ? comm : world(); }
+
 Part even_part(int64_t n, int rank, int size) {
   const int64_t base = n / size, extra = n % size;
   return {.start = rank * base + std::min<int64_t>(rank, extra), .count = base + (rank < extra ? 1 : 0)};

@@ -70,6 +70,9 @@ Communicator& world();
 // device in a single process not started by mpirun); otherwise, for this rank's GPU, NCCL
 // (an error naming the build when margin has no NCCL). One GPU per process.
 Communicator& communicator_for(Device device);
+// The communicator for host values (row counts, fingerprints, totals) of a job that moves
+// tensors with `comm`: comm itself when it moves CPU memory, else (NCCL) world().
+Communicator& host_communicator(Communicator& comm);
 // Whether this build can run more than one process (MPI found at configure time), and
 // whether it can do so between GPUs (NCCL found in the CUDA build).
 bool mpi_built();

@@ -47,9 +47,9 @@ MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions
     // Each rank draws its own rows, from a generator of its own (seeded by one draw of `gen`
     // that every rank makes alike, and the rank).
     Generator rows_gen(gen.engine()() ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(comm_->rank() + 1)));
-    weight = Tensor::randn({part_.count, dim}, rows_gen, options.dtype);
+    weight = Tensor::randn({part_.count, dim}, rows_gen, options.dtype, kCPU);
   } else {
-    weight = Tensor::randn({classes, dim}, gen, options.dtype);
+    weight = Tensor::randn({classes, dim}, gen, options.dtype, kCPU);
   }
   backend_for(kCPU).unary(UnaryOp::MulScalar, 0.01, 0.0, weight.view(), weight.view());
   if (defaults.unit_weights) unit_rows(weight);

@@ -72,7 +72,7 @@ int64_t resume(TrainingJob& job, Communicator& comm) {
   if (position.epoch > job.epochs)
     fail("checkpoint ", path, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
   if (comm.size() > 1)
-    require_same_on_every_rank(comm.serves(kCPU) ? comm : world(), "checkpoint epoch", std::to_string(position.epoch));
+    require_same_on_every_rank(host_communicator(comm), "checkpoint epoch", std::to_string(position.epoch));
   if (job.progress)
     std::fprintf(stderr, "resumed from %s at epoch %lld\n", job.resume->c_str(), static_cast<long long>(position.epoch));
   return position.epoch;
@@ -87,7 +87,7 @@ struct StepResult {
 // The ranks of a job and what they share (train/distributed.h); one rank: nothing is shared.
 struct Ranks {
   Communicator& comm;       // for the gradients, on the training device
-  Communicator& control;    // for host values (the epoch's totals): comm, or world() for a GPU's
+  Communicator& control;    // for host values (the epoch's totals): host_communicator(comm)
   GradientReducer reducer;  // the model's gradients, and the head's unless it is Partial FC
   bool lead() const { return comm.rank() == 0; }
 };
@@ -117,9 +117,8 @@ std::string describe_data(TrainingJob& job) {
 // Start-up on more than one rank: the ranks agree on model, loss and data, and take rank 0's
 // initial parameters and buffers.
 void join_ranks(TrainingJob& job, Communicator& comm) {
-  // (The fingerprints are host values: a GPU job agrees over world(), then broadcasts on comm.)
   if (comm.size() == 1) return;
-  Communicator& control = comm.serves(kCPU) ? comm : world();
+  Communicator& control = host_communicator(comm);
   require_same_on_every_rank(control, "model (parameter names and shapes)", describe_model(job.model));
   require_same_on_every_rank(control, "loss (type, classes, d, s, m)", describe_loss(job.head));
   require_same_on_every_rank(control, "data (batches per epoch, epochs)", describe_data(job));
@@ -226,7 +225,7 @@ Metrics log_row(const EpochRecord& record) {
 TrainingOutcome train(TrainingJob& job) {
   Communicator& comm = job.communicator ? *job.communicator : communicator_for(job.device);
   join_ranks(job, comm);
-  Ranks ranks{comm, comm.serves(kCPU) ? comm : world(), GradientReducer(comm, replicated_parameters(job))};
+  Ranks ranks{comm, host_communicator(comm), GradientReducer(comm, replicated_parameters(job))};
   const bool lead = ranks.lead();
   const bool progress = job.progress;
   job.progress = progress && lead;

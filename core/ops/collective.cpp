@@ -15,7 +15,7 @@ Tensor all_gather_rows(const Tensor& x, Communicator& comm) {
   // Every rank's row count, to place the parts.
   Tensor mine = Tensor::from_indices({x.size(0)}, {1}, kCPU);
   Tensor rows = Tensor::empty({comm.size()}, DType::I64, kCPU);
-  Communicator& control = comm.serves(kCPU) ? comm : world();
+  Communicator& control = host_communicator(comm);
   std::vector<int64_t> ones(comm.size(), 1);
   control.all_gather(mine.view(), rows.view(), ones);
   std::vector<int64_t> row_counts = rows.to_indices(), counts(comm.size());
