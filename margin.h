@@ -15,6 +15,7 @@
 #include "data/loader.h"     // DataLoader
 #include "data/transforms.h"
 #include "eval/pairs.h"      // LFW's pairs files
+#include "eval/people.h"     // LFW's people files
 #include "eval/verification.h"
 #include "layers/activation.h"  // PReLU, Dropout
 #include "layers/backbones.h"   // small_cnn, iresnet, sphere

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "eval/text_fields.h"
 
 #include "backends/types.h"
 
@@ -33,18 +34,6 @@ int64_t PairsFile::fold_of(size_t pair_index) const {
 }
 
 // ---- reading ----------------------------------------------------------------------------
-
-static std::vector<std::string> fields_of(const std::string& line) {
-  std::istringstream in(line);
-  std::vector<std::string> fields;
-  for (std::string field; in >> field;) fields.push_back(field);
-  return fields;
-}
-
-static bool parse_int(const std::string& text, int64_t& value) {
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc() && end == text.data() + text.size();
-}
 
 PairsFile read_pairs(const std::string& path) {
   if (!std::filesystem::exists(path)) fail("read_pairs: ", path, ": no such file");

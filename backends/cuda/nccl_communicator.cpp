@@ -109,45 +109,29 @@ class NcclCommunicator final : public Communicator {
   }
 
   void all_gather(const View& mine, const View& all, std::span<const int64_t> counts) override {
-    check_view(mine, "all_gather's input");
-    check_view(all, "all_gather's output");
-    check_parts(mine, all, counts, "all_gather");
-    activate();
-    const ncclDataType_t type = nccl_type(all.dtype);
+    const ncclDataType_t type = start_parts(mine, all, counts, "all_gather");
     if (equal(counts)) {
       check_nccl(ncclAllGather(mine.data, all.data, counts[0], type, comm_, kStream), "ncclAllGather");
     } else {
-      nccl_group("ncclGroupEnd (all_gather's broadcasts)", [&] {
-        int64_t offset = 0;
-        for (int r = 0; r < size_; offset += counts[r], ++r) {
-          if (counts[r] == 0) continue;  // every rank skips the same ones: counts are shared
-          check_nccl(ncclBroadcast(mine.data, element(all, offset), counts[r], type, r, comm_, kStream),
-                     "ncclBroadcast (all_gather)");
-        }
+      each_part("ncclGroupEnd (all_gather's broadcasts)", counts, [&](int r, int64_t offset) {
+        check_nccl(ncclBroadcast(mine.data, element(all, offset), counts[r], type, r, comm_, kStream),
+                   "ncclBroadcast (all_gather)");
       });
     }
     wait("all_gather");
   }
 
   void reduce_scatter(const View& all, const View& mine, std::span<const int64_t> counts) override {
-    check_view(all, "reduce_scatter's input");
-    check_view(mine, "reduce_scatter's output");
-    check_parts(mine, all, counts, "reduce_scatter");
-    activate();
-    const ncclDataType_t type = nccl_type(all.dtype);
+    const ncclDataType_t type = start_parts(mine, all, counts, "reduce_scatter");
     if (equal(counts)) {
       check_nccl(ncclReduceScatter(all.data, mine.data, counts[0], type, ncclSum, comm_, kStream),
                  "ncclReduceScatter");
     } else {
-      nccl_group("ncclGroupEnd (reduce_scatter's reductions)", [&] {
-        int64_t offset = 0;
-        for (int r = 0; r < size_; offset += counts[r], ++r) {
-          if (counts[r] == 0) continue;
-          // Only the root receives; the others' receive buffer may be null (nccl.h).
-          check_nccl(ncclReduce(element(all, offset), r == rank_ ? mine.data : nullptr, counts[r], type,
-                                ncclSum, r, comm_, kStream),
-                     "ncclReduce (reduce_scatter)");
-        }
+      each_part("ncclGroupEnd (reduce_scatter's reductions)", counts, [&](int r, int64_t offset) {
+        // Only the root receives; the others' receive buffer may be null (nccl.h).
+        check_nccl(ncclReduce(element(all, offset), r == rank_ ? mine.data : nullptr, counts[r], type, ncclSum, r,
+                              comm_, kStream),
+                   "ncclReduce (reduce_scatter)");
       });
     }
     wait("reduce_scatter");
@@ -207,6 +191,28 @@ class NcclCommunicator final : public Communicator {
            "; the counts say ", counts[rank_], " and ", total);
     if (mine.dtype != all.dtype)
       fail("nccl ", what, ": the part is ", dtype_name(mine.dtype), " and the whole ", dtype_name(all.dtype));
+  }
+
+  // The checks of a gather or scatter between `mine` and `all`, then this rank's device made
+  // current; returns the parts' NCCL type.
+  ncclDataType_t start_parts(const View& mine, const View& all, std::span<const int64_t> counts,
+                             const char* what) const {
+    check_view(mine, what);
+    check_view(all, what);
+    check_parts(mine, all, counts, what);
+    activate();
+    return nccl_type(all.dtype);
+  }
+
+  // part(r, offset) for every rank's non-empty part, as one NCCL group (every rank skips the
+  // same empty parts: the counts are shared).
+  template <class Part>
+  void each_part(const char* what, std::span<const int64_t> counts, Part part) const {
+    nccl_group(what, [&] {
+      int64_t offset = 0;
+      for (int r = 0; r < size_; offset += counts[r], ++r)
+        if (counts[r] > 0) part(r, offset);
+    });
   }
 
   static bool equal(std::span<const int64_t> counts) {
