@@ -82,7 +82,8 @@ Communicator& communicator_for(Device device) {
   if (job.serves(device)) return job;
   static std::unique_ptr<Communicator> gpus = detail::make_nccl_communicator(job, device);
   if (!gpus->serves(device))
-    fail("communicator_for: this rank's NCCL communicator serves ", gpus->name(), ", not ", device.str());
+    fail("communicator_for: ", device.str(), " asked for, but this rank's NCCL communicator serves another GPU "
+         "(one GPU per rank)");
   return *gpus;
 }
 

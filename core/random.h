@@ -10,6 +10,15 @@
 
 namespace margin {
 
+// splitmix64's finalizer: spreads nearby inputs (epoch 3 and 4, step 7 and 8) to unrelated
+// 64-bit values, for seeds derived from several numbers: mix_seed(mix_seed(seed) ^ epoch).
+inline uint64_t mix_seed(uint64_t value) {
+  value += 0x9E3779B97F4A7C15ull;
+  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
+  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
+  return value ^ (value >> 31);
+}
+
 class Generator {
  public:
   explicit Generator(uint64_t seed = 0) : engine_(seed) {}

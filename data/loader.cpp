@@ -7,16 +7,9 @@
 
 namespace margin {
 
-// splitmix64's finalizer: spreads nearby inputs (epoch 3, epoch 4) to unrelated seeds.
-static uint64_t mix(uint64_t value) {
-  value += 0x9E3779B97F4A7C15ull;
-  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
-  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
-  return value ^ (value >> 31);
-}
-static uint64_t shuffle_seed(uint64_t seed, int64_t epoch) { return mix(mix(seed) ^ uint64_t(epoch)); }
+static uint64_t shuffle_seed(uint64_t seed, int64_t epoch) { return mix_seed(mix_seed(seed) ^ uint64_t(epoch)); }
 static uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
-  return mix(mix(mix(seed ^ 0x5A17ull) ^ uint64_t(epoch)) ^ uint64_t(index));
+  return mix_seed(mix_seed(mix_seed(seed ^ 0x5A17ull) ^ uint64_t(epoch)) ^ uint64_t(index));
 }
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)

@@ -95,6 +95,11 @@ LabelRows label_rows(const Tensor& labels, int64_t batch, int64_t classes, DType
 // valid ⊙ a + (1 − valid) ⊙ b: the margin only on rows with a real label.
 Tensor blend_valid(const LabelRows& rows, const Tensor& a, const Tensor& b);
 
+// x's rows `rows` (any order, repeats allowed) [k, d] of x [n, d], differentiable (the
+// backward adds into the rows it took). Through gather, which takes one index per element:
+// the index is k × d.
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows);
+
 // ℓ [B] reduced as asked; `rows` are the labels it was computed for.
 Tensor reduce_rows(const Tensor& losses, const LabelRows& rows, Reduction reduction);
 

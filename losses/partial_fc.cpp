@@ -21,18 +21,6 @@
 
 namespace margin {
 
-namespace {
-
-// splitmix64's finalizer: (seed, step, rank) to an unrelated seed.
-uint64_t mix(uint64_t value) {
-  value += 0x9E3779B97F4A7C15ull;
-  value = (value ^ (value >> 30)) * 0xBF58476D1CE4E5B9ull;
-  value = (value ^ (value >> 27)) * 0x94D049BB133111EBull;
-  return value ^ (value >> 31);
-}
-
-}  // namespace
-
 Part partial_fc_part(int64_t classes, const PartialFcOptions& options, Communicator& comm) {
   if (!(options.sample_rate > 0 && options.sample_rate <= 1))
     fail("Partial FC: sample_rate ", options.sample_rate, " (expected 0 < r <= 1)");
@@ -62,7 +50,7 @@ MarginLoss::ClassSample MarginLoss::sample_classes(const std::vector<int64_t>& l
     for (int64_t j = 0; j < here; ++j)
       if (!positive[j]) negatives.push_back(j);
     const uint64_t seed = options_.partial_fc ? options_.partial_fc->seed : 0;
-    Generator gen(mix(mix(mix(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(comm_ ? comm_->rank() : 0)));
+    Generator gen(mix_seed(mix_seed(mix_seed(seed) ^ static_cast<uint64_t>(step)) ^ static_cast<uint64_t>(comm_ ? comm_->rank() : 0)));
     const int64_t draws = wanted - static_cast<int64_t>(sample.kept.size());
     const int64_t n = static_cast<int64_t>(negatives.size());
     for (int64_t i = 0; i < draws; ++i) {
@@ -81,14 +69,7 @@ MarginLoss::ClassSample MarginLoss::sample_classes(const std::vector<int64_t>& l
 }
 
 Tensor MarginLoss::full_weight() const {
-  if (!partial()) return weight_;
-  Tensor local = weight_.detach().contiguous();
-  const int64_t dim = local.size(1);
-  std::vector<int64_t> counts(comm_->size());
-  for (int r = 0; r < comm_->size(); ++r) counts[r] = even_part(classes_, r, comm_->size()).count * dim;
-  Tensor all = Tensor::empty({classes_, dim}, local.dtype(), local.device());
-  comm_->all_gather(local.view(), all.view(), counts);
-  return all;
+  return partial() ? all_gather_rows(weight_.detach(), *comm_) : weight_;
 }
 
 Tensor MarginLoss::partial_forward(const Tensor& x, const Tensor& labels) {
@@ -101,17 +82,11 @@ Tensor MarginLoss::partial_forward(const Tensor& x, const Tensor& labels) {
   Communicator& comm = *comm_;
   Tensor x_all = all_gather_rows(x, comm);
   Tensor labels_all = all_gather_rows(labels.to(x.device()), comm);
-  const int64_t batch = x_all.size(0), dim = x_all.size(1);
+  const int64_t batch = x_all.size(0);
   ClassSample sample = sample_classes(labels_all.to_indices(), step_);
   const int64_t kept = static_cast<int64_t>(sample.kept.size());
 
-  Tensor w = weight_;
-  if (kept != part_.count) {
-    std::vector<int64_t> row_index(kept * dim);
-    for (int64_t i = 0; i < kept; ++i)
-      std::fill(row_index.begin() + i * dim, row_index.begin() + (i + 1) * dim, sample.kept[i]);
-    w = gather(weight_, 0, Tensor::from_indices(row_index, {kept, dim}, x.device()));
-  }
+  Tensor w = kept == part_.count ? weight_ : gather_rows(weight_, sample.kept);
   Tensor x_hat = l2_normalize(x_all), w_hat = l2_normalize(w);
   Tensor local_labels = Tensor::from_indices(sample.local_labels, {batch}, x.device());
   Tensor losses;

@@ -115,16 +115,19 @@ Tensor MarginLoss::fused_forward(const Tensor& x, const Tensor& labels) {
   return reduce_rows(losses, rows, options_.reduction);
 }
 
+Tensor gather_rows(const Tensor& x, const std::vector<int64_t>& rows) {
+  const int64_t count = static_cast<int64_t>(rows.size()), dim = x.size(1);
+  std::vector<int64_t> index(count * dim);
+  for (int64_t i = 0; i < count; ++i) std::fill(index.begin() + i * dim, index.begin() + (i + 1) * dim, rows[i]);
+  return gather(x, 0, Tensor::from_indices(index, {count, dim}, x.device()));
+}
+
 // cos θ_y is a row-wise dot product x̂_b · Ŵ_{y_b} (B×d work); the margin acts on it with
 // ordinary ops, so autograd takes its gradient back to x̂ and Ŵ_y.
 Tensor MarginLoss::target_logits(const Tensor& x_hat, const Tensor& w_hat, const LabelRows& rows) {
-  const int64_t batch = x_hat.size(0), dim = x_hat.size(1);
-  std::vector<int64_t> safe = rows.safe.to_indices(), row_index(batch * dim);
-  for (int64_t b = 0; b < batch; ++b)
-    std::fill(row_index.begin() + b * dim, row_index.begin() + (b + 1) * dim, safe[b]);
-  Tensor w_y = gather(w_hat, 0, Tensor::from_indices(row_index, {batch, dim}, x_hat.device()));
+  Tensor w_y = gather_rows(w_hat, rows.safe.to_indices());
   Tensor cos_y = sum(x_hat * w_y, 1, true);
-  return (blend_valid(rows, target_cosine(cos_y), cos_y) * scale_).reshape({batch});
+  return (blend_valid(rows, target_cosine(cos_y), cos_y) * scale_).reshape({x_hat.size(0)});
 }
 
 // z = W x: no normalization, no scale, no margin.

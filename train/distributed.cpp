@@ -4,7 +4,7 @@
 
 #include <cstdio>
 
-#include "core/ops.h"
+#include "backends/backend.h"
 
 namespace margin {
 
@@ -61,13 +61,15 @@ GradientReducer::GradientReducer(Communicator& comm, std::vector<Tensor> params,
 void GradientReducer::reduce(double share) {
   if (comm_.size() == 1 && share == 1.0) return;
   for (Bucket& bucket : buckets_) {
+    Backend& backend = backend_for(bucket.flat.device());
     int64_t offset = 0;
     for (const Tensor& p : bucket.params) {
       Tensor part = bucket.flat.slice(0, offset, offset + p.numel());
-      if (p.grad().defined()) part.copy_(p.grad().reshape({-1}) * share);
-      else part.copy_(Tensor::zeros({p.numel()}, p.dtype(), p.device()));
+      if (p.grad().defined()) part.copy_(p.grad().reshape({-1}));
+      else backend.fill(part.view(), 0.0);
       offset += p.numel();
     }
+    if (share != 1.0) backend.unary(UnaryOp::MulScalar, share, 0.0, bucket.flat.view(), bucket.flat.view());
     comm_.all_reduce(bucket.flat.view(), ReduceOp::Sum);
     offset = 0;
     for (Tensor& p : bucket.params) {
