@@ -240,6 +240,18 @@ void resize_plane(const float* source, int64_t in_h, int64_t in_w, float* target
   }
 }
 
+Image8 crop_center(const Image8& image, int64_t height, int64_t width) {
+  if (height < 1 || width < 1 || height > image.height || width > image.width)
+    fail("crop_center: a ", height, "×", width, " window of a ", image.height, "×", image.width,
+         " image (expected a positive window no larger than the image)");
+  const int64_t top = (image.height - height) / 2, left = (image.width - width) / 2;
+  Image8 cropped{image.channels, height, width, std::vector<uint8_t>(image.channels * height * width)};
+  for (int64_t c = 0; c < image.channels; ++c)
+    for (int64_t y = 0; y < height; ++y)
+      for (int64_t x = 0; x < width; ++x) cropped.at(c, y, x) = image.at(c, top + y, left + x);
+  return cropped;
+}
+
 Image8 resize_bilinear(const Image8& image, int64_t height, int64_t width) {
   if (height < 1 || width < 1)
     fail("resize_bilinear: to ", height, "×", width, " (expected a positive height and width)");

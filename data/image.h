@@ -42,6 +42,12 @@ Image8 decode_image_bytes(const std::vector<uint8_t>& bytes, int64_t channels, c
 // 1 ↔ 3 channels (no change when equal).
 Image8 convert_channels(const Image8& image, int64_t channels);
 
+// The centre height × width window of the image, rows from (H − height) / 2 and columns from
+// (W − width) / 2 (rounded down: the same window as data/transforms.h center_crop). The face
+// crop of in-the-wild frames: LFW's deep-funneled 250×250 frames hold the face in about their
+// central 120×120. margin::Error when the window is larger than the image or not positive.
+Image8 crop_center(const Image8& image, int64_t height, int64_t width);
+
 // Bilinear resize of each plane to height × width (see the header comment); bytes are
 // rounded to the nearest value.
 Image8 resize_bilinear(const Image8& image, int64_t height, int64_t width);

@@ -12,14 +12,36 @@ namespace margin {
 
 namespace fs = std::filesystem;
 
-ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width)
-    : paths_(std::move(paths)), channels_(channels), height_(height), width_(width) {
+Image8 load_image(const std::string& path, int64_t channels, int64_t crop_height, int64_t crop_width,
+                  int64_t height, int64_t width) {
+  Image8 image = decode_image(path, channels);
+  if (crop_height > 0) {
+    if (crop_height > image.height || crop_width > image.width)
+      fail(path, ": ", image.height, "×", image.width, " pixels, smaller than the ", crop_height, "×", crop_width,
+           " face crop (expected images at least that large)");
+    image = crop_center(image, crop_height, crop_width);
+  }
+  if (height > 0) image = resize_bilinear(image, height, width);
+  return image;
+}
+
+// Both or neither of a size pair set, neither negative.
+static void check_size_pair(const std::string& who, const char* what, int64_t height, int64_t width) {
+  if (height < 0 || width < 0 || (height == 0) != (width == 0))
+    fail(who, ": ", what, " ", height, "×", width, " (expected both positive, or both 0 for none)");
+}
+
+ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width,
+                     int64_t crop_height, int64_t crop_width)
+    : paths_(std::move(paths)), channels_(channels), height_(height), width_(width),
+      crop_height_(crop_height), crop_width_(crop_width) {
   if (height_ < 1 || width_ < 1) fail("ImageList: size ", height_, "×", width_, " (expected positive)");
+  check_size_pair("ImageList", "crop", crop_height_, crop_width_);
 }
 
 Sample ImageList::get(int64_t index) const {
   if (index < 0 || index >= size()) fail("ImageList::get: index ", index, " out of range (size ", size(), ")");
-  return image_to_sample(resize_bilinear(decode_image(paths_[index], channels_), height_, width_), 0);
+  return image_to_sample(load_image(paths_[index], channels_, crop_height_, crop_width_, height_, width_), 0);
 }
 
 bool is_image_path(const std::string& path) {
@@ -42,9 +64,8 @@ ImageFolder::ImageFolder(std::string root, ImageFolderOptions options)
     : root_(std::move(root)), options_(std::move(options)) {
   if (options_.channels != 1 && options_.channels != 3)
     fail("ImageFolder ", root_, ": channels ", options_.channels, " (expected 1 or 3)");
-  if (options_.height < 0 || options_.width < 0 || (options_.height == 0) != (options_.width == 0))
-    fail("ImageFolder ", root_, ": size ", options_.height, "×", options_.width,
-         " (expected both positive, or both 0 to keep each image's size)");
+  check_size_pair("ImageFolder " + root_, "size", options_.height, options_.width);
+  check_size_pair("ImageFolder " + root_, "crop", options_.crop_height, options_.crop_width);
   std::error_code error;
   if (!fs::is_directory(root_, error))
     fail("ImageFolder ", root_, ": ", fs::exists(root_, error) ? "not a folder" : "no such folder",
@@ -98,8 +119,8 @@ Image8 ImageFolder::image(int64_t index) const {
     if (cache_[index]) return *cache_[index];
   }
   // Decoded outside the lock; two threads may decode the same file at once, harmlessly.
-  Image8 decoded = decode_image(paths_[index], options_.channels);
-  if (options_.height > 0) decoded = resize_bilinear(decoded, options_.height, options_.width);
+  Image8 decoded = load_image(paths_[index], options_.channels, options_.crop_height, options_.crop_width,
+                              options_.height, options_.width);
   if (options_.cache) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (!cache_[index]) cache_[index] = std::make_shared<const Image8>(decoded);

@@ -10,8 +10,9 @@
 // Image files are those ending in .pgm .ppm .pnm .png .jpg .jpeg .bmp (any case); other
 // files and hidden entries are skipped, a folder of none is an error.
 //
-// Each get() decodes its file (data/image.h), converts it to the asked channel count and
-// resizes it (bilinear) to the asked size; samples are floats in [0, 1] (normalize({0.5},
+// Each get() decodes its file (data/image.h), converts it to the asked channel count, crops
+// the centre window when asked (crop_center: the face of an in-the-wild frame) and resizes
+// that (bilinear) to the asked size; samples are floats in [0, 1] (normalize({0.5},
 // {0.5}) maps them to face recognition's [−1, 1]). With `cache` on, the decoded and resized
 // 8-bit image is kept in memory after the first get() (Yale-B: 2452 images, 79 MB at
 // 192×168, 20 MB at 96×84). get() is safe from several threads at once.
@@ -30,6 +31,7 @@ namespace margin {
 
 struct ImageFolderOptions {
   int64_t channels = 1;                 // 1 (grey) or 3 (RGB), converted on load
+  int64_t crop_height = 0, crop_width = 0;  // centre crop on load, before the resize; 0 × 0: none
   int64_t height = 0, width = 0;        // resize on load; 0 × 0: keep each image's own size
   std::vector<std::string> identities = {};  // the identities to include (any order); empty: all
   bool cache = false;                   // keep the decoded, resized bytes in memory
@@ -79,11 +81,12 @@ class ImageFolder : public Dataset {
   mutable std::vector<std::shared_ptr<const Image8>> cache_;  // by dataset index, when on
 };
 
-// Image files given by path (label 0), decoded like an ImageFolder's: `channels`, resized to
-// height × width, byte / 255.
+// Image files given by path (label 0), decoded like an ImageFolder's: `channels`, the centre
+// crop_height × crop_width (0 × 0: none), resized to height × width, byte / 255.
 class ImageList : public Dataset {
  public:
-  ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width);
+  ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width,
+            int64_t crop_height = 0, int64_t crop_width = 0);
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   Sample get(int64_t index) const override;
   int64_t num_classes() const override { return 1; }
@@ -91,8 +94,13 @@ class ImageList : public Dataset {
 
  private:
   std::vector<std::string> paths_;
-  int64_t channels_, height_, width_;
+  int64_t channels_, height_, width_, crop_height_, crop_width_;
 };
+
+// What ImageFolder and ImageList do to one file: decode_image to `channels`, crop_center
+// when crop_height > 0, resize_bilinear when height > 0. Errors name the file.
+Image8 load_image(const std::string& path, int64_t channels, int64_t crop_height, int64_t crop_width,
+                  int64_t height, int64_t width);
 
 // Whether a file name ends in one of the image extensions above (any case) and is not hidden.
 bool is_image_path(const std::string& path);

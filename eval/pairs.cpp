@@ -33,6 +33,12 @@ int64_t PairsFile::fold_of(size_t pair_index) const {
   return static_cast<int64_t>(pair_index) / (2 * per_fold);
 }
 
+int64_t PairsFile::accuracy_fold_of(size_t pair_index) const {
+  int64_t fold = fold_of(pair_index);
+  if (folds > 1) return fold;
+  return (static_cast<int64_t>(pair_index) % per_fold) % std::min<int64_t>(10, per_fold);
+}
+
 // ---- reading ----------------------------------------------------------------------------
 
 PairsFile read_pairs(const std::string& path) {

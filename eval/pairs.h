@@ -42,6 +42,11 @@ struct PairsFile {
   std::vector<PairEntry> pairs;
   // The fold of pairs[pair_index]; margin::Error past the end.
   int64_t fold_of(size_t pair_index) const;
+  // The fold that 10-fold accuracy (eval/verification.h) gives pairs[pair_index]: fold_of for
+  // a file of several folds; a file of one fold (View 1's pairsDevTest.txt) is dealt into 10
+  // (fewer when per_fold < 10), its i-th matched and i-th mismatched pair going to fold i mod 10,
+  // so every fold holds as many matched as mismatched pairs.
+  int64_t accuracy_fold_of(size_t pair_index) const;
   bool operator==(const PairsFile&) const = default;
 };
 

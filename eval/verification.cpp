@@ -113,31 +113,35 @@ Threshold best_threshold(const std::vector<double>& scores, const std::vector<bo
   return {best, double(best_correct) / double(scores.size())};
 }
 
-FoldAccuracy k_fold_accuracy(const std::vector<double>& scores, const std::vector<bool>& same,
-                             const std::vector<int64_t>& folds) {
-  check_scores("k_fold_accuracy", scores, same);
-  if (folds.size() != scores.size())
-    fail("k_fold_accuracy: ", folds.size(), " fold ids for ", scores.size(), " pairs (expected one each)");
-  std::set<int64_t> fold_ids(folds.begin(), folds.end());
-  if (fold_ids.size() < 2)
-    fail("k_fold_accuracy: all ", scores.size(), " pairs are in one fold (expected at least 2 folds)");
+FoldAccuracy per_fold_model_accuracy(const std::vector<std::vector<double>>& scores, const std::vector<bool>& same,
+                                     const std::vector<int64_t>& folds) {
+  const int64_t fold_count = static_cast<int64_t>(scores.size());
+  if (fold_count < 2) fail("per_fold_model_accuracy: ", fold_count, " models (expected one per fold, at least 2 folds)");
+  for (const std::vector<double>& model_scores : scores) check_scores("per_fold_model_accuracy", model_scores, same);
+  if (folds.size() != same.size())
+    fail("per_fold_model_accuracy: ", folds.size(), " fold ids for ", same.size(), " pairs (expected one each)");
+  std::vector<int64_t> tested(fold_count, 0);
+  for (int64_t fold : folds) {
+    if (fold < 0 || fold >= fold_count)
+      fail("per_fold_model_accuracy: fold id ", fold, " (expected 0..", fold_count - 1, ": one model per fold)");
+    ++tested[fold];
+  }
   FoldAccuracy result;
-  for (int64_t fold : fold_ids) {
+  for (int64_t fold = 0; fold < fold_count; ++fold) {
+    if (tested[fold] == 0) fail("per_fold_model_accuracy: fold ", fold, " has no pairs");
+    const std::vector<double>& model = scores[fold];
     std::vector<double> train_scores;
     std::vector<bool> train_same;
-    for (size_t i = 0; i < scores.size(); ++i)
+    for (size_t i = 0; i < same.size(); ++i)
       if (folds[i] != fold) {
-        train_scores.push_back(scores[i]);
+        train_scores.push_back(model[i]);
         train_same.push_back(same[i]);
       }
     double threshold = best_threshold(train_scores, train_same).threshold;
-    int64_t right = 0, tested = 0;
-    for (size_t i = 0; i < scores.size(); ++i)
-      if (folds[i] == fold) {
-        right += (scores[i] >= threshold) == same[i];
-        ++tested;
-      }
-    result.accuracies.push_back(double(right) / double(tested));
+    int64_t right = 0;
+    for (size_t i = 0; i < same.size(); ++i)
+      if (folds[i] == fold) right += (model[i] >= threshold) == same[i];
+    result.accuracies.push_back(double(right) / double(tested[fold]));
     result.thresholds.push_back(threshold);
   }
   double k = double(result.accuracies.size());
@@ -148,16 +152,53 @@ FoldAccuracy k_fold_accuracy(const std::vector<double>& scores, const std::vecto
   return result;
 }
 
-VerificationReport verification_report(const std::vector<double>& scores, const std::vector<bool>& same,
-                                       const std::vector<int64_t>& folds) {
-  VerificationReport report;
-  report.accuracy = k_fold_accuracy(scores, same, folds);
+FoldAccuracy k_fold_accuracy(const std::vector<double>& scores, const std::vector<bool>& same,
+                             const std::vector<int64_t>& folds) {
+  check_scores("k_fold_accuracy", scores, same);
+  if (folds.size() != scores.size())
+    fail("k_fold_accuracy: ", folds.size(), " fold ids for ", scores.size(), " pairs (expected one each)");
+  std::set<int64_t> fold_ids(folds.begin(), folds.end());
+  if (fold_ids.size() < 2)
+    fail("k_fold_accuracy: all ", scores.size(), " pairs are in one fold (expected at least 2 folds)");
+  std::vector<int64_t> renumbered;
+  for (int64_t fold : folds) renumbered.push_back(std::distance(fold_ids.begin(), fold_ids.find(fold)));
+  return per_fold_model_accuracy(std::vector<std::vector<double>>(fold_ids.size(), scores), same, renumbered);
+}
+
+std::vector<double> per_fold_model_scores(const std::vector<std::vector<double>>& scores, const std::vector<int64_t>& folds) {
+  std::vector<double> pooled;
+  for (size_t i = 0; i < folds.size(); ++i) {
+    if (folds[i] < 0 || folds[i] >= static_cast<int64_t>(scores.size()) || scores[folds[i]].size() != folds.size())
+      fail("per_fold_model_scores: pair ", i, " of fold ", folds[i], " with ", scores.size(),
+           " models (expected one model per fold, each scoring all ", folds.size(), " pairs)");
+    pooled.push_back(scores[folds[i]][i]);
+  }
+  return pooled;
+}
+
+// The ROC, its summaries and the pair counts of a report.
+static void fill_roc(VerificationReport& report, const std::vector<double>& scores, const std::vector<bool>& same) {
   report.roc = roc_curve(scores, same);
   report.auc = roc_auc(report.roc);
   report.eer = equal_error_rate(report.roc);
   for (double far : {1e-1, 1e-2, 1e-3}) report.tar_at_far.push_back({far, tar_at_far(report.roc, far)});
   report.same_pairs = std::count(same.begin(), same.end(), true);
   report.different_pairs = static_cast<int64_t>(same.size()) - report.same_pairs;
+}
+
+VerificationReport verification_report(const std::vector<double>& scores, const std::vector<bool>& same,
+                                       const std::vector<int64_t>& folds) {
+  VerificationReport report;
+  report.accuracy = k_fold_accuracy(scores, same, folds);
+  fill_roc(report, scores, same);
+  return report;
+}
+
+VerificationReport per_fold_model_report(const std::vector<std::vector<double>>& scores, const std::vector<bool>& same,
+                                         const std::vector<int64_t>& folds) {
+  VerificationReport report;
+  report.accuracy = per_fold_model_accuracy(scores, same, folds);
+  fill_roc(report, per_fold_model_scores(scores, folds), same);
   return report;
 }
 

@@ -72,6 +72,18 @@ struct FoldAccuracy {
 FoldAccuracy k_fold_accuracy(const std::vector<double>& scores, const std::vector<bool>& same,
                              const std::vector<int64_t>& folds);
 
+// LFW View 2 in the unrestricted setting: one model per fold, model f trained without the
+// people of fold f. scores[f] holds model f's score of every pair; fold f's threshold is the
+// best one on the other folds by model f's scores, its accuracy measured on fold f by model
+// f's scores. Fold ids must be 0..F−1 with F = scores.size() (at least 2).
+// k_fold_accuracy(s, same, folds) is this with every model's scores equal to s (fold ids
+// renumbered 0..F−1 in ascending order).
+FoldAccuracy per_fold_model_accuracy(const std::vector<std::vector<double>>& scores, const std::vector<bool>& same,
+                                     const std::vector<int64_t>& folds);
+// Each pair's score by the model of its fold: pooled[i] = scores[folds[i]][i], what the ROC of
+// a per-fold-model evaluation is drawn from (every score by a model that never saw the pair's people).
+std::vector<double> per_fold_model_scores(const std::vector<std::vector<double>>& scores, const std::vector<int64_t>& folds);
+
 // All of the above for one model on one benchmark. tar_at_far holds (FAR, TAR) for FAR =
 // 1e-1, 1e-2, 1e-3.
 struct VerificationReport {
@@ -83,6 +95,10 @@ struct VerificationReport {
 };
 VerificationReport verification_report(const std::vector<double>& scores, const std::vector<bool>& same,
                                        const std::vector<int64_t>& folds);
+// The same for one model per fold: accuracy by per_fold_model_accuracy, the ROC and its
+// summaries over per_fold_model_scores.
+VerificationReport per_fold_model_report(const std::vector<std::vector<double>>& scores, const std::vector<bool>& same,
+                                         const std::vector<int64_t>& folds);
 
 // A short Markdown block:
 //   ### label

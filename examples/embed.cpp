@@ -42,7 +42,8 @@ int main(int argc, char** argv) try {
   }
   FaceModel model = load_face_model(model_dir, weights);
   const FaceModelConfig& config = model.config;
-  auto dataset = std::make_shared<ImageList>(paths, config.channels, config.height, config.width);
+  auto dataset = std::make_shared<ImageList>(paths, config.channels, config.height, config.width,
+                                          config.crop_height, config.crop_width);
   Embeddings embeddings = embed_images(*model.backbone, dataset, default_device());
   save_embeddings(out, paths, flip ? embeddings.flip : embeddings.plain);
   std::printf("embed: %zu images → %lld-dimensional %s embeddings: %s.bin, %s.csv\n", paths.size(),

@@ -6,6 +6,8 @@
 //   ./build/eval_pairs --model runs/lfw-r18 --pairs lfw/pairs.txt --data lfw/images
 //   ./build/eval_pairs --model runs/a,runs/b --labels Softmax,LMCL --pairs runs/a/pairs.txt
 //       --data ../shared/data/yaleb-cropped --roc roc.png --report report.md   (one line)
+//   ./build/eval_pairs --per-fold --model runs/v2-f1,…,runs/v2-f10 --pairs lfw/pairs.txt --data lfw/images
+//       (LFW View 2 unrestricted: the k-th model, trained without fold k's people, scores fold k)
 #include <omp.h>
 
 #include <cstdio>
@@ -35,30 +37,46 @@ int main(int argc, char** argv) try {
   std::string& data = flags.add<std::string>("data", "", "image folder the pairs refer to (one sub-folder per identity)");
   std::string& roc = flags.add<std::string>("roc", "", "write the models' ROC curves (flip) to this PNG");
   std::string& report_path = flags.add<std::string>("report", "", "also write the reports and the table to this Markdown file");
+  bool& per_fold = flags.add("per-fold", false,
+                             "one model per fold (LFW View 2 unrestricted): --model lists, for each row, the models of "
+                             "folds 1..F in order, the k-th trained without fold k's people");
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
   omp_set_num_threads(threads);
   std::vector<std::string> folders = split_commas(models), names = split_commas(labels);
   if (folders.empty() || pairs_path.empty() || data.empty()) fail("need --model, --pairs and --data (see --help)");
-  if (names.empty()) names = folders;
-  if (names.size() != folders.size())
-    fail("--labels: ", names.size(), " labels for ", folders.size(), " models (expected one each)");
-
   PairsFile pairs = read_pairs(pairs_path);
+  // Each row of the table is `group` models: one, or one per fold.
+  const size_t group = per_fold ? static_cast<size_t>(pairs.folds) : 1;
+  if (per_fold && (pairs.folds < 2 || folders.size() % group != 0))
+    fail("--per-fold: ", folders.size(), " models for ", pairs_path, "'s ", pairs.folds,
+         " folds (expected a multiple of the folds, at least 2)");
+  if (names.empty())
+    for (size_t k = 0; k < folders.size(); k += group) names.push_back(folders[k]);
+  if (names.size() * group != folders.size())
+    fail("--labels: ", names.size(), " labels for ", folders.size() / group, " rows (expected one each)");
+
   std::set<std::string> identities;
   for (const PairEntry& pair : pairs.pairs) identities.insert({pair.name_a, pair.name_b});
   std::ostringstream text;
   text << "# " << pairs_path << " on " << data << ": " << pairs.pairs.size() << " pairs, " << pairs.folds
        << " folds, " << identities.size() << " identities\n\n";
   std::vector<std::pair<std::string, FaceVerification>> results;
-  for (size_t k = 0; k < folders.size(); ++k) {
-    FaceModel model = load_face_model(folders[k]);
-    auto folder = face_folder(data, model.config, {identities.begin(), identities.end()});
-    FaceVerification result = verify_scores(score_pairs(*model.backbone, folder, pairs, default_device()));
-    text << format_report(names[k] + " (" + model.config.loss + ", " + folders[k] + ")", result.plain) << "\n"
-         << format_report(names[k] + ", flip", result.flip) << "\n";
-    results.emplace_back(names[k], std::move(result));
+  for (size_t row = 0; row < names.size(); ++row) {
+    std::vector<PairScores> scores;
+    std::string loss;
+    for (size_t k = row * group; k < (row + 1) * group; ++k) {
+      FaceModel model = load_face_model(folders[k]);
+      loss = model.config.loss;
+      auto folder = face_folder(data, model.config, {identities.begin(), identities.end()});
+      scores.push_back(score_pairs(*model.backbone, folder, pairs, default_device()));
+    }
+    FaceVerification result = per_fold ? verify_scores_per_fold(scores) : verify_scores(scores[0]);
+    std::string source = per_fold ? std::to_string(group) + " models, one per fold" : folders[row];
+    text << format_report(names[row] + " (" + loss + ", " + source + ")", result.plain) << "\n"
+         << format_report(names[row] + ", flip", result.flip) << "\n";
+    results.emplace_back(names[row], std::move(result));
   }
   text << comparison_table(results);
   std::cout << text.str();

@@ -3,6 +3,8 @@
 // training: LFW's protocol (10-fold accuracy ± std, plain and flip; AUC; EER; TAR@FAR).
 //
 //   ./build/train_faces --data ../shared/data/yaleb-cropped --held-out 10 --loss lmcl --out runs/yaleb-lmcl
+//   ./build/train_faces --data lfw/images --people lfw/peopleDevTrain.txt --pairs lfw/pairsDevTest.txt …  (LFW View 1)
+//   ./build/train_faces --data lfw/images --people lfw/people.txt --fold 3 --pairs lfw/pairs.txt …   (View 2, fold 3)
 //
 // Like train_fmnist: a progress bar, log.csv, an atomic checkpoint each epoch (--resume),
 // a one-line summary. The output folder holds what the tools need (model.txt + model.bin:
@@ -55,7 +57,12 @@ int main(int argc, char** argv) try {
               static_cast<long long>(model.emb_dim), static_cast<long long>(config.epochs), run.split.train.size(),
               format_duration(run.outcome.seconds).c_str(), default_device().str().c_str(), describe_job(threads).c_str(),
               config.out_dir.c_str());
-  if (run.verified) {
+  if (run.verified && config.fold) {
+    std::printf("train_faces: fold %lld of %s (%zu people never seen in training): accuracy %.2f%% (flip %.2f%%), "
+                "threshold from the other folds; %s/verification.md\n",
+                static_cast<long long>(*config.fold), config.pairs->c_str(), run.split.held_out.size(),
+                100 * run.fold_accuracy, 100 * run.fold_accuracy_flip, config.out_dir.c_str());
+  } else if (run.verified) {
     auto tar_1e2 = [](const VerificationReport& report) {
       for (const auto& [far, tar] : report.tar_at_far)
         if (far == 1e-2) return tar;

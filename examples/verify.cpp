@@ -31,7 +31,8 @@ int main(int argc, char** argv) try {
   const FaceModelConfig& config = model.config;
   const bool from_training = !threshold;
   if (from_training) threshold = flip ? config.threshold_flip : config.threshold;
-  auto pair = std::make_shared<ImageList>(std::vector<std::string>{a, b}, config.channels, config.height, config.width);
+  auto pair = std::make_shared<ImageList>(std::vector<std::string>{a, b}, config.channels, config.height, config.width,
+                                          config.crop_height, config.crop_width);
   Embeddings embeddings = embed_images(*model.backbone, pair, default_device());
   const Tensor& rows = flip ? embeddings.flip : embeddings.plain;
   const float* values = rows.view().ptr<float>();

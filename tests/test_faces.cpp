@@ -36,7 +36,9 @@ std::string file_text(const std::string& path) {
 
 // 6 identities of 8 grey 12×10 PGMs: identity k is a bright bar in rows 2k..2k+1 over noise,
 // not symmetric left-right (the bar covers the left 7 columns), so mirroring matters.
-void write_faces(const std::filesystem::path& root) {
+// `lfw_names`: the files are named as LFW's (person0/person0_0001.jpg), PGM bytes inside
+// (images are decoded by content).
+void write_faces(const std::filesystem::path& root, bool lfw_names = false) {
   Generator gen(5);
   for (int identity = 0; identity < 6; ++identity) {
     std::string name = "person" + std::to_string(identity);
@@ -48,7 +50,8 @@ void write_faces(const std::filesystem::path& root) {
           bool bar = y / 2 == identity && x < 7;
           pixels += static_cast<char>(gen.below(90) + (bar ? 150 : 0));
         }
-      write_bytes((root / name / (name + "_" + std::to_string(n) + ".pgm")).string(), "P5 10 12 255\n" + pixels);
+      std::string file = lfw_names ? name + "_000" + std::to_string(n) + ".jpg" : name + "_" + std::to_string(n) + ".pgm";
+      write_bytes((root / name / file).string(), "P5 10 12 255\n" + pixels);
     }
   }
 }
@@ -154,6 +157,65 @@ TEST_CASE("a short run leaves a model folder that the tools load back to the sam
   CHECK(max_difference(embed_images(*from_checkpoint.backbone, held, default_device()).plain, from_disk.plain) == 0.0);
 }
 
+// LFW's protocol files for the 6 people of write_faces: View 2's people.txt and pairs.txt
+// in 3 folds of 2 people, each fold with 1 matched and 1 mismatched pair of its own people.
+struct TinyLfw {
+  TempDir dir{"faces_lfw"};
+  std::string people, pairs;
+  TinyLfw() {
+    write_faces(dir.path / "faces", true);
+    people = dir.write("people.txt", "3\n2\nperson0\t8\nperson1\t8\n2\nperson2\t8\nperson3\t8\n2\nperson4\t8\nperson5\t8\n");
+    pairs = dir.write("pairs.txt", "3\t1\nperson0\t1\t2\nperson0\t3\tperson1\t1\nperson2\t1\t5\nperson2\t2\tperson3\t4\n"
+                                   "person4\t6\t8\nperson5\t1\tperson4\t2\n");
+  }
+};
+
+TEST_CASE("LFW's protocol: the model of fold k trains on no person of fold k and reports fold k's accuracy") {
+  TinyLfw lfw;
+  FacesConfig config = tiny_config(lfw.dir, "fold2");
+  config.people = lfw.people;
+  config.pairs = lfw.pairs;
+  config.fold = 2;
+  config.epochs = 1;
+  FaceData data = choose_face_data(config);
+  CHECK(data.split.train == std::vector<std::string>{"person0", "person1", "person4", "person5"});
+  CHECK(data.split.held_out == std::vector<std::string>{"person2", "person3"});
+  CHECK(data.evaluated == std::vector<std::string>{"person0", "person1", "person2", "person3", "person4", "person5"});
+  CHECK(data.pairs == read_pairs(lfw.pairs));
+
+  FacesRun run = run_faces(config);
+  REQUIRE(run.verified);
+  CHECK(run.split.train == data.split.train);
+  CHECK(run.model.config.classes == 4);
+  CHECK(load_model_config(lfw.dir.file("fold2/model.txt")).held_out == data.split.held_out);
+  // Fold 2's accuracy, its threshold chosen on folds 1 and 3 by this model.
+  CHECK(run.fold_accuracy == run.verification.plain.accuracy.accuracies[1]);
+  CHECK(run.fold_accuracy_flip == run.verification.flip.accuracy.accuracies[1]);
+  CHECK(file_text(lfw.dir.file("fold2/verification.md")).find("fold 2 accuracy") != std::string::npos);
+  CHECK(!std::filesystem::exists(lfw.dir.file("fold2/pairs.txt")));  // the pairs are LFW's own
+  // No verification during training (View 2 reports; it is not looked at epoch by epoch).
+  CHECK(file_text(lfw.dir.file("fold2/log.csv")).find("verify") == std::string::npos);
+
+  // View 1: one people list, all of it trained on; --min-images keeps those with enough images.
+  config.fold.reset();
+  config.people = lfw.dir.write("dev.txt", "3\nperson0\t8\nperson2\t8\nperson4\t3\n");
+  CHECK(choose_face_data(config).split.train == std::vector<std::string>{"person0", "person2", "person4"});
+  config.min_images = 9;
+  CHECK(error_of([&] { choose_face_data(config); }) ==
+        "--min-images 9: 0 of 3 training identities have that many images (expected at least 2)");
+  config.min_images = 1;
+
+  config.fold = 4;
+  config.people = lfw.people;
+  CHECK(error_of([&] { choose_face_data(config); }) == "--fold 4: " + lfw.people + " has 3 folds (expected 1..3)");
+  config.fold = 1;
+  config.pairs.reset();
+  CHECK(error_of([&] { choose_face_data(config); }) ==
+        "--people and --pairs go together (LFW's protocol: train on a people file, verify on a pairs file)");
+  config.pairs = lfw.dir.write("bad_pairs.txt", "1\t1\nperson0\t1\t9\nperson0\t1\tperson1\t1\n");
+  CHECK(error_of([&] { choose_face_data(config); }).find("image 9 of 'person0': no file") != std::string::npos);
+}
+
 TEST_CASE("flip embeddings are e(x) + e(mirror x), pair scores are the cosines of the rows") {
   TempDir dir("faces_flip");
   write_faces(dir.path / "faces");
@@ -236,9 +298,13 @@ TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the
   config.classes = 10572;
   config.held_out = {"a", "b"};
   config.threshold = 0.123456789012345;
+  config.crop_height = 128;
+  config.crop_width = 112;
   save_model_config(dir.file("model.txt"), config);
   FaceModelConfig back = load_model_config(dir.file("model.txt"));
   CHECK(back.arch == "iresnet18");
+  CHECK(back.crop_height == 128);
+  CHECK(back.crop_width == 112);
   CHECK(back.height == 112);
   CHECK(back.width == 96);
   CHECK(back.channels == 3);
@@ -250,11 +316,21 @@ TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the
   CHECK(back.threshold == config.threshold);  // 17 digits: exact
 
   std::string text = file_text(dir.file("model.txt"));
+  CHECK(text.find("\ncrop = 128x112\n") != std::string::npos);
+  std::string uncropped = text;  // a model.txt without a crop line: no crop
+  uncropped.erase(uncropped.find("crop = 128x112\n"), 15);
+  write_bytes(dir.file("uncropped.txt"), uncropped);
+  CHECK(load_model_config(dir.file("uncropped.txt")).crop_height == 0);
+  CHECK(load_model_config(dir.file("uncropped.txt")).crop_width == 0);
+  std::string bad_crop = text;
+  bad_crop.replace(bad_crop.find("128x112"), 7, "128");
+  write_bytes(dir.file("bad_crop.txt"), bad_crop);
+  CHECK(error_of([&] { load_model_config(dir.file("bad_crop.txt")); }).find("crop: '128' is not a size") != std::string::npos);
   write_bytes(dir.file("no_loss.txt"), text.substr(0, text.find("\nloss =") + 1) + text.substr(text.find("\ns =") + 1));
   CHECK(error_of([&] { load_model_config(dir.file("no_loss.txt")); }) ==
         "load_model_config: " + dir.file("no_loss.txt") + ": no 'loss' line");
   write_bytes(dir.file("garbled.txt"), text + "what is this\n");
-  CHECK(error_of([&] { load_model_config(dir.file("garbled.txt")); }).find(": line 14: expected key = value") !=
+  CHECK(error_of([&] { load_model_config(dir.file("garbled.txt")); }).find(": line 15: expected key = value") !=
         std::string::npos);
   std::string bad_size = text;
   bad_size.replace(bad_size.find("112x96"), 6, "112by96");

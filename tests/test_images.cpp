@@ -246,6 +246,47 @@ TEST_CASE("center crop takes the middle window, random_crop_to takes every windo
   CHECK(contains(error_of([&] { center_crop(2, 6)(small, gen); }), "does not fit"));
 }
 
+TEST_CASE("the face crop: crop_center cuts the window center_crop cuts, before the resize that follows it") {
+  // A synthetic 2×9×8 image, pixel (c, y, x) = 100c + 10y + x: the window's values say where it came from.
+  Image8 image{2, 9, 8, {}};
+  for (int c = 0; c < 2; ++c)
+    for (int y = 0; y < 9; ++y)
+      for (int x = 0; x < 8; ++x) image.pixels.push_back(static_cast<uint8_t>(100 * c + 10 * y + x));
+  Image8 face = crop_center(image, 4, 5);  // offsets ⌊(9 − 4)/2⌋ = 2, ⌊(8 − 5)/2⌋ = 1
+  REQUIRE(face.channels == 2);
+  REQUIRE(face.height == 4);
+  REQUIRE(face.width == 5);
+  for (int c = 0; c < 2; ++c)
+    for (int y = 0; y < 4; ++y)
+      for (int x = 0; x < 5; ++x) CHECK(face.at(c, y, x) == 100 * c + 10 * (y + 2) + x + 1);
+  // The same window as the Sample transform's.
+  Generator gen(0);
+  Sample sample = image_to_sample(image, 0);
+  center_crop(4, 5)(sample, gen);
+  CHECK(sample.image == image_to_sample(face, 0).image);
+  CHECK(crop_center(image, 9, 8).pixels == image.pixels);
+  CHECK(error_of([&] { crop_center(image, 10, 8); }) ==
+        "crop_center: a 10×8 window of a 9×8 image (expected a positive window no larger than the image)");
+  CHECK(contains(error_of([&] { crop_center(image, 0, 8); }), "expected a positive window"));
+
+  // On load: decode, crop, then resize: the folder's image is the cropped window, resized.
+  TempDir dir("face_crop");
+  std::filesystem::create_directories(dir.path / "ann");
+  write_bytes(dir.file("ann/ann_0001.pgm"), pgm(8, 9, image.pixels));  // the first plane as a grey image
+  Image8 grey{1, 9, 8, std::vector<uint8_t>(image.pixels.begin(), image.pixels.begin() + 72)};
+  ImageFolder cropped(dir.path.string(), {.crop_height = 4, .crop_width = 4, .height = 2, .width = 2});
+  CHECK(cropped.image(0).pixels == resize_bilinear(crop_center(grey, 4, 4), 2, 2).pixels);
+  CHECK(cropped.image(0).pixels == std::vector<uint8_t>{(22 + 23 + 32 + 33 + 2) / 4, (24 + 25 + 34 + 35 + 2) / 4,
+                                                       (42 + 43 + 52 + 53 + 2) / 4, (44 + 45 + 54 + 55 + 2) / 4});
+  ImageList list({dir.file("ann/ann_0001.pgm")}, 1, 2, 2, 4, 4);
+  CHECK(list.get(0).image == cropped.get(0).image);
+  ImageFolder too_large(dir.path.string(), {.crop_height = 10, .crop_width = 4});
+  CHECK(error_of([&] { too_large.image(0); }) == dir.file("ann/ann_0001.pgm") +
+                                                     ": 9×8 pixels, smaller than the 10×4 face crop (expected images at "
+                                                     "least that large)");
+  CHECK(contains(error_of([&] { ImageFolder bad(dir.path.string(), {.crop_height = 4}); }), "crop 4×0"));
+}
+
 namespace {
 
 // root/<identity>/<file>.pgm, each image 4×3 with every pixel = 10·(identity's label) + n,

@@ -58,6 +58,22 @@ TEST_CASE("read_pairs: an LFW View 2 snippet") {
   CHECK(dev.folds == 1);
   CHECK(dev.per_fold == 1);
   CHECK(dev.pairs[1] == PairEntry{"B", 1, "C", 1});
+  // One fold is dealt into as many as 10 for the accuracy, matched and mismatched alike.
+  CHECK(dev.accuracy_fold_of(0) == 0);
+  CHECK(dev.accuracy_fold_of(1) == 0);
+  PairsFile view1{1, 25, std::vector<PairEntry>(50, PairEntry{"A", 1, "A", 2})};
+  std::vector<int64_t> matched_per_fold(10, 0), all_per_fold(10, 0);
+  for (size_t i = 0; i < 50; ++i) {
+    int64_t fold = view1.accuracy_fold_of(i);
+    REQUIRE(fold >= 0);
+    REQUIRE(fold < 10);
+    CHECK(fold == int64_t(i % 25) % 10);
+    ++all_per_fold[fold];
+    if (i < 25) ++matched_per_fold[fold];
+  }
+  CHECK(matched_per_fold == std::vector<int64_t>{3, 3, 3, 3, 3, 2, 2, 2, 2, 2});
+  CHECK(all_per_fold == std::vector<int64_t>{6, 6, 6, 6, 6, 4, 4, 4, 4, 4});
+  CHECK(file.accuracy_fold_of(5) == file.fold_of(5));  // several folds: the file's own
 }
 
 // The message read_pairs gives for a file holding `text`.

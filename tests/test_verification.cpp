@@ -225,6 +225,42 @@ TEST_CASE("k-fold accuracy: fold ids in any order and numbering, results by asce
   CHECK(result.accuracies[1] == doctest::Approx(1.0));
 }
 
+TEST_CASE("one model per fold (LFW View 2 unrestricted): fold f is thresholded and tested by model f only") {
+  // Model 0 orders folds 1 and 2 perfectly but misorders its own fold 0; models 1 and 2 score
+  // as kFoldScores does. Fold 0 tested by model 0: folds 1+2 by model 0 are
+  //   0.9 S, 0.8 S, 0.7 S, 0.5 D, 0.3 D, 0.1 D → cut 0.6, and fold 0 by model 0 is
+  //   same 0.55 (rejected, wrong), different 0.65 (accepted, wrong) → 0/2.
+  // Folds 1 and 2 by models 1 and 2 (both kFoldScores): 1/2 and 1 as in the test above.
+  const std::vector<double> model0 = {0.55, 0.9, 0.8, 0.65, 0.5, 0.7, 0.3, 0.1};
+  std::vector<std::vector<double>> models = {model0, kFoldScores, kFoldScores};
+  FoldAccuracy result = per_fold_model_accuracy(models, kFoldSame, kFoldIds);
+  REQUIRE(result.accuracies.size() == 3);
+  CHECK(result.thresholds[0] == doctest::Approx(0.6));
+  CHECK(result.accuracies[0] == 0.0);
+  CHECK(result.accuracies[1] == doctest::Approx(0.5));
+  CHECK(result.accuracies[2] == doctest::Approx(1.0));
+  CHECK(result.mean == doctest::Approx(0.5));
+
+  // Every model the same: k_fold_accuracy exactly.
+  FoldAccuracy same_models = per_fold_model_accuracy({kFoldScores, kFoldScores, kFoldScores}, kFoldSame, kFoldIds);
+  FoldAccuracy k_fold = k_fold_accuracy(kFoldScores, kFoldSame, kFoldIds);
+  CHECK(same_models.accuracies == k_fold.accuracies);
+  CHECK(same_models.thresholds == k_fold.thresholds);
+
+  // The ROC is drawn from each pair's score by its own fold's model.
+  CHECK(per_fold_model_scores(models, kFoldIds) == std::vector<double>{0.55, 0.9, 0.95, 0.65, 0.7, 0.85, 0.3, 0.2});
+  VerificationReport report = per_fold_model_report(models, kFoldSame, kFoldIds);
+  CHECK(report.accuracy.accuracies == result.accuracies);
+  CHECK(report.auc == roc_auc(roc_curve(per_fold_model_scores(models, kFoldIds), kFoldSame)));
+
+  CHECK(error_of([&] { per_fold_model_accuracy({kFoldScores, kFoldScores}, kFoldSame, kFoldIds); }) ==
+        "per_fold_model_accuracy: fold id 2 (expected 0..1: one model per fold)");
+  CHECK(error_of([&] { per_fold_model_accuracy({kFoldScores}, kFoldSame, kFoldIds); }) ==
+        "per_fold_model_accuracy: 1 models (expected one per fold, at least 2 folds)");
+  CHECK(contains(error_of([&] { per_fold_model_accuracy({kFoldScores, {0.1, 0.2}, kFoldScores}, kFoldSame, kFoldIds); }),
+                 "per_fold_model_accuracy"));
+}
+
 // ---- the report --------------------------------------------------------------------------
 
 TEST_CASE("verification_report and its text") {

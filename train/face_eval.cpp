@@ -16,6 +16,8 @@ namespace margin {
 std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceModelConfig& config,
                                          std::vector<std::string> identities, bool cache) {
   return std::make_shared<ImageFolder>(root, ImageFolderOptions{.channels = config.channels,
+                                                                .crop_height = config.crop_height,
+                                                                .crop_width = config.crop_width,
                                                                 .height = config.height,
                                                                 .width = config.width,
                                                                 .identities = std::move(identities),
@@ -59,7 +61,7 @@ PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folde
     scores.plain.push_back(cosine_similarity(plain + a * dim, plain + b * dim, dim));
     scores.flip.push_back(cosine_similarity(flip + a * dim, flip + b * dim, dim));
     scores.same.push_back(pairs.pairs[k].same());
-    scores.folds.push_back(pairs.fold_of(k));
+    scores.folds.push_back(pairs.accuracy_fold_of(k));
   }
   return scores;
 }
@@ -68,6 +70,21 @@ FaceVerification verify_scores(const PairScores& scores) {
   return {verification_report(scores.plain, scores.same, scores.folds),
           verification_report(scores.flip, scores.same, scores.folds), best_threshold(scores.plain, scores.same),
           best_threshold(scores.flip, scores.same)};
+}
+
+FaceVerification verify_scores_per_fold(const std::vector<PairScores>& by_fold) {
+  if (by_fold.empty()) fail("verify_scores_per_fold: no models (expected one per fold)");
+  std::vector<std::vector<double>> plain, flip;
+  for (const PairScores& scores : by_fold) {
+    if (scores.same != by_fold[0].same || scores.folds != by_fold[0].folds)
+      fail("verify_scores_per_fold: the models scored different pairs (expected the same pairs file for every fold)");
+    plain.push_back(scores.plain);
+    flip.push_back(scores.flip);
+  }
+  const std::vector<bool>& same = by_fold[0].same;
+  const std::vector<int64_t>& folds = by_fold[0].folds;
+  return {per_fold_model_report(plain, same, folds), per_fold_model_report(flip, same, folds),
+          best_threshold(per_fold_model_scores(plain, folds), same), best_threshold(per_fold_model_scores(flip, folds), same)};
 }
 
 std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows) {

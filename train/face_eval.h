@@ -54,6 +54,10 @@ struct FaceVerification {
   Threshold best_plain, best_flip;
 };
 FaceVerification verify_scores(const PairScores& scores);
+// LFW View 2 unrestricted: by_fold[f] are the scores of the model trained without fold f's
+// people, all of the same pairs (eval/verification.h per_fold_model_report). The best
+// thresholds are those of the pooled scores (each pair scored by its fold's model).
+FaceVerification verify_scores_per_fold(const std::vector<PairScores>& by_fold);
 
 // A Markdown table, one row per (label, verification): 10-fold accuracy ± std plain and flip,
 // AUC plain and flip, EER (flip), TAR@FAR=1e-1, 1e-2, 1e-3 (flip).

@@ -41,6 +41,7 @@ void save_model_config(const std::string& path, const FaceModelConfig& config) {
   text.precision(17);
   text << "# margin face model (train/face_model.h); weights in model.bin\n"
        << "arch = " << config.arch << "\n"
+       << "crop = " << (config.crop_height > 0 ? size_text(config.crop_height, config.crop_width) : "none") << "\n"
        << "input = " << size_text(config.height, config.width) << "\n"
        << "channels = " << config.channels << "\n"
        << "widths = " << join(config.widths, ",") << "\n"
@@ -93,6 +94,8 @@ FaceModelConfig load_model_config(const std::string& path) {
   FaceModelConfig config;
   config.arch = text_of("arch");
   parse_size(text_of("input"), config.height, config.width, "load_model_config: " + path + ": input");
+  if (values.count("crop") && values["crop"] != "none")
+    parse_size(values["crop"], config.crop_height, config.crop_width, "load_model_config: " + path + ": crop");
   config.channels = static_cast<int64_t>(number_of("channels"));
   config.widths.clear();
   std::istringstream widths(text_of("widths"));

@@ -8,6 +8,7 @@
 //
 // model.txt is "key = value" lines ('#' starts a comment), e.g.
 //   arch = small
+//   crop = none                 (or HxW: the centre window kept before the resize)
 //   input = 96x84
 //   channels = 1
 //   widths = 32,64,128,256      (small only: one conv stage per entry)
@@ -20,8 +21,9 @@
 //   threshold = 0.3127          (best accuracy on all held-out pairs, plain embeddings)
 //   threshold_flip = 0.3311     (the same for flip embeddings)
 //
-// Images enter every model the same way (face_input below): decoded to `channels`, resized to
-// the input size (bilinear), byte / 255, then normalize({0.5}, {0.5}) to [−1, 1].
+// Images enter every model the same way (face_input below): decoded to `channels`, the centre
+// crop when there is one (data/image.h crop_center), resized to the input size (bilinear),
+// byte / 255, then normalize({0.5}, {0.5}) to [−1, 1]. A model.txt without a crop line has none.
 #pragma once
 #include <memory>
 #include <optional>
@@ -37,6 +39,7 @@ namespace margin {
 
 struct FaceModelConfig {
   std::string arch = "small";  // small | iresnet18 | iresnet50 | sphere20
+  int64_t crop_height = 0, crop_width = 0;  // centre crop before the resize; 0 × 0: none
   int64_t height = 96, width = 84;
   int64_t channels = 1;
   std::vector<int64_t> widths = {32, 64, 128, 256};  // arch small only

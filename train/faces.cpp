@@ -7,15 +7,24 @@
 #include <fstream>
 #include <memory>
 
+#include <set>
+
+#include "core/atomic_file.h"
 #include "core/schedule.h"
 #include "data/loader.h"
+#include "eval/people.h"
 
 namespace margin {
 
 void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("data", config.data, "image folder: one sub-folder of images per identity (e.g. ../shared/data/yaleb-cropped)");
-  flags.bind("held-out", config.held_out, "identities held out of training for verification (0: none)");
+  flags.bind("held-out", config.held_out, "identities held out of training for verification (0: none; unused with --people)");
+  flags.bind("people", config.people, "LFW people file to train on: View 1 peopleDevTrain.txt, View 2 people.txt (with --fold)");
+  flags.bind("fold", config.fold, "with a View 2 people file: train without the people of this fold (1..10) and report its accuracy");
+  flags.bind("pairs", config.pairs, "LFW pairs file to verify on (with --people): View 1 pairsDevTest.txt, View 2 pairs.txt");
+  flags.bind("min-images", config.min_images, "train only on identities with at least this many images");
   flags.bind("arch", config.arch, "backbone: small | iresnet18 | iresnet50 | sphere20");
+  flags.bind("crop", config.crop, "HxW centre crop of each image before the resize (LFW: the face is the central ~120x120), or none");
   flags.bind("input", config.input, "HxW the images are resized to");
   flags.bind("channels", config.channels, "1 (grey) or 3 (RGB); images are converted on load");
   flags.bind("widths", config.widths, "arch small: channels of each conv stage, comma-separated");
@@ -43,6 +52,7 @@ FaceModelConfig face_model_config(const FacesConfig& config) {
   FaceModelConfig model;
   model.arch = config.arch;
   parse_size(config.input, model.height, model.width, "--input");
+  if (config.crop != "none") parse_size(config.crop, model.crop_height, model.crop_width, "--crop");
   model.channels = config.channels;
   for (int64_t width : config.widths)
     if (width < 1) fail("--widths: ", width, " (expected positive channel counts, e.g. 32,64,128)");
@@ -76,6 +86,7 @@ static void check_same_model(const std::string& path, const FaceModelConfig& now
   };
   differs("arch", before.arch, now.arch);
   differs("input size", size_text(before.height, before.width), size_text(now.height, now.width));
+  differs("crop", size_text(before.crop_height, before.crop_width), size_text(now.crop_height, now.crop_width));
   differs("channel count", before.channels, now.channels);
   differs("widths", before.widths, now.widths);
   differs("embedding size", before.emb_dim, now.emb_dim);
@@ -85,16 +96,61 @@ static void check_same_model(const std::string& path, const FaceModelConfig& now
   differs("held-out split", before.held_out, now.held_out);
 }
 
-FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step) {
+FaceData choose_face_data(const FacesConfig& config) {
   if (config.data.empty()) fail("no --data folder (one sub-folder of images per identity)");
+  if (config.people.has_value() != config.pairs.has_value())
+    fail("--people and --pairs go together (LFW's protocol: train on a people file, verify on a pairs file)");
+  if (config.fold && !config.people) fail("--fold ", *config.fold, " needs --people and --pairs (LFW View 2)");
+  if (config.min_images < 1) fail("--min-images ", config.min_images, " (expected at least 1)");
+  FaceData data;
+  if (config.people) {
+    PeopleFile people = read_people(*config.people);
+    check_people_in_folder(people, config.data);
+    if (config.fold && (*config.fold < 1 || *config.fold > static_cast<int64_t>(people.folds.size())))
+      fail("--fold ", *config.fold, ": ", *config.people, " has ", people.folds.size(), " folds (expected 1..",
+           people.folds.size(), ")");
+    data.split.train = config.fold ? people_except_fold(people, *config.fold - 1) : all_people(people);
+    data.pairs = read_pairs(*config.pairs);
+    check_pairs_in_folder(data.pairs, config.data, *config.pairs);
+    if (config.fold && data.pairs.folds != static_cast<int64_t>(people.folds.size()))
+      fail("--fold: ", *config.pairs, " has ", data.pairs.folds, " folds and ", *config.people, " ", people.folds.size(),
+           " (expected the same: View 2's pairs.txt with people.txt)");
+    std::set<std::string> named;
+    for (const PairEntry& pair : data.pairs.pairs) named.insert({pair.name_a, pair.name_b});
+    data.evaluated.assign(named.begin(), named.end());
+  } else {
+    std::vector<std::string> names = ImageFolder(config.data, {.channels = config.channels}).identity_names();
+    if (config.held_out > static_cast<int64_t>(names.size()) - 2)
+      fail("--held-out ", config.held_out, ": ", config.data, " has ", names.size(),
+           " identities (expected at least 2 left to train on)");
+    if (config.held_out == 1) fail("--held-out 1: verification needs at least 2 held-out identities (or 0 for none)");
+    data.split = split_identities(names, config.held_out, config.split_seed);
+    data.evaluated = data.split.held_out;
+  }
+  if (config.min_images > 1) {
+    std::vector<std::string> kept;
+    for (const auto& [name, count] : identity_counts(ImageFolder(config.data, {.identities = data.split.train})))
+      if (count >= config.min_images) kept.push_back(name);
+    if (kept.size() < 2)
+      fail("--min-images ", config.min_images, ": ", kept.size(), " of ", data.split.train.size(),
+           " training identities have that many images (expected at least 2)");
+    data.split.train = std::move(kept);
+  }
+  if (config.people) {
+    std::set<std::string> trained(data.split.train.begin(), data.split.train.end());
+    data.split.held_out.clear();
+    for (const std::string& name : data.evaluated)
+      if (!trained.count(name)) data.split.held_out.push_back(name);
+  }
+  return data;
+}
+
+FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step) {
   FacesRun run;
   FaceModelConfig model_config = face_model_config(config);
-  std::vector<std::string> names = ImageFolder(config.data, {.channels = config.channels}).identity_names();
-  if (config.held_out > static_cast<int64_t>(names.size()) - 2)
-    fail("--held-out ", config.held_out, ": ", config.data, " has ", names.size(),
-         " identities (expected at least 2 left to train on)");
-  if (config.held_out == 1) fail("--held-out 1: verification needs at least 2 held-out identities (or 0 for none)");
-  run.split = split_identities(names, config.held_out, config.split_seed);
+  FaceData data = choose_face_data(config);
+  run.split = data.split;
+  run.pairs = data.pairs;
   model_config.classes = static_cast<int64_t>(run.split.train.size());
   model_config.held_out = run.split.held_out;
 
@@ -110,10 +166,12 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
 
   auto train_set = face_folder(config.data, model_config, run.split.train, true);
   std::shared_ptr<ImageFolder> held_set;
-  if (config.held_out > 0) {
-    held_set = face_folder(config.data, model_config, run.split.held_out, true);
-    run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.split_seed);
-    if (lead) write_pairs(config.out_dir + "/pairs.txt", run.pairs);
+  if (!data.evaluated.empty()) {
+    held_set = face_folder(config.data, model_config, data.evaluated, true);
+    if (!config.pairs) {
+      run.pairs = generate_pairs(identity_counts(*held_set), 10, config.pairs_per_fold, config.split_seed);
+      if (lead) write_pairs(config.out_dir + "/pairs.txt", run.pairs);
+    }
   }
 
   SGD sgd(parameters_of({run.model.backbone.get(), run.model.head.get()}),
@@ -135,6 +193,10 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   auto verify = [&] {
     run.verification = verify_scores(score_pairs(*run.model.backbone, held_set, run.pairs, device));
     run.verified = true;
+    if (config.fold) {  // k_fold_accuracy's entry k: threshold from the other folds
+      run.fold_accuracy = run.verification.plain.accuracy.accuracies.at(*config.fold - 1);
+      run.fold_accuracy_flip = run.verification.flip.accuracy.accuracies.at(*config.fold - 1);
+    }
     run.model.config.threshold = run.verification.best_plain.threshold;
     run.model.config.threshold_flip = run.verification.best_flip.threshold;
     save_model_config(model_txt, run.model.config);  // evaluation runs on rank 0 only
@@ -143,7 +205,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                   .loader = loader, .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
                   .stop_after = config.stop_after, .device = device, .progress = config.progress,
                   .evaluate = [&](int64_t) -> Metrics {
-                    if (!held_set) return {};
+                    if (!held_set || config.fold) return {};  // View 2 is verified once, at the end
                     verify();
                     return verification_metrics(run.verification);
                   },
@@ -152,7 +214,17 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
 
   if (!lead) return run;
   if (held_set && !run.verified && run.outcome.finished) verify();  // resumed with nothing left to do
-  if (run.verified && run.outcome.finished) {
+  if (run.verified && run.outcome.finished && config.fold) {
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "# %s on %s: the model of fold %lld of %s (trained without that fold's %zu people)\n\n"
+                  "- fold %lld accuracy %.2f%% (flip %.2f%%), threshold chosen on the other folds by this model\n"
+                  "- LFW's figure needs the model of every fold: eval_pairs --per-fold combines them\n",
+                  config.loss.c_str(), config.data.c_str(), static_cast<long long>(*config.fold), config.pairs->c_str(),
+                  run.split.held_out.size(), static_cast<long long>(*config.fold), 100 * run.fold_accuracy,
+                  100 * run.fold_accuracy_flip);
+    write_file_atomically(config.out_dir + "/verification.md", line);
+  } else if (run.verified && run.outcome.finished) {
     std::ofstream report(config.out_dir + "/verification.md");
     report << "# " << config.loss << " on " << config.data << ": " << run.split.held_out.size()
            << " held-out identities, " << run.pairs.pairs.size() << " pairs (" << config.out_dir << "/pairs.txt)\n\n"

@@ -3,10 +3,19 @@
 // an ImageFolder that are not held out, and, after every epoch, open-set verification on the
 // held-out identities the way LFW does it.
 //
-// The data: the identities of `data` split by split_identities(names, held_out, split_seed); the
-// training identities are the classes (labels 0..K−1), the held-out ones are never seen in
-// training. From the held-out ones, generate_pairs (eval/pairs.h) draws 10 folds of
-// `pairs_per_fold` same and as many different pairs, written to out/pairs.txt.
+// The data, one of two ways:
+// - an identity split: the identities of `data` split by split_identities(names, held_out,
+//   split_seed); the training identities are the classes (labels 0..K−1), the held-out ones
+//   are never seen in training. From the held-out ones, generate_pairs (eval/pairs.h) draws
+//   10 folds of `pairs_per_fold` same and as many different pairs, written to out/pairs.txt.
+// - LFW's protocols (`people` and `pairs`, eval/people.h): the classes are the people of the
+//   people file (View 1: peopleDevTrain.txt), or with `fold` k those of every fold but k
+//   (View 2: people.txt); verification is on the pairs file (View 1: pairsDevTest.txt,
+//   dealt into 10 folds; View 2: pairs.txt). With `fold` the model is verified once, at the
+//   end, and reports fold k's accuracy (threshold chosen on the other nine folds): the figure
+//   LFW's unrestricted protocol takes from it (eval_pairs --per-fold combines the ten models).
+//   Every person and image the files name must be in `data`.
+// `min_images` keeps only training identities with at least that many images.
 // The training: SGD (momentum 0.9, weight decay) under a cosine learning-rate decay with a
 // linear warm-up of one epoch; augmentation by random flips and, optionally, a random crop
 // after zero padding; images in [−1, 1] (face_model.h: face_input).
@@ -31,7 +40,12 @@ namespace margin {
 struct FacesConfig {
   std::string data;              // root: one folder per identity
   int64_t held_out = 10;         // identities held out for verification (0: none, no verification)
+  std::optional<std::string> people = std::nullopt;  // LFW people file: whom to train on
+  std::optional<int64_t> fold = std::nullopt;        // 1-based: train without this fold's people
+  std::optional<std::string> pairs = std::nullopt;   // LFW pairs file: what to verify on
+  int64_t min_images = 1;        // training identities need at least this many images
   std::string arch = "small";
+  std::string crop = "none";     // HxW centre crop before the resize (none: the whole image)
   std::string input = "96x84";   // HxW the images are resized to
   int64_t channels = 1;
   std::vector<int64_t> widths = {32, 64, 128, 256};  // arch small: channels of each stage
@@ -65,6 +79,17 @@ void add_faces_flags(Flags& flags, FacesConfig& config);
 // run_faces).
 FaceModelConfig face_model_config(const FacesConfig& config);
 
+// Whom a run trains on and how it verifies (see the header comment): split.train are the
+// classes, split.held_out the verified identities never seen in training; `evaluated` every
+// identity the pairs name; `pairs` empty when there is nothing to verify. Errors name the
+// flag or the file.
+struct FaceData {
+  IdentitySplit split;
+  std::vector<std::string> evaluated;
+  PairsFile pairs;
+};
+FaceData choose_face_data(const FacesConfig& config);
+
 struct FacesRun {
   FaceModel model;
   IdentitySplit split;
@@ -72,6 +97,9 @@ struct FacesRun {
   TrainingOutcome outcome;
   FaceVerification verification;  // after the last epoch (when anything is held out)
   bool verified = false;
+  // With FacesConfig::fold: the accuracy of fold k, plain and flip (threshold chosen on the
+  // other nine folds).
+  double fold_accuracy = 0, fold_accuracy_flip = 0;
 };
 
 FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step = {});
