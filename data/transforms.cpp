@@ -1,7 +1,8 @@
 // data/transforms.cpp — normalize, random crops, centre crop, resize, horizontal flip, random
-// erasing, compose.
+// erasing, colour jitter, compose.
 #include "data/transforms.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "data/image.h"
@@ -129,6 +130,33 @@ Transform random_erasing(double probability, double min_area, double max_area) {
         for (int64_t y = top; y < top + h; ++y)
           for (int64_t x = left; x < left + w; ++x) sample.at(c, y, x) = 0.0f;
       return;
+    }
+  };
+}
+
+Transform color_jitter(double brightness, double contrast, double saturation) {
+  for (double amount : {brightness, contrast, saturation})
+    if (!(amount >= 0 && amount < 1))
+      fail("color_jitter: ", brightness, ", ", contrast, ", ", saturation, " (expected each in [0, 1))");
+  return [=](Sample& sample, Generator& gen) {
+    const float b = static_cast<float>(gen.uniform(1 - brightness, 1 + brightness));
+    const float c = static_cast<float>(gen.uniform(1 - contrast, 1 + contrast));
+    const float s = static_cast<float>(gen.uniform(1 - saturation, 1 + saturation));
+    const int64_t plane = sample.height * sample.width;
+    auto clamp01 = [](float x) { return std::clamp(x, 0.0f, 1.0f); };
+    auto grey = [&](int64_t i) {
+      if (sample.channels == 1) return sample.image[i];
+      return (77 * sample.image[i] + 150 * sample.image[plane + i] + 29 * sample.image[2 * plane + i]) / 256;
+    };
+    for (float& x : sample.image) x = clamp01(b * x);
+    double mean = 0;
+    for (int64_t i = 0; i < plane; ++i) mean += grey(i);
+    const float mean_grey = static_cast<float>(mean / static_cast<double>(plane));
+    for (float& x : sample.image) x = clamp01(c * x + (1 - c) * mean_grey);
+    if (sample.channels != 3) return;
+    for (int64_t i = 0; i < plane; ++i) {
+      const float g = grey(i);
+      for (int64_t k = 0; k < 3; ++k) sample.image[k * plane + i] = clamp01(s * sample.image[k * plane + i] + (1 - s) * g);
     }
   };
 }

@@ -1,6 +1,6 @@
 // data/transforms.h — per-sample transforms, applied by the loader before batching:
 // normalize (per-channel mean and std), random crop with zero padding, horizontal flip,
-// random erasing, and
+// random erasing, colour jitter, and
 // for faces: bilinear resize, centre crop and a random crop of a given size.
 //
 // Every transform takes the random Generator explicitly, even those that draw nothing, so a
@@ -11,7 +11,7 @@
 // Face recognition feeds networks values in [−1, 1]: (byte / 255 − 0.5) / 0.5, as insightface
 // and SphereFace do ((byte − 127.5) / 128 in the latter, nearly the same). Samples of
 // data/image.h are already byte / 255, so that is normalize({0.5}, {0.5}).
-// Left out: colour jitter, rotations, scale/aspect jitter.
+// Left out: hue jitter, rotations, scale/aspect jitter.
 #pragma once
 #include <functional>
 #include <vector>
@@ -49,6 +49,17 @@ Transform horizontal_flip(double probability = 0.5);
 // channel, at a uniformly random place. Up to 10 draws are tried for a rectangle that fits;
 // when none does, the image is left as it is.
 Transform random_erasing(double probability = 0.5, double min_area = 0.02, double max_area = 0.33);
+
+// Colour jitter of samples in [0, 1] (torchvision's ColorJitter without hue, in a fixed
+// order): factors b, c, s drawn uniformly from [1 − brightness, 1 + brightness], [1 − contrast,
+// 1 + contrast], [1 − saturation, 1 + saturation], then
+//   brightness  x ← b·x
+//   contrast    x ← c·x + (1 − c)·ḡ, ḡ the mean grey level of the image
+//   saturation  x ← s·x + (1 − s)·g, g the pixel's grey level (RGB only)
+// each step clamped to [0, 1]. Grey levels are the luma of data/image.h's convert_channels,
+// (77 R + 150 G + 29 B) / 256; a grey (1-channel) image is its own grey level. All three
+// factors are drawn for every sample, so the draws of later transforms do not depend on them.
+Transform color_jitter(double brightness, double contrast, double saturation);
 
 // The transforms in order.
 Transform compose(std::vector<Transform> transforms);

@@ -8,6 +8,8 @@
 //       --data ../shared/data/yaleb-cropped --roc roc.png --report report.md   (one line)
 //   ./build/eval_pairs --per-fold --model runs/v2-f1,…,runs/v2-f10 --pairs lfw/pairs.txt --data lfw/images
 //       (LFW View 2 unrestricted: the k-th model, trained without fold k's people, scores fold k)
+//   ./build/eval_pairs --runs-per-row 3 --model a-s0,a-s1,a-s2,b-s0,b-s1,b-s2 --labels A,B …
+//       (each row the mean ± std over 3 runs, e.g. seeds)
 #include <omp.h>
 
 #include <cstdio>
@@ -37,6 +39,7 @@ int main(int argc, char** argv) try {
   std::string& data = flags.add<std::string>("data", "", "image folder the pairs refer to (one sub-folder per identity)");
   std::string& roc = flags.add<std::string>("roc", "", "write the models' ROC curves (flip) to this PNG");
   std::string& report_path = flags.add<std::string>("report", "", "also write the reports and the table to this Markdown file");
+  int& runs_per_row = flags.add("runs-per-row", 1, "models per row, reported as their mean ± std (e.g. seeds of one setting)");
   bool& per_fold = flags.add("per-fold", false,
                              "one model per fold (LFW View 2 unrestricted): --model lists, for each row, the models of "
                              "folds 1..F in order, the k-th trained without fold k's people");
@@ -47,8 +50,12 @@ int main(int argc, char** argv) try {
   std::vector<std::string> folders = split_commas(models), names = split_commas(labels);
   if (folders.empty() || pairs_path.empty() || data.empty()) fail("need --model, --pairs and --data (see --help)");
   PairsFile pairs = read_pairs(pairs_path);
-  // Each row of the table is `group` models: one, or one per fold.
-  const size_t group = per_fold ? static_cast<size_t>(pairs.folds) : 1;
+  // Each row of the table is `group` models: one, one per fold, or runs_per_row.
+  if (runs_per_row < 1 || (runs_per_row > 1 && per_fold))
+    fail("--runs-per-row ", runs_per_row, " (expected at least 1, and 1 with --per-fold)");
+  const size_t group = per_fold ? static_cast<size_t>(pairs.folds) : static_cast<size_t>(runs_per_row);
+  if (folders.size() % group != 0)
+    fail("--runs-per-row ", runs_per_row, ": ", folders.size(), " models (expected a multiple)");
   if (per_fold && (pairs.folds < 2 || folders.size() % group != 0))
     fail("--per-fold: ", folders.size(), " models for ", pairs_path, "'s ", pairs.folds,
          " folds (expected a multiple of the folds, at least 2)");
@@ -63,6 +70,7 @@ int main(int argc, char** argv) try {
   text << "# " << pairs_path << " on " << data << ": " << pairs.pairs.size() << " pairs, " << pairs.folds
        << " folds, " << identities.size() << " identities\n\n";
   std::vector<std::pair<std::string, FaceVerification>> results;
+  std::vector<std::pair<std::string, std::vector<FaceVerification>>> runs;
   for (size_t row = 0; row < names.size(); ++row) {
     std::vector<PairScores> scores;
     std::string loss;
@@ -72,13 +80,25 @@ int main(int argc, char** argv) try {
       auto folder = face_folder(data, model.config, {identities.begin(), identities.end()});
       scores.push_back(score_pairs(*model.backbone, folder, pairs, default_device()));
     }
-    FaceVerification result = per_fold ? verify_scores_per_fold(scores) : verify_scores(scores[0]);
-    std::string source = per_fold ? std::to_string(group) + " models, one per fold" : folders[row];
-    text << format_report(names[row] + " (" + loss + ", " + source + ")", result.plain) << "\n"
-         << format_report(names[row] + ", flip", result.flip) << "\n";
-    results.emplace_back(names[row], std::move(result));
+    runs.emplace_back(names[row], std::vector<FaceVerification>{});
+    if (per_fold) {
+      FaceVerification result = verify_scores_per_fold(scores);
+      text << format_report(names[row] + " (" + loss + ", " + std::to_string(group) + " models, one per fold)", result.plain)
+           << "\n" << format_report(names[row] + ", flip", result.flip) << "\n";
+      results.emplace_back(names[row], std::move(result));
+      continue;
+    }
+    for (size_t k = 0; k < group; ++k) {
+      FaceVerification result = verify_scores(scores[k]);
+      const std::string& folder = folders[row * group + k];
+      std::string label = group == 1 ? names[row] : names[row] + " " + std::to_string(k + 1) + "/" + std::to_string(group);
+      text << format_report(label + " (" + loss + ", " + folder + ")", result.plain) << "\n"
+           << format_report(label + ", flip", result.flip) << "\n";
+      runs.back().second.push_back(result);
+      if (k == 0) results.emplace_back(names[row], std::move(result));  // the ROC plot draws each row's first run
+    }
   }
-  text << comparison_table(results);
+  text << (group > 1 && !per_fold ? mean_table(runs) : comparison_table(results));
   std::cout << text.str();
   if (!report_path.empty()) {
     std::ofstream report(report_path);

@@ -246,6 +246,76 @@ TEST_CASE("center crop takes the middle window, random_crop_to takes every windo
   CHECK(contains(error_of([&] { center_crop(2, 6)(small, gen); }), "does not fit"));
 }
 
+TEST_CASE("colour jitter: brightness scales, contrast keeps the mean grey, saturation keeps each pixel's grey") {
+  // A 3×4×5 RGB sample with values in [0.2, 0.6]: no factor in [0.5, 1.5] pushes it out of [0, 1].
+  Sample rgb;
+  rgb.channels = 3;
+  rgb.height = 4;
+  rgb.width = 5;
+  for (int i = 0; i < 60; ++i) rgb.image.push_back(0.2f + 0.4f * float((i * 37) % 60) / 60.0f);
+  const int64_t plane = 20;
+  auto grey = [&](const Sample& sample, int64_t i) {
+    return (77 * sample.image[i] + 150 * sample.image[plane + i] + 29 * sample.image[2 * plane + i]) / 256.0;
+  };
+  auto mean_grey = [&](const Sample& sample) {
+    double sum = 0;
+    for (int64_t i = 0; i < plane; ++i) sum += grey(sample, i);
+    return sum / plane;
+  };
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    Generator gen(seed), replay(seed);
+    Sample bright = rgb;
+    color_jitter(0.5, 0, 0)(bright, gen);
+    const double b = replay.uniform(0.5, 1.5);
+    replay.uniform(1, 1);
+    replay.uniform(1, 1);
+    CHECK(gen.uniform() == replay.uniform());  // three draws, whatever the amounts
+    for (size_t i = 0; i < rgb.image.size(); ++i) CHECK(bright.image[i] == doctest::Approx(b * rgb.image[i]).epsilon(1e-6));
+
+    Sample contrasted = rgb;
+    color_jitter(0, 0.5, 0)(contrasted, gen);
+    CHECK(mean_grey(contrasted) == doctest::Approx(mean_grey(rgb)).epsilon(1e-6));
+    const double c = (contrasted.image[0] - mean_grey(rgb)) / (rgb.image[0] - mean_grey(rgb));
+    CHECK(c >= 0.5);
+    CHECK(c <= 1.5);
+    for (size_t i = 0; i < rgb.image.size(); ++i)
+      CHECK(contrasted.image[i] - mean_grey(rgb) == doctest::Approx(c * (rgb.image[i] - mean_grey(rgb))).epsilon(1e-4));
+
+    Sample saturated = rgb;
+    color_jitter(0, 0, 0.5)(saturated, gen);
+    const double s = (saturated.image[0] - grey(rgb, 0)) / (rgb.image[0] - grey(rgb, 0));
+    CHECK(s >= 0.5);
+    CHECK(s <= 1.5);
+    for (int64_t i = 0; i < plane; ++i) {
+      CHECK(grey(saturated, i) == doctest::Approx(grey(rgb, i)).epsilon(1e-5));
+      for (int64_t k = 0; k < 3; ++k)
+        CHECK(saturated.image[k * plane + i] - grey(rgb, i) ==
+              doctest::Approx(s * (rgb.image[k * plane + i] - grey(rgb, i))).epsilon(1e-4));
+    }
+  }
+  Generator gen(1);
+  Sample same = rgb;
+  color_jitter(0, 0, 0)(same, gen);
+  CHECK(same.image == rgb.image);
+  // A grey image: saturation leaves it alone, contrast keeps its mean; bright values clamp at 1.
+  Sample grey_image;
+  grey_image.channels = 1;
+  grey_image.height = 1;
+  grey_image.width = 3;
+  grey_image.image = {0.2f, 0.5f, 0.95f};
+  Sample unsaturated = grey_image;
+  color_jitter(0, 0, 0.9)(unsaturated, gen);
+  CHECK(unsaturated.image == grey_image.image);
+  Sample brightest = grey_image;
+  for (int trial = 0; trial < 20; ++trial) {
+    brightest = grey_image;
+    color_jitter(0.9, 0, 0)(brightest, gen);
+    for (float x : brightest.image) REQUIRE(x <= 1.0f);
+  }
+  CHECK(error_of([] { color_jitter(1.0, 0, 0); }) == "color_jitter: 1, 0, 0 (expected each in [0, 1))");
+  CHECK(contains(error_of([] { color_jitter(0, -0.1, 0); }), "expected each in [0, 1)"));
+}
+
 TEST_CASE("the face crop: crop_center cuts the window center_crop cuts, before the resize that follows it") {
   // A synthetic 2×9×8 image, pixel (c, y, x) = 100c + 10y + x: the window's values say where it came from.
   Image8 image{2, 9, 8, {}};

@@ -2,6 +2,7 @@
 // and the embeddings file. See face_eval.h.
 #include "train/face_eval.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -102,6 +103,35 @@ std::string comparison_table(const std::vector<std::pair<std::string, FaceVerifi
     table += cell;
     for (double far : {1e-1, 1e-2, 1e-3}) {
       std::snprintf(cell, sizeof cell, " %.2f%% |", 100 * tar_at_far(result.flip.roc, far));
+      table += cell;
+    }
+    table += "\n";
+  }
+  return table;
+}
+
+std::string mean_table(const std::vector<std::pair<std::string, std::vector<FaceVerification>>>& rows) {
+  std::string table =
+      "| model | runs | accuracy | accuracy (flip) | AUC (flip) | EER (flip) | TAR@FAR=1e-2 (flip) | TAR@FAR=1e-3 (flip) |\n"
+      "|---|---|---|---|---|---|---|---|\n";
+  using Measure = double (*)(const FaceVerification&);
+  const std::vector<std::pair<Measure, double>> columns = {  // what, and its factor (100: percent)
+      {[](const FaceVerification& v) { return v.plain.accuracy.mean; }, 100},
+      {[](const FaceVerification& v) { return v.flip.accuracy.mean; }, 100},
+      {[](const FaceVerification& v) { return v.flip.auc; }, 1},
+      {[](const FaceVerification& v) { return v.flip.eer; }, 100},
+      {[](const FaceVerification& v) { return tar_at_far(v.flip.roc, 1e-2); }, 100},
+      {[](const FaceVerification& v) { return tar_at_far(v.flip.roc, 1e-3); }, 100}};
+  char cell[96];
+  for (const auto& [label, runs] : rows) {
+    if (runs.empty()) fail("mean_table: row ", label, " has no runs");
+    table += "| " + label + " | " + std::to_string(runs.size()) + " |";
+    for (const auto& [measure, factor] : columns) {
+      double mean = 0, squares = 0;
+      for (const FaceVerification& run : runs) mean += measure(run) / double(runs.size());
+      for (const FaceVerification& run : runs) squares += (measure(run) - mean) * (measure(run) - mean);
+      double std = std::sqrt(squares / double(runs.size()));
+      std::snprintf(cell, sizeof cell, factor == 1 ? " %.4f ± %.4f |" : " %.2f%% ± %.2f |", factor * mean, factor * std);
       table += cell;
     }
     table += "\n";

@@ -63,6 +63,11 @@ FaceVerification verify_scores_per_fold(const std::vector<PairScores>& by_fold);
 // AUC plain and flip, EER (flip), TAR@FAR=1e-1, 1e-2, 1e-3 (flip).
 std::string comparison_table(const std::vector<std::pair<std::string, FaceVerification>>& rows);
 
+// A Markdown table, one row per (label, runs of one setting, e.g. seeds): the mean ± std
+// (population) over the runs of the 10-fold accuracy plain and flip, AUC (flip), EER (flip),
+// TAR@FAR=1e-2 and 1e-3 (flip).
+std::string mean_table(const std::vector<std::pair<std::string, std::vector<FaceVerification>>>& rows);
+
 // Writes <out>.bin and <out>.csv (see above); paths.size() == rows of embeddings.
 void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings);
 // Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file.

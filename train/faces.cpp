@@ -40,6 +40,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("split-seed", config.split_seed, "random seed of the held-out identities and their pairs");
   flags.bind("flip", config.flip, "augmentation: random horizontal flips (--flip=false: none)");
   flags.bind("crop-pad", config.crop_pad, "augmentation: random crop after zero padding by this many pixels (0: none)");
+  flags.bind("color-jitter", config.color_jitter, "augmentation: random brightness, contrast and saturation factors in [1 - x, 1 + x] (0: none)");
   flags.bind("pairs-per-fold", config.pairs_per_fold, "verification: same (and different) pairs in each of 10 folds");
   flags.bind("out", config.out_dir, "where log.csv, checkpoint.bin, model.bin, model.txt, pairs.txt and the report go");
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin)");
@@ -179,6 +180,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   std::vector<Transform> augment;
   if (config.crop_pad > 0) augment.push_back(random_crop(config.crop_pad));
   if (config.flip) augment.push_back(horizontal_flip());
+  if (config.color_jitter > 0) augment.push_back(color_jitter(config.color_jitter, config.color_jitter, config.color_jitter));
   augment.push_back(face_input());
   DataLoader loader(train_set, {.batch_size = config.batch, .shuffle = true, .drop_last = true,
                                 .workers = config.workers, .seed = config.seed, .transform = compose(augment),

@@ -18,7 +18,7 @@
 // `min_images` keeps only training identities with at least that many images.
 // The training: SGD (momentum 0.9, weight decay) under a cosine learning-rate decay with a
 // linear warm-up of one epoch; augmentation by random flips and, optionally, a random crop
-// after zero padding; images in [−1, 1] (face_model.h: face_input).
+// after zero padding and colour jitter; images in [−1, 1] (face_model.h: face_input).
 // After every epoch: the held-out images embedded (plain and flip), each pair's cosine
 // similarity, 10-fold accuracy ± std, AUC, EER and TAR@FAR=1e-2 (eval/verification.h) as
 // columns of out/log.csv; model.txt updated with the best thresholds. Then the shared epoch loop's
@@ -61,6 +61,7 @@ struct FacesConfig {
   uint64_t split_seed = 0;       // which identities are held out, and the pairs drawn from them
   bool flip = true;              // augmentation: random horizontal flips
   int64_t crop_pad = 0;          // augmentation: random crop after zero padding (0: none)
+  double color_jitter = 0;       // augmentation: brightness, contrast and saturation ± this (0: none)
   int64_t pairs_per_fold = 300;
   std::string out_dir = "runs/faces";
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
