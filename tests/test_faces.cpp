@@ -257,6 +257,29 @@ TEST_CASE("flip embeddings are e(x) + e(mirror x), pair scores are the cosines o
   CHECK(table.find("| untrained | ") != std::string::npos);
   CHECK(std::count(table.begin(), table.end(), '\n') == 3);
 
+  // Runs of one setting: the mean ± std (population) over them, column by column.
+  PairScores shifted = scores;
+  for (double& score : shifted.flip) score = -score;  // reverses the order: accuracy and AUC change
+  FaceVerification reversed = verify_scores(shifted);
+  std::string means = mean_table({{"two runs", {verification, reversed}}});
+  char expected[128];
+  const double a = verification.flip.accuracy.mean, b = reversed.flip.accuracy.mean;
+  std::snprintf(expected, sizeof expected, "| %.2f%% ± %.2f |", 100 * (a + b) / 2, 100 * std::abs(a - b) / 2);
+  CHECK_MESSAGE(means.find(std::string("| two runs | 2 |")) != std::string::npos, means);
+  CHECK_MESSAGE(means.find(expected) != std::string::npos, means, " lacks ", expected);
+  CHECK(std::count(means.begin(), means.end(), '\n') == 3);
+
+  // One model per fold with every model the same: the one model's report.
+  FaceVerification per_fold = verify_scores_per_fold(std::vector<PairScores>(10, scores));
+  CHECK(per_fold.plain.accuracy.accuracies == verification.plain.accuracy.accuracies);
+  CHECK(per_fold.flip.auc == verification.flip.auc);
+  CHECK(error_of([&] { verify_scores_per_fold({scores, shifted, scores}); }) ==
+        "per_fold_model_accuracy: fold id 3 (expected 0..2: one model per fold)");
+  PairScores other_pairs = scores;
+  other_pairs.same[0] = !other_pairs.same[0];
+  CHECK(error_of([&] { verify_scores_per_fold({scores, other_pairs}); }) ==
+        "verify_scores_per_fold: the models scored different pairs (expected the same pairs file for every fold)");
+
   // A pair naming an image the folder lacks is an error naming it.
   PairsFile wrong = pairs;
   wrong.pairs[0].index_a = 9;
