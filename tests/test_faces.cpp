@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "data/transforms.h"
+#include "train/checkpoint.h"
 #include "train/face_eval.h"
 #include "train/faces.h"
 #include "gradcheck.h"
@@ -364,6 +365,28 @@ TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the
         std::string::npos);
   config.arch = "vgg";
   CHECK(error_of([&] { build_face_model(config, 0); }).find("unknown arch 'vgg'") != std::string::npos);
+}
+
+TEST_CASE("a model of NaN weights and a non-finite threshold are refused, naming the file and the tensor") {
+  TempDir dir("faces_nan");
+  FaceModelConfig config;
+  config.height = 12;
+  config.width = 10;
+  config.widths = {4, 8};
+  config.emb_dim = 8;
+  config.classes = 3;
+  FaceModel model = build_face_model(config, 0);
+  save_model_config(dir.file("model.txt"), model.config);
+  Parameter first = model.backbone->named_parameters().at(0);
+  first.value.copy_(Tensor::full(first.value.shape(), NAN, first.value.dtype(), kCPU));
+  save_checkpoint(dir.file("model.bin"), {{"model", model.backbone.get()}, {"loss", model.head.get()}}, nullptr,
+                  TrainingState{.epoch = 1, .step = 1, .values = {}});
+  std::string message = error_of([&] { load_face_model(dir.path.string()); });
+  CHECK_MESSAGE(message.find(dir.file("model.bin") + ": model." + first.name + " holds nan (expected finite weights") !=
+                    std::string::npos, message);
+  model.config.threshold = INFINITY;
+  CHECK(error_of([&] { save_model_config(dir.file("model.txt"), model.config); }) ==
+        "save_model_config: " + dir.file("model.txt") + ": thresholds inf and 0 (expected finite numbers: cosine similarities)");
 }
 
 TEST_CASE("a run stopped after epoch 1 and resumed ends where the uninterrupted run ends") {

@@ -2,7 +2,9 @@
 // (train/fmnist.cpp) on a small synthetic dataset: a training run killed mid-epoch and resumed
 // from its last checkpoint ends bit for bit where the uninterrupted run ends (same model file,
 // same log); a resumed run's log in a new folder starts with its header; the loop keeps the
-// class weights on the unit sphere without being told; a log that cannot be written is an error.
+// class weights on the unit sphere without being told; a log that cannot be written is an error;
+// a run whose parameters or buffers stop being finite stops, naming the first, with its last
+// finite checkpoint kept.
 //
 // The kill is real: a forked child trains and SIGKILLs itself in the middle of epoch 2, after
 // the checkpoint of epoch 1 was written. (This file forks before anything starts a thread
@@ -18,6 +20,9 @@
 #include <sstream>
 
 #include "data/fashion_mnist.h"
+#include "layers/backbones.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
 #include "train/csv_log.h"
 #include "train/fmnist.h"
 #include "gradcheck.h"
@@ -150,6 +155,33 @@ TEST_CASE("after training, every class weight of a normalized loss has length 1:
       CHECK(std::sqrt(squares) == doctest::Approx(1.0).epsilon(1e-6));  // float32 rows
     }
   }
+}
+
+TEST_CASE("a buffer that stops being finite ends the run with its name, and checkpoint.bin keeps the last finite epoch") {
+  TempDir dir("diverged");
+  auto train_set = synthetic_images(128, 1);
+  Generator gen(4);
+  auto model = small_cnn(8, gen);
+  auto head = make_loss("lmcl", 8, 10, gen, {});
+  SGD sgd(parameters_of({model.get(), head.get()}), {.lr = 0.05, .momentum = 0.9});
+  DataLoader loader(train_set, {.batch_size = 64, .shuffle = true, .drop_last = true, .seed = 1});
+  CosineLr schedule(0.05, 3 * loader.batches_per_epoch());
+  const Parameter running = model->named_buffers().at(1);  // a BatchNorm running statistic
+  // In epoch 2 (steps 2 and 3) the statistic overflows, as a diverging run's variance does,
+  // while the loss of the step stays finite.
+  TrainingJob job{.model = *model, .head = *head, .sgd = sgd, .schedule = schedule, .loader = loader, .epochs = 3,
+                  .out_dir = dir.file("run"), .progress = false, .after_step = [&](int64_t step) {
+                    if (step == 3) running.value.copy_(Tensor::full(running.value.shape(), INFINITY, running.value.dtype(), kCPU));
+                  }};
+  std::string message = error_of([&] { train(job); });
+  CHECK_MESSAGE(message.find("the training diverged in epoch 2: '" + running.name + "' holds NaN or Inf values") !=
+                    std::string::npos, message);
+  CHECK_MESSAGE(message.find(dir.file("run") + "/checkpoint.bin still holds epoch 1") != std::string::npos, message);
+  auto fresh_model = small_cnn(8, gen);
+  auto fresh_head = make_loss("lmcl", 8, 10, gen, {});
+  CHECK(load_checkpoint(dir.file("run/checkpoint.bin"), {{"model", fresh_model.get()}, {"loss", fresh_head.get()}}, nullptr)
+            .epoch == 1);
+  CHECK(!std::filesystem::exists(dir.file("run/model.bin")));
 }
 
 TEST_CASE("a log that cannot be written is an error naming the file, not lost rows") {

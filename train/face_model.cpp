@@ -2,6 +2,7 @@
 // the weights loaded. See face_model.h.
 #include "train/face_model.h"
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,9 @@ static std::string join(const std::vector<int64_t>& values, const char* separato
 void save_model_config(const std::string& path, const FaceModelConfig& config) {
   if (!config.scale || !config.margin)
     fail("save_model_config: ", path, ": s and m must be known (build_face_model fills in the loss's defaults)");
+  if (!std::isfinite(config.threshold) || !std::isfinite(config.threshold_flip))
+    fail("save_model_config: ", path, ": thresholds ", config.threshold, " and ", config.threshold_flip,
+         " (expected finite numbers: cosine similarities)");
   std::ostringstream text;
   text.precision(17);
   text << "# margin face model (train/face_model.h); weights in model.bin\n"
@@ -151,6 +155,16 @@ FaceModel load_face_model(const std::string& dir, const std::string& weights) {
          "an unfinished run has checkpoint.bin)");
   std::vector<NamedModule> state{{"model", model.backbone.get()}, {"loss", model.head.get()}};
   load_checkpoint(path, state, nullptr);
+  // A model that diverged embeds every image as NaN, which would score as "different people".
+  for (const auto& [prefix, module] : state) {
+    std::vector<Parameter> tensors = module->named_parameters();
+    for (Parameter& buffer : module->named_buffers()) tensors.push_back(std::move(buffer));
+    for (const Parameter& tensor : tensors)
+      for (double value : tensor.value.to_vector())
+        if (!std::isfinite(value))
+          fail("load_face_model: ", path, ": ", prefix, ".", tensor.name, " holds ", value,
+               " (expected finite weights: the training that wrote them diverged)");
+  }
   model.backbone->eval();
   model.head->eval();
   return model;

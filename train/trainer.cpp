@@ -189,6 +189,33 @@ EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
           .lr = job.sgd.lr()};
 }
 
+// Finite or stop: after an epoch every parameter and buffer (BatchNorm's running statistics)
+// must be finite. A run that diverged without a NaN loss (huge updates that overflow the
+// running variance, say) stops here, before the epoch is evaluated or checkpointed, so
+// checkpoint.bin still holds the last finite epoch. Every rank checks its own tensors (Partial
+// FC's rows differ) and all stop together.
+void require_finite_state(TrainingJob& job, Ranks& ranks, int64_t epoch) {
+  std::vector<Parameter> state = job.model.named_parameters();
+  for (Parameter& buffer : job.model.named_buffers()) state.push_back(std::move(buffer));
+  for (Parameter& parameter : job.head.named_parameters()) state.push_back({"loss." + parameter.name, parameter.value});
+  std::string first_bad;
+  for (const Parameter& tensor : state) {
+    for (double value : tensor.value.to_vector())
+      if (!std::isfinite(value)) {
+        first_bad = tensor.name;
+        break;
+      }
+    if (!first_bad.empty()) break;
+  }
+  Tensor bad = Tensor::from_vector({first_bad.empty() ? 0.0 : 1.0}, {1}, DType::F64, kCPU);
+  ranks.control.all_reduce(bad.view(), ReduceOp::Sum);
+  if (bad.to_vector()[0] == 0) return;
+  const std::string where = first_bad.empty() ? "on another rank" : "'" + first_bad + "' holds NaN or Inf values";
+  fail("the training diverged in epoch ", epoch + 1, ": ", where, " (the loss stayed finite); ", job.out_dir,
+       "/checkpoint.bin still holds ", epoch == 0 ? std::string("no epoch (it was not written)") : "epoch " + std::to_string(epoch),
+       ". Lower --lr, or check s and m (", job.head.scale(), ", ", job.head.current_margin(), ")");
+}
+
 // "test_accuracy", 0.9123 → "test accuracy 91.23%": accuracies and rates as percentages,
 // words spaced.
 std::string describe_metric(std::string name, double value) {
@@ -242,6 +269,7 @@ TrainingOutcome train(TrainingJob& job) {
     if (job.stop_after && epoch - outcome.first_epoch >= *job.stop_after) break;
     const auto epoch_started = std::chrono::steady_clock::now();
     EpochRecord record = train_epoch(job, ranks, epoch);
+    require_finite_state(job, ranks, epoch);
     if (job.evaluate && (lead || job.evaluate_on_every_rank)) record.metrics = job.evaluate(epoch);
     record.seconds = seconds_since(epoch_started);
     if (lead) log->write(log_row(record));

@@ -10,7 +10,9 @@
 // One step: lr from the schedule, the loss's step (margin warm-up), forward, backward, the
 // optimizer step (which also applies the parameters' constraints: the normalized losses keep
 // their class weights on the unit sphere that way). Per epoch: a progress bar (loss, running
-// accuracy, images/s), the caller's evaluation, a row of out_dir/log.csv and an atomic
+// accuracy, images/s), a check that every parameter and buffer is finite (a diverged run
+// stops with an error naming the first that is not, and checkpoint.bin keeps the last good
+// epoch), the caller's evaluation, a row of out_dir/log.csv and an atomic
 // out_dir/checkpoint.bin; after the last epoch out_dir/model.bin. `resume` continues from a
 // checkpoint and reproduces the uninterrupted run bit for bit on the CPU with the same seed
 // and thread count (tests/test_trainer.cpp).
