@@ -143,6 +143,8 @@ class Flags {
       if (text == "false" || text == "0") return false;
       fail("flag --", name, ": expected true or false, got '", text, "'");
     } else {
+      if (std::is_unsigned_v<T> && text.find('-') != std::string::npos)
+        fail("flag --", name, ": expected a non-negative integer, got '", text, "'");
       std::istringstream in(text);
       T value{};
       in >> value;

@@ -81,6 +81,10 @@ struct LossOptions {
 struct LossDefaults {
   double scale = 64, margin = 0;
   bool unit_weights = true;  // every loss but Softmax, whose logits use ‖W_j‖
+  // m must lie in [0, max_margin): beyond it no feature is ever classified right (LMCL:
+  // cos θ_y − m < −1 ≤ cos θ_j for m ≥ 2; ArcFace: θ_y + m ≥ π). `name` is for the error.
+  double max_margin = 1e300;
+  const char* name = "MarginLoss";
 };
 
 // Labels [B] seen two ways: `safe` [B, 1] int64 with −1 replaced by 0 (so gather and
@@ -190,7 +194,7 @@ class SoftmaxLoss final : public MarginLoss {
 class NormalizedSoftmaxLoss final : public MarginLoss {
  public:
   NormalizedSoftmaxLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
-      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0}) {}
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0, .name = "NSL"}) {}
   std::string type_name() const override { return "NormalizedSoftmaxLoss"; }
 
  protected:
@@ -201,7 +205,7 @@ class NormalizedSoftmaxLoss final : public MarginLoss {
 class LargeMarginCosineLoss final : public MarginLoss {
  public:
   LargeMarginCosineLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
-      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0.35}) {}
+      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0.35, .max_margin = 2, .name = "LMCL"}) {}
   std::string type_name() const override { return "LargeMarginCosineLoss"; }
 
  protected:
@@ -212,7 +216,8 @@ class LargeMarginCosineLoss final : public MarginLoss {
 class ArcFaceLoss final : public MarginLoss {
  public:
   ArcFaceLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions options = {})
-      : MarginLoss(dim, classes, gen, options, {.scale = 64, .margin = 0.5}) {}
+      : MarginLoss(dim, classes, gen, options,
+                   {.scale = 64, .margin = 0.5, .max_margin = 3.141592653589793, .name = "ArcFace"}) {}
   std::string type_name() const override { return "ArcFaceLoss"; }
 
  protected:

@@ -36,6 +36,11 @@ MarginLoss::MarginLoss(int64_t dim, int64_t classes, Generator& gen, LossOptions
       classes_(classes) {
   if (dim <= 0 || classes <= 0)
     fail("MarginLoss: sizes must be positive, got d=", dim, " C=", classes);
+  if (defaults.unit_weights && !(scale_ > 0 && std::isfinite(scale_)))
+    fail(defaults.name, ": scale s = ", scale_, " (expected a positive number: the logits are s·cos θ)");
+  if (!(margin_ >= 0 && margin_ < defaults.max_margin))
+    fail(defaults.name, ": margin m = ", margin_, " (expected 0 <= m < ", defaults.max_margin,
+         defaults.max_margin < 1e300 ? ": beyond it no feature is classified right" : "", ")");
   part_ = {.start = 0, .count = classes};
   // N(0, 0.01²) directions, as CosFace's and insightface's class weights. Softmax keeps that
   // small size (its initial logits stay near 0); the normalized losses start each W_j on the

@@ -443,6 +443,21 @@ TEST_CASE("bad labels name the row and the value") {
             .find("unknown loss 'cosineface'") != std::string::npos);
   CHECK(testing::error_of([] { LossOptions o; o.margin = 1.5; make("sphereface", o); })
             .find("integer") != std::string::npos);
+  // s and m out of range: LMCL's target logit s (cos θ_y − m) < −s ≤ s cos θ_j for m ≥ 2, ArcFace's
+  // θ_y + m ≥ π for m ≥ π: no feature could ever be classified right.
+  CHECK(testing::error_of([] { LossOptions o; o.margin = 5; make("lmcl", o); }) ==
+        "LMCL: margin m = 5 (expected 0 <= m < 2: beyond it no feature is classified right)");
+  CHECK(testing::error_of([] { LossOptions o; o.margin = -0.1; make("lmcl", o); }).find("margin m = -0.1") !=
+        std::string::npos);
+  CHECK(testing::error_of([] { LossOptions o; o.margin = 3.2; make("arcface", o); }).starts_with("ArcFace: margin m = 3.2"));
+  CHECK(testing::error_of([] { LossOptions o; o.scale = -1; make("nsl", o); }) ==
+        "NSL: scale s = -1 (expected a positive number: the logits are s·cos θ)");
+  LossOptions edge;
+  edge.margin = 1.99;
+  CHECK(make("lmcl", edge)->current_margin() == 1.99);  // below the limit: accepted
+  LossOptions ignored;
+  ignored.scale = -1;
+  CHECK(make("softmax", ignored) != nullptr);  // Softmax has no s
 }
 
 TEST_CASE("no NaN when |cos θ| = 1 (a feature exactly on or opposite its class weight)") {

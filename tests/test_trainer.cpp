@@ -170,7 +170,7 @@ TEST_CASE("a buffer that stops being finite ends the run with its name, and chec
   // In epoch 2 (steps 2 and 3) the statistic overflows, as a diverging run's variance does,
   // while the loss of the step stays finite.
   TrainingJob job{.model = *model, .head = *head, .sgd = sgd, .schedule = schedule, .loader = loader, .epochs = 3,
-                  .out_dir = dir.file("run"), .progress = false, .after_step = [&](int64_t step) {
+                  .out_dir = dir.file("run"), .progress = false, .evaluate = {}, .after_step = [&](int64_t step) {
                     if (step == 3) running.value.copy_(Tensor::full(running.value.shape(), INFINITY, running.value.dtype(), kCPU));
                   }};
   std::string message = error_of([&] { train(job); });

@@ -50,6 +50,11 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
 }
 
 FaceModelConfig face_model_config(const FacesConfig& config) {
+  check_loop_flags({.epochs = config.epochs, .batch = config.batch, .lr = config.lr, .weight_decay = config.weight_decay,
+                    .crop_pad = config.crop_pad, .stop_after = config.stop_after});
+  if (config.emb_dim < 1) fail("--emb-dim ", config.emb_dim, " (expected at least 1)");
+  if (config.pairs_per_fold < 1) fail("--pairs-per-fold ", config.pairs_per_fold, " (expected at least 1)");
+  if (config.workers < 0) fail("--workers ", config.workers, " (expected 0, loading in the training thread, or more)");
   FaceModelConfig model;
   model.arch = config.arch;
   parse_size(config.input, model.height, model.width, "--input");

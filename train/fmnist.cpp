@@ -29,6 +29,8 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
 
 FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,
                      std::shared_ptr<const Dataset> test_set, std::function<void(int64_t step)> after_step) {
+  check_loop_flags({.epochs = config.epochs, .batch = config.batch, .lr = config.lr, .crop_pad = config.crop_pad, .stop_after = config.stop_after});
+  if (config.emb_dim < 1) fail("--emb-dim ", config.emb_dim, " (expected at least 1)");
   FmnistRun run;
   run.gen = std::make_shared<Generator>(config.seed);
   run.model = small_cnn(*run.gen, {.emb = config.emb_dim, .widths = config.widths});

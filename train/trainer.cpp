@@ -249,6 +249,16 @@ Metrics log_row(const EpochRecord& record) {
 
 }  // namespace
 
+void check_loop_flags(const LoopFlags& flags) {
+  if (flags.epochs < 1) fail("--epochs ", flags.epochs, " (expected at least 1)");
+  if (flags.batch < 1) fail("--batch ", flags.batch, " (expected at least 1)");
+  if (!(flags.lr > 0 && std::isfinite(flags.lr))) fail("--lr ", flags.lr, " (expected a positive learning rate)");
+  if (!(flags.weight_decay >= 0 && std::isfinite(flags.weight_decay)))
+    fail("--weight-decay ", flags.weight_decay, " (expected 0 or more)");
+  if (flags.crop_pad < 0) fail("--crop-pad ", flags.crop_pad, " (expected 0, none, or a positive padding)");
+  if (flags.stop_after && *flags.stop_after < 1) fail("--stop-after ", *flags.stop_after, " (expected at least 1 epoch)");
+}
+
 TrainingOutcome train(TrainingJob& job) {
   Communicator& comm = job.communicator ? *job.communicator : communicator_for(job.device);
   join_ranks(job, comm);

@@ -84,6 +84,17 @@ struct TrainingOutcome {
   double seconds = 0;
 };
 
+// The loop's settings as every training program takes them, checked where the flags are read:
+// margin::Error naming the flag for epochs < 1, batch < 1, lr <= 0, a negative weight decay or
+// crop padding, stop_after < 1.
+struct LoopFlags {
+  int64_t epochs = 1, batch = 1;
+  double lr = 0.1, weight_decay = 0;
+  int64_t crop_pad = 0;
+  std::optional<int64_t> stop_after = std::nullopt;
+};
+void check_loop_flags(const LoopFlags& flags);
+
 TrainingOutcome train(TrainingJob& job);
 
 }  // namespace margin
