@@ -15,8 +15,8 @@
 # SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"), VIEW2_LOSSES ("softmax lmcl"),
 # VIEWS ("1 2"). A run whose model.bin exists is not trained again, so an interrupted study
 # continues where it stopped. Writes $OUT/view1.md and $OUT/view2.md (a report per model and
-# the tables) and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 quiet cores: about 2 min a
-# View 1 run, 2.5 min a View 2 run (docs/lfw.md has the measured figures).
+# the tables) and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 cores: about 3.3 min a
+# View 1 run and 3.8 min a View 2 run, 2 hours for the whole study (docs/lfw.md has the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LFW=${LFW:-../shared/data/lfw}
