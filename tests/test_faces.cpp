@@ -75,6 +75,17 @@ FacesConfig tiny_config(const TempDir& dir, const std::string& out) {
   return config;
 }
 
+// A small-CNN model for write_faces' 12×10 grey images.
+FaceModelConfig tiny_model_config(int64_t emb_dim, int64_t classes) {
+  FaceModelConfig config;
+  config.height = 12;
+  config.width = 10;
+  config.widths = {4, 8};
+  config.emb_dim = emb_dim;
+  config.classes = classes;
+  return config;
+}
+
 // The images of `base`, mirrored left-right.
 class Mirrored : public Dataset {
  public:
@@ -220,12 +231,7 @@ TEST_CASE("LFW's protocol: the model of fold k trains on no person of fold k and
 TEST_CASE("flip embeddings are e(x) + e(mirror x), pair scores are the cosines of the rows") {
   TempDir dir("faces_flip");
   write_faces(dir.path / "faces");
-  FaceModelConfig config;
-  config.height = 12;
-  config.width = 10;
-  config.widths = {4, 8};
-  config.emb_dim = 6;
-  config.classes = 6;
+  FaceModelConfig config = tiny_model_config(6, 6);
   FaceModel model = build_face_model(config, 7);
   model.backbone->eval();
   auto folder = face_folder(dir.file("faces"), config, {"person1", "person4"});
@@ -369,13 +375,7 @@ TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the
 
 TEST_CASE("a model of NaN weights and a non-finite threshold are refused, naming the file and the tensor") {
   TempDir dir("faces_nan");
-  FaceModelConfig config;
-  config.height = 12;
-  config.width = 10;
-  config.widths = {4, 8};
-  config.emb_dim = 8;
-  config.classes = 3;
-  FaceModel model = build_face_model(config, 0);
+  FaceModel model = build_face_model(tiny_model_config(8, 3), 0);
   save_model_config(dir.file("model.txt"), model.config);
   Parameter first = model.backbone->named_parameters().at(0);
   first.value.copy_(Tensor::full(first.value.shape(), NAN, first.value.dtype(), kCPU));
