@@ -54,11 +54,11 @@ int main(int argc, char** argv) try {
   if (runs_per_row < 1 || (runs_per_row > 1 && per_fold))
     fail("--runs-per-row ", runs_per_row, " (expected at least 1, and 1 with --per-fold)");
   const size_t group = per_fold ? static_cast<size_t>(pairs.folds) : static_cast<size_t>(runs_per_row);
-  if (folders.size() % group != 0)
-    fail("--runs-per-row ", runs_per_row, ": ", folders.size(), " models (expected a multiple)");
   if (per_fold && (pairs.folds < 2 || folders.size() % group != 0))
     fail("--per-fold: ", folders.size(), " models for ", pairs_path, "'s ", pairs.folds,
          " folds (expected a multiple of the folds, at least 2)");
+  if (folders.size() % group != 0)
+    fail("--runs-per-row ", runs_per_row, ": ", folders.size(), " models (expected a multiple)");
   if (names.empty())
     for (size_t k = 0; k < folders.size(); k += group) names.push_back(folders[k]);
   if (names.size() * group != folders.size())

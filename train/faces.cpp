@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
-
 #include <set>
 
 #include "core/atomic_file.h"
