@@ -66,7 +66,7 @@ Tensor max(const Tensor& x, int axis, bool keepdim) {
   axis = normalize_axis("max", axis, x);
   auto [values, indices] = max_with_index("max", x, axis);
   Tensor out = record(values, "max", {x},
-                      [axis, indices, source = x.shape()](const Tensor& grad) {
+                      [axis, indices = indices, source = x.shape()](const Tensor& grad) {
                         Tensor grad_out = contiguous_data(grad).reshape(indices.shape());
                         Tensor grad_in = Tensor::empty(source, grad.dtype(), grad.device());
                         backend_of(grad).gather_backward(grad_out.view(), indices.view(), axis,
