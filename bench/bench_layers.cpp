@@ -13,6 +13,7 @@
 #include "bench/workload_timing.h"
 #include "core/autograd.h"
 #include "core/flags.h"
+#include "core/threads.h"
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/pool.h"
@@ -39,7 +40,7 @@ int main(int argc, char** argv) try {
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
-  if (threads) omp_set_num_threads(*threads);
+  if (threads) set_threads(*threads);
 
   Generator gen(0);
   Conv2dOptions no_bias{.bias = false};

@@ -7,6 +7,7 @@
 
 #include "bench/workload_timing.h"
 #include "core/flags.h"
+#include "core/threads.h"
 
 using namespace margin;
 
@@ -18,7 +19,7 @@ int main(int argc, char** argv) try {
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
-  if (threads) omp_set_num_threads(*threads);
+  if (threads) set_threads(*threads);
 
   Generator gen(0);
   Tensor a = Tensor::randn({n, n}, gen, DType::F32, kCPU);

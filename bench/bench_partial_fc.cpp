@@ -11,12 +11,12 @@
 // Peak memory is each rank's VmHWM (the largest over the ranks is printed): W, its gradient
 // and its momentum are C/N × d each, whatever r; the sampled copy of W, the logits and their
 // gradients are r·C/N wide. One line, from rank 0.
-#include <omp.h>
 
 #include <cstdio>
 
 #include "bench/workload_timing.h"
 #include "core/flags.h"
+#include "core/threads.h"
 #include "core/optim.h"
 #include "losses/margin_loss.h"
 #include "train/distributed.h"
@@ -32,7 +32,7 @@ int main(int argc, char** argv) try {
   int& repeats = flags.add("repeats", 5, "timed steps (median reported)");
   int& threads = flags.add("threads", 2, "CPU threads per rank");
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
 
   Communicator& comm = world();
   Generator gen(1 + comm.rank());

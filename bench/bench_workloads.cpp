@@ -5,10 +5,10 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <omp.h>
 
 #include "bench/workload_timing.h"
 #include "core/flags.h"
+#include "core/threads.h"
 #include "core/optim.h"
 #include "core/profiler.h"
 #include "layers/backbones.h"
@@ -115,7 +115,7 @@ int main(int argc, char** argv) try {
              "(default: measured on the CPU, not reported on CUDA)");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
 
   if (batch && *batch < 1) fail("--batch must be positive, got ", *batch);
   Device device = default_device();

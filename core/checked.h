@@ -25,7 +25,10 @@ namespace margin {
 namespace detail {
 inline std::string factors_text(const int64_t* begin, const int64_t* end) {
   std::string text;
-  for (const int64_t* f = begin; f != end; ++f) text += (f == begin ? "" : "×") + std::to_string(*f);
+  for (const int64_t* f = begin; f != end; ++f) {
+    if (f != begin) text += "×";
+    text += std::to_string(*f);
+  }
   return text;
 }
 }  // namespace detail

@@ -7,6 +7,7 @@
 #include <ostream>
 
 #include "backends/types.h"
+#include "core/atomic_file.h"
 #include "eval/font5x7.h"
 
 #pragma GCC diagnostic push
@@ -195,9 +196,18 @@ int Canvas::text_width(const std::string& text, int scale) {
 int Canvas::text_height(int scale) { return kGlyphHeight * scale; }
 
 void Canvas::save_png(const std::string& path) const {
-  if (!stbi_write_png(path.c_str(), width_, height_, 3, rgb_.data(), width_ * 3))
-    fail("Canvas::save_png: cannot write ", path, " (", width_, "×", height_,
-         " RGB; does the folder exist and is it writable?)");
+  // Encoded in memory, then written atomically: a failed write leaves no half picture.
+  std::string png;
+  auto append = [](void* target, void* data, int size) {
+    static_cast<std::string*>(target)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
+  if (!stbi_write_png_to_func(append, &png, width_, height_, 3, rgb_.data(), width_ * 3))
+    fail("Canvas::save_png: cannot encode ", path, " (", width_, "×", height_, " RGB)");
+  try {
+    write_file_atomically(path, png);
+  } catch (const Error& e) {
+    fail("Canvas::save_png: cannot write ", path, ": ", e.what());
+  }
 }
 
 }  // namespace margin

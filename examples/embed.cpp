@@ -7,12 +7,12 @@
 //
 // Images are decoded, converted and resized as in training (model.txt). --flip gives
 // insightface's flip embedding, e(x) + e(mirror x).
-#include <omp.h>
 
 #include <cstdio>
 #include <sstream>
 
 #include "core/flags.h"
+#include "core/threads.h"
 #include "train/face_eval.h"
 
 using namespace margin;
@@ -28,7 +28,7 @@ int main(int argc, char** argv) try {
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
   if (model_dir.empty()) fail("no --model folder (see --help)");
   if (images.empty() == folder.empty()) fail("give either --images or --folder (see --help)");
 

@@ -10,15 +10,15 @@
 //       (LFW View 2 unrestricted: the k-th model, trained without fold k's people, scores fold k)
 //   ./build/eval_pairs --runs-per-row 3 --model a-s0,a-s1,a-s2,b-s0,b-s1,b-s2 --labels A,B …
 //       (each row the mean ± std over 3 runs, e.g. seeds)
-#include <omp.h>
 
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/flags.h"
+#include "core/threads.h"
 #include "train/face_eval.h"
 
 using namespace margin;
@@ -46,7 +46,7 @@ int main(int argc, char** argv) try {
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
   std::vector<std::string> folders = split_commas(models), names = split_commas(labels);
   if (folders.empty() || pairs_path.empty() || data.empty()) fail("need --model, --pairs and --data (see --help)");
   PairsFile pairs = read_pairs(pairs_path);
@@ -100,11 +100,7 @@ int main(int argc, char** argv) try {
   }
   text << (group > 1 && !per_fold ? mean_table(runs) : comparison_table(results));
   std::cout << text.str();
-  if (!report_path.empty()) {
-    std::ofstream report(report_path);
-    report << text.str();
-    if (!report) fail("cannot write ", report_path);
-  }
+  if (!report_path.empty()) write_file_atomically(report_path, text.str());
   if (!roc.empty()) {
     std::vector<std::pair<std::string, RocCurve>> curves;
     for (const auto& [name, result] : results) curves.emplace_back(name, result.flip.roc);

@@ -9,7 +9,6 @@
 //                            (5× chance): the paper notes that too large an m stops training.
 // m = 0 is NSL. Writes sweep.csv, sweep.md (a Markdown table) and two plots (accuracy vs m;
 // both angles vs m) under --out; each run keeps its own folder (m_0.35/ …) with its log.
-#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
@@ -18,8 +17,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/atomic_file.h"
 #include "core/autograd.h"
 #include "core/flags.h"
+#include "core/threads.h"
 #include "core/ops.h"
 #include "data/fashion_mnist.h"
 #include "eval/plot.h"
@@ -85,12 +86,11 @@ std::string fixed(double value, int decimals) {
 }
 
 void write_tables(const std::string& out_dir, const FmnistConfig& config, const std::vector<SweepRow>& rows) {
-  std::ofstream csv(out_dir + "/sweep.csv");
+  std::ostringstream csv, md;
   csv << "m,test_accuracy,mean_angle_to_weight_deg,min_inter_weight_angle_deg,converged,seconds\n";
   for (const SweepRow& r : rows)
     csv << r.m << ',' << r.accuracy << ',' << r.angle_to_weight << ',' << r.min_weight_angle << ','
         << (r.converged ? "yes" : "no") << ',' << r.seconds << '\n';
-  std::ofstream md(out_dir + "/sweep.md");
   md << "LMCL on Fashion-MNIST: s = " << config.scale << ", d = " << config.emb_dim << ", " << config.epochs
      << " epochs, batch " << config.batch << ", lr " << config.lr << ", seed " << config.seed << ".\n\n"
      << "| m | test accuracy | mean angle to own weight | min angle between weights | converged |\n"
@@ -98,6 +98,8 @@ void write_tables(const std::string& out_dir, const FmnistConfig& config, const 
   for (const SweepRow& r : rows)
     md << "| " << fixed(r.m, 2) << " | " << fixed(100 * r.accuracy, 2) << "% | " << fixed(r.angle_to_weight, 1)
        << "° | " << fixed(r.min_weight_angle, 1) << "° | " << (r.converged ? "yes" : "no" + (r.note.empty() ? "" : " (" + r.note + ")")) << " |\n";
+  write_file_atomically(out_dir + "/sweep.csv", csv.str());
+  write_file_atomically(out_dir + "/sweep.md", md.str());
 }
 
 void write_plots(const std::string& out_dir, const std::vector<SweepRow>& rows) {
@@ -144,7 +146,7 @@ int main(int argc, char** argv) try {
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
   std::vector<double> margins = parse_margins(margins_text);
   const std::string out_dir = config.out_dir;
   std::filesystem::create_directories(out_dir);

@@ -11,11 +11,11 @@
 // embed, verify, eval_pairs), pairs.txt, verification.md and roc.png. The run itself is
 // train/faces.cpp. `mpirun -np N ./build/train_faces …` trains data parallel on N ranks
 // (docs/scaling.md); --partial-fc r splits the class weights over them.
-#include <omp.h>
 
 #include <cstdio>
 
 #include "core/flags.h"
+#include "core/threads.h"
 #include "train/distributed.h"
 #include "train/faces.h"
 #include "train/progress.h"
@@ -31,7 +31,7 @@ int main(int argc, char** argv) try {
   int& threads = flags.add("threads", 2, "CPU threads for the network (the data loader has --workers)");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
 
   FacesRun run = run_faces(config);
   if (world().rank() != 0) return 0;  // rank 0 reports for the job

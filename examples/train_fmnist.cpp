@@ -9,12 +9,12 @@
 // the test embeddings on the circle (sphere) with the class-weight directions.
 // The run itself is train/fmnist.cpp, shared with margin_sweep. `mpirun -np N
 // ./build/train_fmnist …` trains data parallel on N ranks (docs/scaling.md).
-#include <omp.h>
 
 #include <cstdio>
 #include <iostream>
 
 #include "core/flags.h"
+#include "core/threads.h"
 #include "train/distributed.h"
 #include "core/profiler.h"
 #include "data/fashion_mnist.h"
@@ -36,7 +36,7 @@ int main(int argc, char** argv) try {
   bool& profile = flags.add("profile", false, "print where the time went, per op and layer");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
   profiler().enable(profile);
 
   auto train_set = load_fashion_mnist(data_dir, true);

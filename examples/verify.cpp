@@ -3,11 +3,11 @@
 // its held-out pairs (model.txt: threshold, threshold_flip).
 //
 //   ./build/verify --model runs/yaleb-lmcl --a face1.pgm --b face2.pgm
-#include <omp.h>
 
 #include <cstdio>
 
 #include "core/flags.h"
+#include "core/threads.h"
 #include "train/face_eval.h"
 
 using namespace margin;
@@ -24,7 +24,7 @@ int main(int argc, char** argv) try {
   int& threads = flags.add("threads", 2, "CPU threads");
   flags.add_device_flag();
   flags.parse(argc, argv);
-  omp_set_num_threads(threads);
+  set_threads(threads);
   if (model_dir.empty() || a.empty() || b.empty()) fail("need --model, --a and --b (see --help)");
 
   FaceModel model = load_face_model(model_dir, weights);

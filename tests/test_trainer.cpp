@@ -4,7 +4,8 @@
 // same log); a resumed run's log in a new folder starts with its header; the loop keeps the
 // class weights on the unit sphere without being told; a log that cannot be written is an error;
 // a run whose parameters or buffers stop being finite stops, naming the first, with its last
-// finite checkpoint kept.
+// finite checkpoint kept; a resume with other settings than its checkpoint's refuses, naming
+// the flag, unless --new-schedule allows a new --lr and --epochs.
 //
 // The kill is real: a forked child trains and SIGKILLs itself in the middle of epoch 2, after
 // the checkpoint of epoch 1 was written. (This file forks before anything starts a thread
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <functional>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -114,10 +116,68 @@ TEST_CASE("resuming from a checkpoint past the asked epochs is an error naming t
   REQUIRE(run_fmnist(config, train_set, test_set).outcome.finished);
   FmnistConfig shorter = config;
   shorter.epochs = 1;
+  shorter.new_schedule = true;  // else the changed --epochs is refused first
   shorter.resume = config.out_dir + "/checkpoint.bin";
   std::string message = error_of([&] { run_fmnist(shorter, train_set, test_set); });
   CHECK(message.find(*shorter.resume) != std::string::npos);
   CHECK(message.find("epoch 2") != std::string::npos);
+}
+
+TEST_CASE("a resume with another loss, s, m, lr, batch, seed or embedding size refuses, naming the flag and both values") {
+  TempDir dir("resume_settings");
+  auto train_set = synthetic_images(128, 1), test_set = synthetic_images(20, 2);
+  FmnistConfig config{.loss = "lmcl", .scale = 16, .emb_dim = 8, .epochs = 2, .batch = 64, .lr = 0.05, .seed = 3,
+                      .stop_after = 1, .progress = false};
+  config.out_dir = dir.file("run");
+  REQUIRE_FALSE(run_fmnist(config, train_set, test_set).outcome.finished);
+  const std::string checkpoint = config.out_dir + "/checkpoint.bin";
+  auto refusal = [&](const std::function<void(FmnistConfig&)>& change) {
+    FmnistConfig other = config;
+    other.resume = checkpoint;
+    other.stop_after.reset();
+    change(other);
+    return error_of([&] { run_fmnist(other, train_set, test_set); });
+  };
+  const std::string prefix = "--resume " + checkpoint + ": the checkpoint was trained with ";
+  const std::string advice = " (resume with the checkpoint's settings, or start a new run in another --out)";
+  CHECK(refusal([](FmnistConfig& c) { c.loss = "softmax"; }) ==
+        prefix + "--loss lmcl, these flags ask for --loss softmax" + advice);
+  CHECK(refusal([](FmnistConfig& c) { c.scale = 30; }) == prefix + "--s 16, these flags ask for --s 30" + advice);
+  CHECK(refusal([](FmnistConfig& c) { c.margin = 0.35; }) == prefix + "--m 0.2, these flags ask for --m 0.35" + advice);
+  CHECK(refusal([](FmnistConfig& c) { c.lr = 0.1; }) == prefix + "--lr 0.05, these flags ask for --lr 0.1" + advice);
+  CHECK(refusal([](FmnistConfig& c) { c.batch = 32; }) == prefix + "--batch 64, these flags ask for --batch 32" + advice);
+  CHECK(refusal([](FmnistConfig& c) { c.seed = 4; }) == prefix + "--seed 3, these flags ask for --seed 4" + advice);
+  // The settings are compared before any tensor: a different embedding size is named as such.
+  CHECK(refusal([](FmnistConfig& c) { c.emb_dim = 16; }) ==
+        prefix + "--emb-dim 8, these flags ask for --emb-dim 16" + advice);
+  // An explicit m equal to the default is the same setting.
+  FmnistConfig same = config;
+  same.resume = checkpoint;
+  same.stop_after.reset();
+  same.margin = kFmnistLmclMargin;
+  CHECK(run_fmnist(same, train_set, test_set).outcome.finished);
+}
+
+TEST_CASE("with --new-schedule a resume may change --lr and --epochs, and nothing else") {
+  TempDir dir("resume_schedule");
+  auto train_set = synthetic_images(128, 1), test_set = synthetic_images(20, 2);
+  FmnistConfig config{.emb_dim = 8, .epochs = 2, .batch = 64, .lr = 0.05, .stop_after = 1, .progress = false};
+  config.out_dir = dir.file("run");
+  REQUIRE_FALSE(run_fmnist(config, train_set, test_set).outcome.finished);
+  FmnistConfig longer = config;
+  longer.resume = config.out_dir + "/checkpoint.bin";
+  longer.stop_after.reset();
+  longer.new_schedule = true;
+  longer.lr = 0.02;
+  longer.epochs = 3;
+  FmnistConfig other_batch = longer;
+  other_batch.batch = 32;
+  CHECK(error_of([&] { run_fmnist(other_batch, train_set, test_set); }).find("--batch 64, these flags ask for --batch 32") !=
+        std::string::npos);
+  FmnistRun run = run_fmnist(longer, train_set, test_set);
+  CHECK(run.outcome.first_epoch == 1);
+  CHECK(run.outcome.epochs_done == 3);
+  CHECK(run.outcome.finished);
 }
 
 TEST_CASE("a run resumed into a new folder starts its log.csv with the header") {

@@ -4,9 +4,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "core/atomic_file.h"
 #include "core/schedule.h"
@@ -42,7 +42,8 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("color-jitter", config.color_jitter, "augmentation: random brightness, contrast and saturation factors in [1 - x, 1 + x] (0: none)");
   flags.bind("pairs-per-fold", config.pairs_per_fold, "verification: same (and different) pairs in each of 10 folds");
   flags.bind("out", config.out_dir, "where log.csv, checkpoint.bin, model.bin, model.txt, pairs.txt and the report go");
-  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin)");
+  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin); it must have been trained with the same flags");
+  flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
   flags.bind("workers", config.workers, "data loader threads");
   flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
@@ -99,6 +100,24 @@ static void check_same_model(const std::string& path, const FaceModelConfig& now
   differs("s", before.scale, now.scale);
   differs("m", before.margin, now.margin);
   differs("held-out split", before.held_out, now.held_out);
+}
+
+// What a resumed run must share with the run that wrote its checkpoint (TrainingJob::settings):
+// the data and whom it trains on, the model, the loss, the optimization and augmentation.
+static Settings faces_settings(const FacesConfig& config, const MarginLoss& head) {
+  auto optional_text = [](const auto& value) { return value ? std::string(*value) : std::string("none"); };
+  return {{"data", config.data}, {"people", optional_text(config.people)},
+          {"fold", config.fold ? std::to_string(*config.fold) : "none"}, {"held-out", std::to_string(config.held_out)},
+          {"split-seed", std::to_string(config.split_seed)}, {"min-images", std::to_string(config.min_images)},
+          {"arch", config.arch}, {"crop", config.crop}, {"input", config.input},
+          {"channels", std::to_string(config.channels)}, {"widths", setting_text(config.widths)},
+          {"emb-dim", std::to_string(config.emb_dim)}, {"loss", config.loss}, {"s", setting_text(head.scale())},
+          {"m", setting_text(head.margin())}, {"epochs", std::to_string(config.epochs)},
+          {"batch", std::to_string(config.batch)}, {"lr", setting_text(config.lr)},
+          {"weight-decay", setting_text(config.weight_decay)}, {"seed", std::to_string(config.seed)},
+          {"flip", setting_text(config.flip)}, {"crop-pad", std::to_string(config.crop_pad)},
+          {"color-jitter", setting_text(config.color_jitter)},
+          {"partial-fc", config.partial_fc ? setting_text(*config.partial_fc) : "none"}};
 }
 
 FaceData choose_face_data(const FacesConfig& config) {
@@ -215,7 +234,10 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                     verify();
                     return verification_metrics(run.verification);
                   },
-                  .after_step = std::move(after_step)};
+                  .after_step = std::move(after_step),
+                  .settings = faces_settings(config, *run.model.head),
+                  .settings_may_change = config.new_schedule ? std::vector<std::string>{"lr", "epochs"}
+                                                             : std::vector<std::string>{}};
   run.outcome = train(job);
 
   if (!lead) return run;
@@ -231,11 +253,12 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                   100 * run.fold_accuracy_flip);
     write_file_atomically(config.out_dir + "/verification.md", line);
   } else if (run.verified && run.outcome.finished) {
-    std::ofstream report(config.out_dir + "/verification.md");
+    std::ostringstream report;
     report << "# " << config.loss << " on " << config.data << ": " << run.split.held_out.size()
            << " held-out identities, " << run.pairs.pairs.size() << " pairs (" << config.out_dir << "/pairs.txt)\n\n"
            << format_report("plain", run.verification.plain) << "\n"
            << format_report("flip (embedding + embedding of the mirrored image)", run.verification.flip);
+    write_file_atomically(config.out_dir + "/verification.md", report.str());
     save_roc_plot(config.out_dir + "/roc.png",
                   {{"plain", run.verification.plain.roc}, {"flip", run.verification.flip.roc}},
                   config.loss + ": held-out verification ROC");

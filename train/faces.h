@@ -65,6 +65,7 @@ struct FacesConfig {
   int64_t pairs_per_fold = 300;
   std::string out_dir = "runs/faces";
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
+  bool new_schedule = false;     // on resume, take --lr and --epochs from here (else they must match)
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   int64_t workers = 1;           // data loader threads
   // Partial FC's sample rate r: set, the head's W is split over the ranks (mpirun -np N) and

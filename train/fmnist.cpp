@@ -23,7 +23,8 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("train-images", config.train_images, "train on the first n training images only (default: all)");
   flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
   if (!single_run) return;
-  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin)");
+  flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin); it must have been trained with the same flags");
+  flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
 }
 
@@ -67,7 +68,17 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
                     return Metrics{{"test_accuracy", run.test_accuracy}, {"test_accuracy_flip", run.test_accuracy_flip}};
                   },
                   .evaluate_on_every_rank = run.head->partial(),
-                  .after_step = std::move(after_step)};
+                  .after_step = std::move(after_step),
+                  .settings = {{"loss", config.loss}, {"s", setting_text(run.head->scale())},
+                               {"m", setting_text(run.head->margin())}, {"emb-dim", std::to_string(config.emb_dim)},
+                               {"widths", setting_text(config.widths)}, {"epochs", std::to_string(config.epochs)},
+                               {"batch", std::to_string(config.batch)}, {"lr", setting_text(config.lr)},
+                               {"seed", std::to_string(config.seed)}, {"crop-pad", std::to_string(config.crop_pad)},
+                               {"flip", setting_text(config.flip)}, {"erase", setting_text(config.erase)},
+                               {"train-images", std::to_string(train_set->size())},
+                               {"partial-fc", config.partial_fc ? setting_text(*config.partial_fc) : "none"}},
+                  .settings_may_change = config.new_schedule ? std::vector<std::string>{"lr", "epochs"}
+                                                             : std::vector<std::string>{}};
   run.outcome = train(job);
   return run;
 }

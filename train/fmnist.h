@@ -47,6 +47,7 @@ struct FmnistConfig {
   double erase = 0;      // random erasing probability (data/transforms.h; 0: none)
   std::string out_dir = "runs/fmnist";
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
+  bool new_schedule = false;  // on resume, take --lr and --epochs from here (else they must match)
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   bool progress = true;
   std::optional<int64_t> train_images = std::nullopt;  // train on the first n images only (quick runs, tests)

@@ -1,6 +1,8 @@
 // train/trainer.cpp — the shared epoch loop (see trainer.h), one small function per part.
 #include "train/trainer.h"
 
+#include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,6 +18,9 @@
 namespace margin {
 
 namespace {
+
+// A setting's key among a checkpoint's TrainingState values: "setting.loss".
+const std::string kSettingPrefix = "setting.";
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -52,6 +57,7 @@ void save_training_checkpoint(TrainingJob& job, Communicator& comm, const std::s
   }
   if (comm.rank() != 0 && !partial) return;
   state.values["ranks"] = std::to_string(comm.size());
+  for (const auto& [name, value] : job.settings) state.values[kSettingPrefix + name] = value;
   save_checkpoint(rank_file(path, comm, partial), checkpointed(job), final_model ? nullptr : &job.sgd, state);
 }
 
@@ -68,6 +74,7 @@ int64_t resume(TrainingJob& job, Communicator& comm) {
     if (partial && written_by != std::to_string(comm.size()))
       fail("checkpoint ", path, " was written by ", written_by, " ranks with Partial FC (W split ", written_by,
            " ways); resume it with mpirun -np ", written_by);
+    check_resume_settings(path, stored, job.settings, job.settings_may_change);
   });
   if (position.epoch > job.epochs)
     fail("checkpoint ", path, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
@@ -248,6 +255,35 @@ Metrics log_row(const EpochRecord& record) {
 }
 
 }  // namespace
+
+void check_resume_settings(const std::string& checkpoint, const TrainingState& stored, const Settings& settings,
+                           const std::vector<std::string>& may_change) {
+  for (const auto& [name, value] : settings) {
+    auto found = stored.values.find(kSettingPrefix + name);
+    if (found == stored.values.end() || found->second == value) continue;
+    if (std::find(may_change.begin(), may_change.end(), name) != may_change.end()) continue;
+    fail("--resume ", checkpoint, ": the checkpoint was trained with --", name, " ", found->second,
+         ", these flags ask for --", name, " ", value,
+         " (resume with the checkpoint's settings, or start a new run in another --out)");
+  }
+}
+
+std::string setting_text(double value) {
+  char text[32];
+  auto [end, error] = std::to_chars(text, text + sizeof text, value);
+  return error == std::errc() ? std::string(text, end) : std::to_string(value);
+}
+
+std::string setting_text(bool value) { return value ? "true" : "false"; }
+
+std::string setting_text(const std::vector<int64_t>& values) {
+  std::string text;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i) text += ',';
+    text += std::to_string(values[i]);
+  }
+  return text;
+}
 
 void check_loop_flags(const LoopFlags& flags) {
   if (flags.epochs < 1) fail("--epochs ", flags.epochs, " (expected at least 1)");

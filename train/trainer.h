@@ -15,7 +15,8 @@
 // epoch), the caller's evaluation, a row of out_dir/log.csv and an atomic
 // out_dir/checkpoint.bin; after the last epoch out_dir/model.bin. `resume` continues from a
 // checkpoint and reproduces the uninterrupted run bit for bit on the CPU with the same seed
-// and thread count (tests/test_trainer.cpp).
+// and thread count (tests/test_trainer.cpp); it refuses a checkpoint written with other
+// `settings` (the loss, s, m, sizes, lr, batch, seed, data: whatever the program lists).
 //
 // More than one process (mpirun -np N): the communicator (default communicator_for(device))
 // makes the loop data parallel (train/distributed.h): every rank checks at start that the others
@@ -42,10 +43,12 @@
 #include "data/loader.h"
 #include "layers/module.h"
 #include "losses/margin_loss.h"
+#include "train/checkpoint.h"
 
 namespace margin {
 
 using Metrics = std::vector<std::pair<std::string, double>>;  // name → value, in CSV column order
+using Settings = std::vector<std::pair<std::string, std::string>>;  // flag name → value as text
 
 struct TrainingJob {
   Layer& model;
@@ -67,6 +70,13 @@ struct TrainingJob {
   bool evaluate_on_every_rank = false;
   // Called after every optimizer step with the global step number (tests use it).
   std::function<void(int64_t step)> after_step;
+  // The settings a resumed run must share with the run that wrote its checkpoint, flag name
+  // → value ({"loss", "lmcl"}, {"s", "30"}): every checkpoint stores them, and resume refuses
+  // a checkpoint whose stored value of a setting differs, naming the flag (before any tensor
+  // is compared). Those named in settings_may_change are stored but not compared (the
+  // training programs' --new-schedule: a deliberate new --lr or --epochs).
+  Settings settings = {};
+  std::vector<std::string> settings_may_change = {};
 };
 
 struct EpochRecord {
@@ -94,6 +104,19 @@ struct LoopFlags {
   std::optional<int64_t> stop_after = std::nullopt;
 };
 void check_loop_flags(const LoopFlags& flags);
+
+// Refuses (margin::Error naming the flag, both values and `checkpoint`) when `stored`, a
+// checkpoint's TrainingState, holds a value of one of `settings` that differs from it.
+// Settings the checkpoint does not hold, and those named in `may_change`, are not compared.
+void check_resume_settings(const std::string& checkpoint, const TrainingState& stored, const Settings& settings,
+                           const std::vector<std::string>& may_change = {});
+
+// Settings' text for numbers, flags and lists: the shortest form that reads back as the same
+// double; "true"/"false"; "32,64,128".
+
+std::string setting_text(double value);
+std::string setting_text(bool value);
+std::string setting_text(const std::vector<int64_t>& values);
 
 TrainingOutcome train(TrainingJob& job);
 
