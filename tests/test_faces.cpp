@@ -411,4 +411,21 @@ TEST_CASE("a run stopped after epoch 1 and resumed ends where the uninterrupted 
         "--resume: " + dir.file("part/model.txt") + " was written for a different loss than the flags ask for (same --out, other flags?)");
 }
 
+TEST_CASE("an identity folder whose name model.txt or pairs.txt cannot hold (whitespace, '#') is refused, named") {
+  TempDir dir("faces_names");
+  write_faces(dir.path / "faces");
+  // Three of the six renamed: with 4 identities held out, at least one of them is evaluated.
+  std::filesystem::rename(dir.path / "faces" / "person0", dir.path / "faces" / "person#0");
+  std::filesystem::rename(dir.path / "faces" / "person1", dir.path / "faces" / "person 1");
+  std::filesystem::rename(dir.path / "faces" / "person2", dir.path / "faces" / "person\t2");
+  FacesConfig config = tiny_config(dir, "run");
+  config.held_out = 4;
+  const std::string message = error_of([&] { choose_face_data(config); });
+  CHECK_MESSAGE(message.starts_with("identity folder 'person"), message);
+  CHECK_MESSAGE(message.ends_with("' in " + config.data +
+                                  ": model.txt and pairs.txt cannot hold a name with whitespace or '#' (rename the folder)"),
+                message);
+  CHECK_FALSE(std::filesystem::exists(dir.file("run")));
+}
+
 }  // namespace margin

@@ -166,6 +166,12 @@ FaceData choose_face_data(const FacesConfig& config) {
     for (const std::string& name : data.evaluated)
       if (!trained.count(name)) data.split.held_out.push_back(name);
   }
+  // model.txt lists the held-out identities and pairs.txt the evaluated ones, separated by
+  // whitespace, and model.txt's comments start at '#'.
+  for (const std::string& name : data.evaluated)
+    if (name.find_first_of(" \t\r\n#") != std::string::npos)
+      fail("identity folder '", name, "' in ", config.data,
+           ": model.txt and pairs.txt cannot hold a name with whitespace or '#' (rename the folder)");
   return data;
 }
 
