@@ -7,6 +7,7 @@
 #include "core/flags.h"
 #include "core/ops.h"
 #include "core/random.h"
+#include "core/threads.h"
 
 namespace margin {
 namespace {
@@ -149,6 +150,16 @@ TEST_CASE("devices are named as --device flags take them, the default device can
   parse({});
   CHECK(default_device() == before);  // no flag: the build's default stays
   CHECK(error_of([&] { parse({"--device=cuda:99"}); }).starts_with("set_default_device: cuda:99"));
+}
+
+TEST_CASE("--threads takes 1 to 1024 CPU threads and refuses the rest, naming the value") {
+  const int before = omp_get_max_threads();
+  set_threads(1);
+  CHECK(omp_get_max_threads() == 1);
+  for (int bad : {0, -2, 1025})
+    CHECK(error_of([&] { set_threads(bad); }) == "--threads " + std::to_string(bad) + " (expected 1 to 1024 CPU threads)");
+  CHECK(omp_get_max_threads() == 1);  // a refused count changes nothing
+  set_threads(before);
 }
 
 }  // namespace
