@@ -1,20 +1,28 @@
 // data/image.h — decoding image files into 8-bit pixels, converting their channels, resizing
 // them, and turning them into float Samples (CHW, values in [0, 1] = byte / 255).
 //
-// Formats, recognized by their first bytes (never by the file name):
+// Formats, recognized by their first bytes (never by the file name); anything else (GIF, BMP,
+// TGA, HDR, PSD, …) is refused as an unknown format:
 //   PGM / PPM  P5, P6 (binary) and P2, P3 (ASCII), any maxval up to 65535, rescaled to
 //              0..255; read here, so that a truncated file says how many bytes are missing.
-//   PNG, JPEG  (and BMP, GIF, TGA, PSD, HDR, PIC: whatever stb_image knows) through
-//              stb_image; its failure reason is quoted in the error.
+//   PNG        through libpng: a palette is expanded to RGB, grey below 8 bits to 8 bits,
+//              16 bits scaled to 8 (round(v·255/65535), the PGM rule), interlacing undone.
+//   JPEG       through libjpeg-turbo: grey stays grey, YCbCr and RGB become RGB; CMYK and
+//              YCCK are refused. libjpeg's warnings (corrupt data, a premature end) are
+//              errors: a truncated JPEG is refused, never filled in.
+// The libraries' own reasons are quoted in the errors (a PNG that ends early says where it
+// ends); a PNG or JPEG missing its end is refused too. The pixel budget (DecodeLimits) is
+// checked against the size a header declares before anything is allocated or decoded, so a
+// small hostile file cannot claim gigabytes.
 // Channels are converted explicitly: grey → RGB repeats the grey value; RGB → grey is the
-// luma Y = (77 R + 150 G + 29 B) / 256 (stb_image's own rule, used for every format); an
-// alpha channel is dropped. Every error names the file and the reason.
+// luma Y = (77 R + 150 G + 29 B) / 256 (one rule for every format); an alpha channel or a
+// PNG's tRNS transparency is dropped. Every error names the file and the reason.
 //
 // Resizing is bilinear with pixel centres aligned (PyTorch's align_corners=False, OpenCV's
 // INTER_LINEAR): output pixel x samples the input at (x + ½)·in/out − ½, clamped to the
 // image. Halving a side therefore averages pairs of pixels exactly. Left out: antialiasing
-// for strong downscaling, 16-bit output, EXIF orientation, writing images (eval/canvas.h
-// writes PNG).
+// for strong downscaling, 16-bit output, EXIF orientation, a bound on decoding time (a
+// progressive JPEG of very many scans), writing images (eval/canvas.h writes PNG).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -33,11 +41,21 @@ struct Image8 {
   uint8_t at(int64_t c, int64_t y, int64_t x) const { return pixels[(c * height + y) * width + x]; }
 };
 
+// The most an image may hold, checked against its header before decoding: width × height ×
+// the file's own channels (1 for grey, 3 for colour) at most max_values. The default, 2²⁶ =
+// 67108864 values (64 MiB of pixels: 4096×4096 RGB, 8192×8192 grey), is far above the face
+// images margin trains on (LFW's 250×250 frames, Yale-B's 640×480 ones) and far below what a
+// header can claim (65535×65535×3 ≈ 1.3·10¹⁰); a 24-megapixel photograph needs a larger one.
+struct DecodeLimits {
+  int64_t max_values = int64_t(1) << 26;
+};
+
 // Decodes `path` as 1 (grey) or 3 (RGB) channels, converting as above.
-Image8 decode_image(const std::string& path, int64_t channels);
+Image8 decode_image(const std::string& path, int64_t channels, const DecodeLimits& limits = {});
 
 // The same from bytes already in memory; `name` is what errors call them (the file name).
-Image8 decode_image_bytes(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name);
+Image8 decode_image_bytes(const std::vector<uint8_t>& bytes, int64_t channels, const std::string& name,
+                          const DecodeLimits& limits = {});
 
 // 1 ↔ 3 channels (no change when equal).
 Image8 convert_channels(const Image8& image, int64_t channels);

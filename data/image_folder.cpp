@@ -13,8 +13,8 @@ namespace margin {
 namespace fs = std::filesystem;
 
 Image8 load_image(const std::string& path, int64_t channels, int64_t crop_height, int64_t crop_width,
-                  int64_t height, int64_t width) {
-  Image8 image = decode_image(path, channels);
+                  int64_t height, int64_t width, const DecodeLimits& limits) {
+  Image8 image = decode_image(path, channels, limits);
   if (crop_height > 0) {
     if (crop_height > image.height || crop_width > image.width)
       fail(path, ": ", image.height, "×", image.width, " pixels, smaller than the ", crop_height, "×", crop_width,
@@ -32,16 +32,16 @@ static void check_size_pair(const std::string& who, const char* what, int64_t he
 }
 
 ImageList::ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width,
-                     int64_t crop_height, int64_t crop_width)
+                     int64_t crop_height, int64_t crop_width, DecodeLimits limits)
     : paths_(std::move(paths)), channels_(channels), height_(height), width_(width),
-      crop_height_(crop_height), crop_width_(crop_width) {
+      crop_height_(crop_height), crop_width_(crop_width), limits_(limits) {
   if (height_ < 1 || width_ < 1) fail("ImageList: size ", height_, "×", width_, " (expected positive)");
   check_size_pair("ImageList", "crop", crop_height_, crop_width_);
 }
 
 Sample ImageList::get(int64_t index) const {
   if (index < 0 || index >= size()) fail("ImageList::get: index ", index, " out of range (size ", size(), ")");
-  return image_to_sample(load_image(paths_[index], channels_, crop_height_, crop_width_, height_, width_), 0);
+  return image_to_sample(load_image(paths_[index], channels_, crop_height_, crop_width_, height_, width_, limits_), 0);
 }
 
 bool is_image_path(const std::string& path) {
@@ -50,7 +50,7 @@ bool is_image_path(const std::string& path) {
   std::string extension = fs::path(path).extension().string();
   std::transform(extension.begin(), extension.end(), extension.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  for (const char* known : {".pgm", ".ppm", ".pnm", ".png", ".jpg", ".jpeg", ".bmp"})
+  for (const char* known : {".pgm", ".ppm", ".pnm", ".png", ".jpg", ".jpeg"})
     if (extension == known) return true;
   return false;
 }
@@ -95,7 +95,7 @@ ImageFolder::ImageFolder(std::string root, ImageFolderOptions options)
     for (const fs::directory_entry& entry : fs::directory_iterator(folder))
       if (is_image_file(entry)) files.push_back(entry.path().filename().string());
     if (files.empty())
-      fail("ImageFolder: ", folder.string(), ": no images (expected files ending in .pgm .ppm .pnm .png .jpg .jpeg or .bmp)");
+      fail("ImageFolder: ", folder.string(), ": no images (expected files ending in .pgm .ppm .pnm .png .jpg or .jpeg)");
     std::sort(files.begin(), files.end());
     first_index_.push_back(static_cast<int64_t>(paths_.size()));
     for (const std::string& file : files) {
@@ -120,7 +120,7 @@ Image8 ImageFolder::image(int64_t index) const {
   }
   // Decoded outside the lock; two threads may decode the same file at once, harmlessly.
   Image8 decoded = load_image(paths_[index], options_.channels, options_.crop_height, options_.crop_width,
-                              options_.height, options_.width);
+                              options_.height, options_.width, options_.limits);
   if (options_.cache) {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     if (!cache_[index]) cache_[index] = std::make_shared<const Image8>(decoded);
@@ -172,7 +172,7 @@ std::vector<std::string> image_files_under(const std::string& folder) {
   std::vector<std::string> paths;
   for (const fs::directory_entry& entry : fs::recursive_directory_iterator(folder))
     if (is_image_file(entry)) paths.push_back(entry.path().string());
-  if (paths.empty()) fail("image_files_under: ", folder, ": no image files (.pgm .ppm .pnm .png .jpg .jpeg .bmp)");
+  if (paths.empty()) fail("image_files_under: ", folder, ": no image files (.pgm .ppm .pnm .png .jpg .jpeg)");
   std::sort(paths.begin(), paths.end());
   return paths;
 }

@@ -7,8 +7,9 @@
 // Identities are the sub-folders' names in sorted (byte) order and get labels 0..K−1; within
 // an identity, image files in sorted order. LFW's pairs files refer to an image as
 // (identity, n) with n 1-based: the n-th image of that identity in this order (path()).
-// Image files are those ending in .pgm .ppm .pnm .png .jpg .jpeg .bmp (any case); other
-// files and hidden entries are skipped, a folder of none is an error.
+// Image files are those ending in .pgm .ppm .pnm .png .jpg .jpeg (any case: the formats
+// data/image.h decodes); other files and hidden entries are skipped, a folder of none is an
+// error.
 //
 // Each get() decodes its file (data/image.h), converts it to the asked channel count, crops
 // the centre window when asked (crop_center: the face of an in-the-wild frame) and resizes
@@ -35,6 +36,7 @@ struct ImageFolderOptions {
   int64_t height = 0, width = 0;        // resize on load; 0 × 0: keep each image's own size
   std::vector<std::string> identities = {};  // the identities to include (any order); empty: all
   bool cache = false;                   // keep the decoded, resized bytes in memory
+  DecodeLimits limits = {};             // the pixel budget of each file (data/image.h)
 };
 
 class ImageFolder : public Dataset {
@@ -82,11 +84,12 @@ class ImageFolder : public Dataset {
 };
 
 // Image files given by path (label 0), decoded like an ImageFolder's: `channels`, the centre
-// crop_height × crop_width (0 × 0: none), resized to height × width, byte / 255.
+// crop_height × crop_width (0 × 0: none), resized to height × width, byte / 255, each file
+// within the pixel budget `limits`.
 class ImageList : public Dataset {
  public:
   ImageList(std::vector<std::string> paths, int64_t channels, int64_t height, int64_t width,
-            int64_t crop_height = 0, int64_t crop_width = 0);
+            int64_t crop_height = 0, int64_t crop_width = 0, DecodeLimits limits = {});
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   Sample get(int64_t index) const override;
   int64_t num_classes() const override { return 1; }
@@ -95,12 +98,13 @@ class ImageList : public Dataset {
  private:
   std::vector<std::string> paths_;
   int64_t channels_, height_, width_, crop_height_, crop_width_;
+  DecodeLimits limits_;
 };
 
-// What ImageFolder and ImageList do to one file: decode_image to `channels`, crop_center
-// when crop_height > 0, resize_bilinear when height > 0. Errors name the file.
+// What ImageFolder and ImageList do to one file: decode_image to `channels` within `limits`,
+// crop_center when crop_height > 0, resize_bilinear when height > 0. Errors name the file.
 Image8 load_image(const std::string& path, int64_t channels, int64_t crop_height, int64_t crop_width,
-                  int64_t height, int64_t width);
+                  int64_t height, int64_t width, const DecodeLimits& limits = {});
 
 // Whether a file name ends in one of the image extensions above (any case) and is not hidden.
 bool is_image_path(const std::string& path);

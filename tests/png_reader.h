@@ -1,5 +1,5 @@
 // tests/png_reader.h — a PNG read back into memory, so a test can look at the pixels a plot
-// wrote. Decoding is data/image.h's (stb_image, compiled once in the library).
+// wrote. Decoding is data/image.h's (libpng).
 #pragma once
 #include <doctest/doctest.h>
 
@@ -22,7 +22,7 @@ struct Image {
   }
 };
 
-// Throws, naming the file and stb_image's reason, when it cannot be read.
+// Throws, naming the file and libpng's reason, when it cannot be read.
 inline Image read_png(const std::string& path) {
   Image image;
   image.planes = decode_image(path, 3);

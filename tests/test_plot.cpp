@@ -1,4 +1,4 @@
-// tests/test_plot.cpp — plots written as PNG and read back (stb_image): the size, the
+// tests/test_plot.cpp — plots written as PNG and read back (data/image.h): the size, the
 // background, and the colour of the pixels where a point, a line, a ray, text or a class
 // feature must land; the tick rule; and the errors of bad input.
 #include <doctest/doctest.h>
