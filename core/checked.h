@@ -36,11 +36,16 @@ inline std::string factors_text(const int64_t* begin, const int64_t* end) {
 // The product of `count` factors; margin::Error naming `what` for a negative factor or an
 // overflow of int64_t.
 inline int64_t checked_product(const int64_t* factors, size_t count, std::string_view what) {
-  int64_t product = 1;
+  bool zero = false;
   for (size_t i = 0; i < count; ++i) {
     if (factors[i] < 0)
       fail(what, ": negative size ", factors[i], " in ", detail::factors_text(factors, factors + count));
-    if (factors[i] != 0 && product > std::numeric_limits<int64_t>::max() / factors[i])
+    zero = zero || factors[i] == 0;
+  }
+  if (zero) return 0;  // whatever the other factors
+  int64_t product = 1;
+  for (size_t i = 0; i < count; ++i) {
+    if (product > std::numeric_limits<int64_t>::max() / factors[i])
       fail(what, ": ", detail::factors_text(factors, factors + count), " overflows a 64-bit count");
     product *= factors[i];
   }

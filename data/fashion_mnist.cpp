@@ -1,17 +1,22 @@
-// data/fashion_mnist.cpp — loading the Fashion-MNIST IDX pair into a GreyImageDataset.
+// data/fashion_mnist.cpp — loading the Fashion-MNIST IDX pair into a GreyImageDataset: the
+// images must be 28×28 and as many as the labels (errors name the file).
 #include "data/fashion_mnist.h"
 
+#include "core/checked.h"
 #include "data/idx.h"
 
 namespace margin {
+
+static constexpr int64_t kFashionMnistSize = 28;  // every image is 28×28
 
 GreyImageDataset::GreyImageDataset(std::vector<uint8_t> pixels, std::vector<uint8_t> labels,
                                    int64_t height, int64_t width, int64_t num_classes)
     : pixels_(std::move(pixels)), labels_(std::move(labels)), height_(height), width_(width),
       num_classes_(num_classes) {
-  if (static_cast<int64_t>(pixels_.size()) != size() * height_ * width_)
+  int64_t expected = checked_product({size(), height_, width_}, "GreyImageDataset: labels × height × width");
+  if (static_cast<int64_t>(pixels_.size()) != expected)
     fail("GreyImageDataset: ", pixels_.size(), " pixels for ", size(), " labels of ", height_, "×",
-         width_, " images (expected ", size() * height_ * width_, ")");
+         width_, " images (expected ", expected, ")");
 }
 
 Sample GreyImageDataset::get(int64_t index) const {
@@ -30,10 +35,14 @@ Sample GreyImageDataset::get(int64_t index) const {
 
 std::shared_ptr<GreyImageDataset> load_fashion_mnist(const std::string& dir, bool train) {
   std::string prefix = dir + (train ? "/train" : "/t10k");
-  IdxImagesAndLabels pair = read_idx_images_and_labels(prefix + "-images-idx3-ubyte.gz",
-                                                       prefix + "-labels-idx1-ubyte.gz", 10);
+  const std::string images_path = prefix + "-images-idx3-ubyte.gz";
+  IdxImagesAndLabels pair = read_idx_images_and_labels(images_path, prefix + "-labels-idx1-ubyte.gz", 10);
+  const int64_t height = pair.images.dims[1], width = pair.images.dims[2];
+  if (height != kFashionMnistSize || width != kFashionMnistSize)
+    fail("fashion-mnist: ", images_path, ": images of ", height, "×", width, " (expected ", kFashionMnistSize,
+         "×", kFashionMnistSize, ")");
   return std::make_shared<GreyImageDataset>(std::move(pair.images.values), std::move(pair.labels.values),
-                                            pair.images.dims[1], pair.images.dims[2], 10);
+                                            height, width, 10);
 }
 
 const std::vector<std::string>& fashion_mnist_class_names() {

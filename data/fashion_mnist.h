@@ -27,7 +27,8 @@ class GreyImageDataset : public Dataset {
   int64_t height_, width_, num_classes_;
 };
 
-// The training split (train = true) or the test split from `dir`.
+// The training split (train = true) or the test split from `dir`: images other than 28×28,
+// or not as many as the labels, are an error naming the file.
 std::shared_ptr<GreyImageDataset> load_fashion_mnist(const std::string& dir = kFashionMnistDir,
                                                      bool train = true);
 

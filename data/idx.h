@@ -2,9 +2,15 @@
 // magic number (two zero bytes, an element type, the number of dimensions), one uint32 per
 // dimension, then the elements in row-major order.
 //
-// Files are read through zlib, which reads gzip'd and plain files alike. Every problem
-// (missing file, corrupt or truncated gzip, wrong magic, too few or too many bytes) throws
-// margin::Error naming the file. Left out: element types other than uint8, and writing.
+// Files are read through zlib, which reads gzip'd and plain files alike. The header comes
+// first: the magic, then the dimensions, multiplied without overflow (core/checked.h). Then
+// the data, never more than the header declares plus one byte: a plain file's size is
+// compared with the declared size before anything is read, and a gzip stream is inflated
+// only that far, so a gzip bomb stops at the declared size ("bytes past the declared …").
+// Memory grows with the bytes that arrive, not with what a header claims. Every problem
+// (missing file, corrupt or truncated gzip, wrong magic, dimensions that overflow, too few or
+// too many bytes) throws margin::Error naming the file. Left out: element types other than
+// uint8, and writing.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -21,8 +27,10 @@ struct IdxArray {
 inline constexpr uint32_t kIdxImagesMagic = 2051;
 inline constexpr uint32_t kIdxLabelsMagic = 2049;
 
-// All bytes of a file, gunzipped when it is gzip'd.
-std::vector<uint8_t> read_file_bytes(const std::string& path);
+// All bytes of a file, gunzipped when it is gzip'd; more than `max_bytes` (gunzipped) is an
+// error naming the file, found after reading max_bytes + 1 bytes and no more.
+inline constexpr int64_t kReadFileMaxBytes = int64_t(1) << 32;
+std::vector<uint8_t> read_file_bytes(const std::string& path, int64_t max_bytes = kReadFileMaxBytes);
 
 // Reads an IDX file whose magic number must be `expected_magic` (uint8 elements).
 IdxArray read_idx(const std::string& path, uint32_t expected_magic);

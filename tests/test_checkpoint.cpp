@@ -1,6 +1,11 @@
 // tests/test_checkpoint.cpp — checkpoints round-trip a model, its buffers, the optimizer's
 // velocities and the training position bit for bit; every kind of bad file is refused with a
-// message naming the file and the problem, and a failed load or save changes nothing.
+// message naming the file and the problem (a hostile shape names the tensor), and a failed
+// load or save changes nothing.
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -165,6 +170,91 @@ TEST_CASE("Bad files are refused with the file and the problem named, nothing is
 
   // None of the failures above wrote into the model.
   CHECK(target->parameters()[0].to_vector() == before);
+}
+
+// `bytes` with the CRC-32 at its end recomputed, as a writer of a hostile file would.
+Bytes with_checksum(Bytes bytes) {
+  uint32_t crc = static_cast<uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size() - 4)));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  return bytes;
+}
+
+// Where the rank (u32) of the stored tensor `name` is: after its name and dtype byte.
+size_t rank_offset(const Bytes& bytes, const std::string& name) {
+  std::string key(4, '\0');
+  uint32_t length = static_cast<uint32_t>(name.size());
+  std::memcpy(key.data(), &length, 4);
+  key += name;
+  auto found = std::search(bytes.begin(), bytes.end(), key.begin(), key.end());
+  REQUIRE(found != bytes.end());
+  return static_cast<size_t>(found - bytes.begin()) + key.size() + 1;
+}
+
+TEST_CASE("A stored shape that overflows, is negative, has too many dimensions or outruns the body is refused, naming the tensor") {
+  TempDir dir("ckpt_shapes");
+  auto model = make_model(1);
+  std::string good = dir.file("good.ckpt");
+  save_checkpoint(good, *model, nullptr, TrainingState{1, 10, {}});
+  const Bytes bytes = read_bytes(good);
+  const size_t rank_at = rank_offset(bytes, "0.weight");
+  uint32_t rank = 0;
+  std::memcpy(&rank, bytes.data() + rank_at, 4);
+  REQUIRE(rank == 2);
+  int64_t stored[2];
+  std::memcpy(stored, bytes.data() + rank_at + 4, 16);
+  REQUIRE(stored[0] == 6);
+  REQUIRE(stored[1] == 4);
+
+  auto target = make_model(2);
+  std::vector<double> before = target->parameters()[0].to_vector();
+  // The file with 0.weight's shape replaced (the data stays where it was), checksum redone.
+  auto load_with_shape = [&](int64_t rows, int64_t columns, const std::string& name) {
+    Bytes patched = bytes;
+    std::memcpy(patched.data() + rank_at + 4, &rows, 8);
+    std::memcpy(patched.data() + rank_at + 12, &columns, 8);
+    std::string path = dir.file(name);
+    write_bytes(path, with_checksum(patched));
+    return error_of([&] { load_checkpoint(path, *target, nullptr); });
+  };
+  std::string prefix = "load_checkpoint: '" + dir.file("elements.ckpt") + "': ";
+  CHECK(load_with_shape(int64_t(1) << 62, 4, "elements.ckpt") ==
+        prefix + "tensor '0.weight' of shape [4611686018427387904, 4]: 4611686018427387904×4 overflows a 64-bit count");
+  prefix = "load_checkpoint: '" + dir.file("bytes.ckpt") + "': ";
+  CHECK(load_with_shape(int64_t(1) << 61, 1, "bytes.ckpt") ==
+        prefix + "tensor '0.weight' of float32 values: 2305843009213693952×4 overflows a 64-bit count");
+  prefix = "load_checkpoint: '" + dir.file("negative.ckpt") + "': ";
+  CHECK(load_with_shape(-6, 4, "negative.ckpt") ==
+        prefix + "tensor '0.weight' has size -6 in dimension 0 of [-6, 4] (expected sizes ≥ 0)");
+  // Both negative: the product would be positive, the check is per size.
+  prefix = "load_checkpoint: '" + dir.file("negatives.ckpt") + "': ";
+  CHECK(load_with_shape(-6, -4, "negatives.ckpt") ==
+        prefix + "tensor '0.weight' has size -6 in dimension 0 of [-6, -4] (expected sizes ≥ 0)");
+  // 2⁴⁰ × 4 × 4 bytes: no overflow, but far more than the file holds.
+  std::string message = load_with_shape(int64_t(1) << 40, 4, "outruns.ckpt");
+  CHECK(contains(message, "load_checkpoint: '" + dir.file("outruns.ckpt") +
+                              "': tensor '0.weight' float32 [1099511627776, 4] needs 17592186044416 bytes but only "));
+  CHECK(contains(message, " are left in the body"));
+
+  Bytes ranked = bytes;
+  uint32_t nine = 9;
+  std::memcpy(ranked.data() + rank_at, &nine, 4);
+  std::string path = dir.file("rank.ckpt");
+  write_bytes(path, with_checksum(ranked));
+  CHECK(error_of([&] { load_checkpoint(path, *target, nullptr); }) ==
+        "load_checkpoint: '" + path + "': tensor '0.weight' has 9 dimensions (expected at most 8)");
+
+  // A body length of 2⁶⁴ − 1: header + body + checksum would wrap around to 23 bytes.
+  Bytes wrapped = bytes;
+  uint64_t body_length = ~uint64_t(0);
+  std::memcpy(wrapped.data() + 12, &body_length, 8);
+  path = dir.file("wrapped.ckpt");
+  write_bytes(path, with_checksum(wrapped));
+  CHECK(error_of([&] { load_checkpoint(path, *target, nullptr); }) ==
+        "load_checkpoint: '" + path + "': truncated: " + std::to_string(bytes.size()) +
+            " bytes, the header announces a body of " + std::to_string(body_length));
+
+  CHECK(target->parameters()[0].to_vector() == before);  // nothing was loaded
 }
 
 TEST_CASE("Mismatched shapes, dtypes and tensor sets are named") {

@@ -1,5 +1,7 @@
 // tests/test_data.cpp — the IDX reader on the real Fashion-MNIST files and on files written
-// here (gzip'd and plain, whole and broken), the transforms on tiny images worked by hand,
+// here (gzip'd and plain, whole and broken, hostile: dimensions that overflow, a terabyte
+// declared in a tiny file, a gzip stream inflating past its header's size, Fashion-MNIST
+// files of the wrong image size), the transforms on tiny images worked by hand,
 // and the DataLoader's promises: every sample once per epoch, order fixed by (seed, epoch),
 // the same batches for any number of workers, errors carried from workers to the caller.
 #include <doctest/doctest.h>
@@ -7,6 +9,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -194,6 +197,82 @@ TEST_CASE("broken IDX files: each error names the file and the problem") {
   write_gzip(bad_label, idx_bytes(kIdxLabelsMagic, {3}, {0, 7, 1}));
   CHECK(error_of([&] { read_idx_images_and_labels(images_path, bad_label, 3); }) ==
         "idx: " + bad_label + ": label 7 at index 1 is out of range (expected 0..2)");
+}
+
+TEST_CASE("IDX dimensions whose product overflows are refused, naming the file") {
+  TempDir dir("idx_overflow");
+  std::string plain = dir.file("overflow");
+  write_plain(plain, idx_bytes(kIdxImagesMagic, {4294967295u, 4294967295u, 4294967295u}, {1, 2, 3}));
+  CHECK(error_of([&] { read_idx(plain, kIdxImagesMagic); }) ==
+        "idx: " + plain + ": dims: 4294967295×4294967295×4294967295 overflows a 64-bit count");
+  std::string gzipped = dir.file("overflow.gz");
+  write_gzip(gzipped, idx_bytes(kIdxImagesMagic, {65536, 65536, 4294967295u}, {}));
+  CHECK(error_of([&] { read_idx(gzipped, kIdxImagesMagic); }) ==
+        "idx: " + gzipped + ": dims: 65536×65536×4294967295 overflows a 64-bit count");
+}
+
+TEST_CASE("an IDX header declaring 2^40 bytes in a tiny file fails at once, naming the file, plain or gzip'd") {
+  TempDir dir("idx_declares_more");
+  // 2²⁰ images of 1024×1024: a terabyte declared, three bytes there. Nothing of the declared
+  // size is allocated (a bare bad_alloc would escape error_of and fail the test).
+  std::vector<uint8_t> bytes = idx_bytes(kIdxImagesMagic, {1u << 20, 1024, 1024}, {7, 8, 9});
+  write_plain(dir.file("huge"), bytes);
+  write_gzip(dir.file("huge.gz"), bytes);
+  for (const std::string name : {"huge", "huge.gz"}) {
+    CAPTURE(name);
+    std::string path = dir.file(name);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(error_of([&] { read_idx(path, kIdxImagesMagic); }) ==
+          "idx: " + path + ": truncated: 3 bytes of data for dims [1048576, 1024, 1024], expected 1099511627776");
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  }
+}
+
+TEST_CASE("a gzip'd IDX that inflates past its header's size stops there, naming the file") {
+  TempDir dir("idx_bomb");
+  // The header declares 3 images of 2×3 (18 bytes); the stream goes on with 16 MiB of zeros,
+  // and is then cut short. A reader that inflated everything would meet the cut and call the
+  // stream truncated; one that stops at the declared size + 1 byte never gets there.
+  std::vector<uint8_t> inflated = idx_bytes(kIdxImagesMagic, {3, 2, 3}, tiny_pixels());
+  inflated.resize(inflated.size() + (16 << 20), 0);
+  write_gzip(dir.file("whole.gz"), inflated);
+  std::vector<uint8_t> compressed = read_raw(dir.file("whole.gz"));
+  std::string bomb = dir.file("bomb.gz");
+  write_plain(bomb, std::vector<uint8_t>(compressed.begin(), compressed.begin() + compressed.size() / 2));
+  std::string expected = "idx: " + bomb +
+                         ": bytes past the declared 18 bytes of data for dims [3, 2, 3] (the gzip stream inflates to "
+                         "more; read no further)";
+  CHECK(error_of([&] { read_idx(bomb, kIdxImagesMagic); }) == expected);
+  std::string whole = dir.file("whole.gz");
+  CHECK(error_of([&] { read_idx(whole, kIdxImagesMagic); }) ==
+        "idx: " + whole +
+            ": bytes past the declared 18 bytes of data for dims [3, 2, 3] (the gzip stream inflates to more; read no "
+            "further)");
+  // read_file_bytes stops one byte past its limit in the same way.
+  CHECK(error_of([&] { read_file_bytes(bomb, 1000); }) ==
+        "idx: " + bomb + ": longer than the limit of 1000 bytes once gunzipped (read no further)");
+  CHECK(read_file_bytes(whole).size() == inflated.size());
+}
+
+TEST_CASE("Fashion-MNIST-shaped files of 27×28 images, or not as many images as labels, are refused") {
+  TempDir dir("fmnist_shapes");
+  auto write_split = [&](const std::string& split, std::vector<uint32_t> image_dims, uint32_t labels) {
+    std::vector<uint8_t> pixels(image_dims[0] * image_dims[1] * image_dims[2], 128);
+    write_gzip(dir.file(split + "-images-idx3-ubyte.gz"), idx_bytes(kIdxImagesMagic, image_dims, pixels));
+    write_gzip(dir.file(split + "-labels-idx1-ubyte.gz"), idx_bytes(kIdxLabelsMagic, {labels}, std::vector<uint8_t>(labels, 3)));
+  };
+  write_split("train", {2, 27, 28}, 2);
+  write_split("t10k", {3, 28, 28}, 2);
+  CHECK(error_of([&] { load_fashion_mnist(dir.path.string(), true); }) ==
+        "fashion-mnist: " + dir.file("train-images-idx3-ubyte.gz") + ": images of 27×28 (expected 28×28)");
+  CHECK(error_of([&] { load_fashion_mnist(dir.path.string(), false); }) ==
+        "idx: " + dir.file("t10k-images-idx3-ubyte.gz") + " holds 3 images but " + dir.file("t10k-labels-idx1-ubyte.gz") +
+            " holds 2 labels (expected the same count)");
+  write_split("t10k", {2, 28, 28}, 2);  // the right shape loads
+  std::shared_ptr<GreyImageDataset> test = load_fashion_mnist(dir.path.string(), false);
+  CHECK(test->size() == 2);
+  CHECK(test->get(1).shape() == Shape{1, 28, 28});
+  CHECK(test->get(1).label == 3);
 }
 
 // 1 channel, 2×3: pixels 1..6, to follow transforms by hand.

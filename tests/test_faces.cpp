@@ -2,7 +2,9 @@
 // (train/faces.cpp, face_model.cpp, face_eval.cpp), on a synthetic identity-per-folder set in a temp folder: a
 // short training run leaves a model folder that loads back to the same network; flip
 // embeddings are e(x) + e(mirror x); pair scores are the cosines of the embeddings; the
-// embeddings file reads back; model.txt errors name the file; a run stopped and resumed
+// embeddings file reads back, and a hostile one fails before allocating; a failed write of it
+// leaves no partial file; model.txt errors name the file (and the key, the value and what was
+// expected for a size that is not a positive integer); a run stopped and resumed
 // ends where the uninterrupted one does.
 #include <doctest/doctest.h>
 
@@ -313,6 +315,130 @@ TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path
   write_bytes(dir.file("other.bin"), "PNG, not embeddings, but long enough for a header");
   CHECK(error_of([&] { load_embeddings(dir.file("other.bin")); }).find("not an embeddings file") != std::string::npos);
   CHECK(error_of([&] { save_embeddings(dir.file("x"), {"one"}, rows); }).find("for 1 paths") != std::string::npos);
+}
+
+TEST_CASE("the embeddings file: a header declaring more values than the file holds fails before allocating") {
+  TempDir dir("faces_embeddings_sizes");
+  // A 28-byte header alone: magic, version 1, N, d.
+  auto header = [](int64_t count, int64_t dim) {
+    std::string bytes = "MARGINEM";
+    uint32_t version = 1;
+    bytes.append(reinterpret_cast<const char*>(&version), 4);
+    bytes.append(reinterpret_cast<const char*>(&count), 8);
+    bytes.append(reinterpret_cast<const char*>(&dim), 8);
+    return bytes;
+  };
+  // 2²⁰ × 2²⁰ = 2⁴⁰ values, 4 TiB declared: compared with the file's size, never allocated (a
+  // bare bad_alloc would escape error_of and fail the test).
+  std::string huge = dir.file("huge.bin");
+  write_bytes(huge, header(int64_t(1) << 20, int64_t(1) << 20));
+  CHECK(error_of([&] { load_embeddings(huge); }) ==
+        "load_embeddings: " + huge + ": truncated: expected 1048576×1048576 float32 values after the header");
+  std::string overflow = dir.file("overflow.bin");
+  write_bytes(overflow, header(int64_t(1) << 62, 4));
+  CHECK(error_of([&] { load_embeddings(overflow); }) ==
+        "load_embeddings: " + overflow +
+            ": 4611686018427387904×4 float32: 4611686018427387904×4×4 overflows a 64-bit count");
+  std::string negative = dir.file("negative.bin");
+  write_bytes(negative, header(-2, 4));
+  CHECK(error_of([&] { load_embeddings(negative); }) ==
+        "load_embeddings: " + negative + ": -2×4 float32: negative size -2 in -2×4×4");
+  std::string no_dim = dir.file("no_dim.bin");
+  write_bytes(no_dim, header(3, 0));
+  CHECK(error_of([&] { load_embeddings(no_dim); }) ==
+        "load_embeddings: " + no_dim + ": embedding size 0 (expected at least 1)");
+  std::string longer = dir.file("longer.bin");
+  write_bytes(longer, header(1, 2) + std::string(12, '\0'));
+  CHECK(error_of([&] { load_embeddings(longer); }) == "load_embeddings: " + longer + ": 4 bytes past the 1×2 values");
+  std::string empty = dir.file("empty.bin");
+  write_bytes(empty, header(0, 5));
+  CHECK(load_embeddings(empty).shape() == Shape{0, 5});
+}
+
+TEST_CASE("save_embeddings: a failed write is an error naming the file and leaves no partial file") {
+  TempDir dir("faces_embeddings_write");
+  Generator gen(1);
+  Tensor rows = Tensor::randn({3, 4}, gen, DType::F32, kCPU);
+  const std::vector<std::string> paths = {"a.pgm", "b.pgm", "c.pgm"};
+
+  std::string nowhere = dir.file("no/such/dir/e");
+  CHECK(error_of([&] { save_embeddings(nowhere, paths, rows); }) ==
+        "save_embeddings: cannot write " + nowhere + ".bin: creating " + nowhere +
+            ".bin.tmp failed: No such file or directory");
+  CHECK(!std::filesystem::exists(nowhere + ".bin"));
+
+  // A full disk: the temporary is a link to /dev/full, so every write to it fails.
+  if (std::filesystem::exists("/dev/full")) {
+    std::string out = dir.file("full");
+    std::filesystem::create_symlink("/dev/full", out + ".bin.tmp");
+    CHECK(error_of([&] { save_embeddings(out, paths, rows); }) ==
+          "save_embeddings: cannot write " + out + ".bin: writing " + out + ".bin.tmp failed: No space left on device");
+    CHECK(!std::filesystem::exists(out + ".bin"));
+    CHECK(!std::filesystem::is_symlink(out + ".bin.tmp"));
+    CHECK(!std::filesystem::exists(out + ".csv"));
+  }
+
+  // A failed write leaves the previous file whole: the .csv cannot be written (a directory is
+  // in the way of its temporary; root ignores permissions), the old .csv stays as it was.
+  std::string out = dir.file("e");
+  save_embeddings(out, paths, rows);
+  std::string csv_before = file_text(out + ".csv");
+  std::filesystem::create_directory(out + ".csv.tmp");
+  Tensor other = Tensor::randn({3, 4}, gen, DType::F32, kCPU);
+  CHECK(error_of([&] { save_embeddings(out, paths, other); }).starts_with("save_embeddings: cannot write " + out + ".csv: creating " +
+                                                                          out + ".csv.tmp failed: "));
+  CHECK(file_text(out + ".csv") == csv_before);
+  CHECK(max_difference(load_embeddings(out + ".bin"), other) == 0.0);  // the .bin was written whole
+}
+
+TEST_CASE("model.txt: a size that is not a positive integer names the file, the key, the value and what was expected") {
+  TempDir dir("faces_config_integers");
+  FaceModelConfig config = tiny_model_config(8, 3);
+  config.margin = 0.35;
+  config.crop_height = 20;
+  config.crop_width = 18;
+  save_model_config(dir.file("model.txt"), config);
+  const std::string text = file_text(dir.file("model.txt"));
+  // model.txt with the line "key = <old>" replaced by "key = <value>"; returns the error.
+  auto error_with = [&](const std::string& key, const std::string& value) {
+    std::string line = "\n" + key + " = ";
+    size_t at = text.find(line);
+    REQUIRE(at != std::string::npos);
+    at += line.size();
+    std::string changed = text.substr(0, at) + value + text.substr(text.find('\n', at));
+    std::string path = dir.file("bad.txt");
+    write_bytes(path, changed);
+    return error_of([&] { load_model_config(path); });
+  };
+  const std::string prefix = "load_model_config: " + dir.file("bad.txt") + ": ";
+  CHECK(error_with("emb_dim", "8") == "");  // the unchanged value reads back
+  CHECK(error_with("emb_dim", "16.9") == prefix + "emb_dim = '16.9' is not an integer (expected a positive integer)");
+  CHECK(error_with("emb_dim", "1e30") == prefix + "emb_dim = '1e30' is not an integer (expected a positive integer)");
+  CHECK(error_with("emb_dim", "-3") == prefix + "emb_dim = '-3' is not positive (expected a positive integer)");
+  CHECK(error_with("emb_dim", "0") == prefix + "emb_dim = '0' is not positive (expected a positive integer)");
+  CHECK(error_with("emb_dim", "12abc") == prefix + "emb_dim = '12abc' is not an integer (expected a positive integer)");
+  CHECK(error_with("emb_dim", "+12") == prefix + "emb_dim = '+12' is not an integer (expected a positive integer)");
+  CHECK(error_with("emb_dim", "99999999999999999999") ==
+        prefix + "emb_dim = '99999999999999999999' is out of range of a 64-bit integer (expected a positive integer)");
+  CHECK(error_with("channels", "1.5") == prefix + "channels = '1.5' is not an integer (expected a positive integer)");
+  CHECK(error_with("classes", "-3") == prefix + "classes = '-3' is not positive (expected a positive integer)");
+  CHECK(error_with("classes", "1e3") == prefix + "classes = '1e3' is not an integer (expected a positive integer)");
+  CHECK(error_with("widths", "4,8.5") ==
+        prefix + "widths = '4,8.5': '8.5' is not an integer (expected positive integers, comma-separated)");
+  CHECK(error_with("widths", "4,,8") == prefix + "widths = '4,,8': '' is not an integer (expected positive integers, comma-separated)");
+  CHECK(error_with("widths", "4,8,") == prefix + "widths = '4,8,': '' is not an integer (expected positive integers, comma-separated)");
+  CHECK(error_with("widths", "4,-8") == prefix + "widths = '4,-8': '-8' is not positive (expected positive integers, comma-separated)");
+  CHECK(error_with("input", "12x10.5") ==
+        prefix + "input: '12x10.5' is not a size: the width '10.5' is not an integer (expected HxW, two positive integers, e.g. 96x84)");
+  CHECK(error_with("input", "1e30x10") ==
+        prefix + "input: '1e30x10' is not a size: the height '1e30' is not an integer (expected HxW, two positive integers, e.g. 96x84)");
+  CHECK(error_with("input", "-12x10") ==
+        prefix + "input: '-12x10' is not a size: the height '-12' is not positive (expected HxW, two positive integers, e.g. 96x84)");
+  CHECK(error_with("crop", "20x99999999999999999999") ==
+        prefix + "crop: '20x99999999999999999999' is not a size: the width '99999999999999999999' is out of range of a 64-bit "
+                 "integer (expected HxW, two positive integers, e.g. 96x84)");
+  CHECK(error_with("crop", "0x18") ==
+        prefix + "crop: '0x18' is not a size: the height '0' is not positive (expected HxW, two positive integers, e.g. 96x84)");
 }
 
 TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the file") {

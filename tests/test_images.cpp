@@ -412,7 +412,13 @@ TEST_CASE("the pixel budget: a header declaring 65536×65536 is refused before a
   write_bytes(dir.file("small.pgm"), pgm(5, 4, grey));
   REQUIRE(stbi_write_png(dir.file("small.png").c_str(), 5, 4, 1, grey.data(), 5));
   REQUIRE(stbi_write_jpg(dir.file("small.jpg").c_str(), 5, 4, 3, rgb.data(), 95));
-  for (const auto& [file, values] : std::vector<std::pair<std::string, int64_t>>{{"small.pgm", 20}, {"small.png", 20}, {"small.jpg", 60}}) {
+  struct Case {
+    std::string file;
+    int64_t values;
+  };
+  for (const Case& c : std::vector<Case>{{"small.pgm", 20}, {"small.png", 20}, {"small.jpg", 60}}) {
+    const std::string& file = c.file;
+    const int64_t values = c.values;
     CAPTURE(file);
     std::string path = dir.file(file);
     CHECK(decode_image(path, 1, {.max_values = values}).pixels.size() == 20);

@@ -1,5 +1,8 @@
 // train/checkpoint.cpp — the checkpoint format of train/checkpoint.h: a byte writer and a
-// bounds-checked reader, the atomic file write, and the validate-then-copy load.
+// bounds-checked reader, the atomic file write, and the validate-then-copy load. A stored
+// shape is checked before its data is taken: at most 8 dimensions, none negative, the
+// element and byte counts multiplied without overflow (core/checked.h) and no more than the
+// body still holds.
 #include "train/checkpoint.h"
 
 #include <zlib.h>
@@ -14,6 +17,7 @@
 #include <set>
 
 #include "core/atomic_file.h"
+#include "core/checked.h"
 
 namespace margin {
 
@@ -25,6 +29,7 @@ namespace {
 constexpr char kMagic[8] = {'M', 'A', 'R', 'G', 'I', 'N', 'C', 'K'};
 constexpr size_t kHeaderBytes = 8 + 4 + 8;  // magic, version, body length
 constexpr size_t kChecksumBytes = 4;
+constexpr uint32_t kMaxStoredRank = 8;  // more dimensions than any tensor margin saves
 
 using Bytes = std::vector<char>;
 
@@ -91,6 +96,7 @@ class Reader {
     return data;
   }
   bool done() const { return at_ == end_; }
+  size_t left() const { return end_ - at_; }
 
  private:
   const std::string& path_;
@@ -202,6 +208,8 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
     corrupt("unsupported format version ", version, " (this build reads version ",
             kCheckpointVersion, ")");
   uint64_t body_length = header.get<uint64_t>("body length");
+  if (body_length > bytes.size())  // before the sum below, which could wrap around
+    corrupt("truncated: ", bytes.size(), " bytes, the header announces a body of ", body_length);
   uint64_t expected_size = kHeaderBytes + body_length + kChecksumBytes;
   if (bytes.size() < expected_size)
     corrupt("truncated: ", bytes.size(), " bytes, the header announces ", expected_size);
@@ -235,11 +243,23 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
       corrupt("tensor '", name, "' has unknown dtype code ", int(dtype_code));
     StoredTensor entry{static_cast<DType>(dtype_code), {}, nullptr};
     uint32_t ndim = body.get<uint32_t>("a rank");
-    for (uint32_t d = 0; d < ndim; ++d) {
-      entry.shape.push_back(body.get<int64_t>("a size"));
-      if (entry.shape.back() < 0) corrupt("tensor '", name, "' has a negative size");
-    }
-    entry.data = body.take(shape_numel(entry.shape) * dtype_size(entry.dtype), name.c_str());
+    if (ndim > kMaxStoredRank)
+      corrupt("tensor '", name, "' has ", ndim, " dimensions (expected at most ", kMaxStoredRank, ")");
+    for (uint32_t d = 0; d < ndim; ++d) entry.shape.push_back(body.get<int64_t>("a size"));
+    for (uint32_t d = 0; d < ndim; ++d)
+      if (entry.shape[d] < 0)
+        corrupt("tensor '", name, "' has size ", entry.shape[d], " in dimension ", d, " of ",
+                shape_str(entry.shape), " (expected sizes ≥ 0)");
+    // The declared bytes, counted without overflow and compared with what the body still
+    // holds before the data is taken.
+    const std::string what = "load_checkpoint: '" + path + "': tensor '" + name + "'";
+    int64_t numel = checked_product(entry.shape, what + " of shape " + shape_str(entry.shape));
+    int64_t byte_count = checked_product({numel, static_cast<int64_t>(dtype_size(entry.dtype))},
+                                         what + " of " + dtype_name(entry.dtype) + " values");
+    if (static_cast<uint64_t>(byte_count) > body.left())
+      corrupt("tensor '", name, "' ", dtype_name(entry.dtype), " ", shape_str(entry.shape), " needs ", byte_count,
+              " bytes but only ", body.left(), " are left in the body");
+    entry.data = body.take(static_cast<size_t>(byte_count), name.c_str());
     if (!stored.emplace(name, entry).second) corrupt("tensor '", name, "' is stored twice");
   }
   if (!body.done()) corrupt("bytes left over after the last tensor");

@@ -22,8 +22,9 @@
 // Saving writes "<path>.tmp" in the same directory, fsyncs it, renames it over `path` and
 // fsyncs the directory: a crash or a failed write leaves the previous file whole. (Two
 // processes saving to one path at once would share the temporary: don't.)
-// Loading checks everything before it writes anything: size, magic, version, checksum, then
-// that the stored tensors are exactly the expected ones (no missing, no extra) with equal
+// Loading checks everything before it writes anything: size, magic, version, checksum, each
+// stored shape (at most 8 dimensions, none negative, a byte count that neither overflows nor
+// runs past the body; errors name the tensor), then that the stored tensors are exactly the expected ones (no missing, no extra) with equal
 // dtypes and shapes; only then are the values copied, in place, into the existing tensors
 // (so every handle on them, the optimizer's included, sees the loaded values). Without an
 // optimizer, stored velocities are ignored (loading a model to evaluate it).

@@ -5,10 +5,15 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
+#include <system_error>
 
+#include "core/atomic_file.h"
 #include "core/autograd.h"
+#include "core/checked.h"
 #include "core/ops.h"
 #include "data/loader.h"
 
@@ -143,6 +148,7 @@ std::string mean_table(const std::vector<std::pair<std::string, std::vector<Face
 
 static constexpr char kEmbeddingsMagic[8] = {'M', 'A', 'R', 'G', 'I', 'N', 'E', 'M'};
 static constexpr uint32_t kEmbeddingsVersion = 1;
+static constexpr uintmax_t kEmbeddingsHeaderBytes = 8 + 4 + 8 + 8;  // magic, version, N, d
 
 void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings) {
   Tensor rows = embeddings.to(kCPU).contiguous();
@@ -150,16 +156,12 @@ void save_embeddings(const std::string& out, const std::vector<std::string>& pat
     fail("save_embeddings: ", rows.describe(), " for ", paths.size(), " paths (expected float32 [", paths.size(), ", d])");
   const int64_t count = rows.size(0), dim = rows.size(1);
   const float* values = rows.view().ptr<float>();
-  {
-    std::ofstream bin(out + ".bin", std::ios::binary | std::ios::trunc);
-    bin.write(kEmbeddingsMagic, 8);
-    bin.write(reinterpret_cast<const char*>(&kEmbeddingsVersion), 4);
-    bin.write(reinterpret_cast<const char*>(&count), 8);
-    bin.write(reinterpret_cast<const char*>(&dim), 8);
-    bin.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(count * dim * sizeof(float)));
-    if (!bin) fail("save_embeddings: cannot write ", out, ".bin");
-  }
-  std::ofstream csv(out + ".csv", std::ios::trunc);
+  std::string bin(kEmbeddingsMagic, 8);
+  bin.append(reinterpret_cast<const char*>(&kEmbeddingsVersion), 4);
+  bin.append(reinterpret_cast<const char*>(&count), 8);
+  bin.append(reinterpret_cast<const char*>(&dim), 8);
+  bin.append(reinterpret_cast<const char*>(values), static_cast<size_t>(count * dim) * sizeof(float));
+  std::ostringstream csv;
   csv.precision(9);
   csv << "path";
   for (int64_t j = 0; j < dim; ++j) csv << ",e" << j;
@@ -172,7 +174,15 @@ void save_embeddings(const std::string& out, const std::vector<std::string>& pat
     for (int64_t j = 0; j < dim; ++j) csv << ',' << values[i * dim + j];
     csv << "\n";
   }
-  if (!csv) fail("save_embeddings: cannot write ", out, ".csv");
+  auto write = [](const std::string& path, std::string_view bytes) {
+    try {
+      write_file_atomically(path, bytes);
+    } catch (const Error& e) {
+      fail("save_embeddings: cannot write ", path, ": ", e.what());
+    }
+  };
+  write(out + ".bin", bin);
+  write(out + ".csv", csv.str());
 }
 
 Tensor load_embeddings(const std::string& bin_path) {
@@ -185,16 +195,26 @@ Tensor load_embeddings(const std::string& bin_path) {
   in.read(reinterpret_cast<char*>(&version), 4);
   in.read(reinterpret_cast<char*>(&count), 8);
   in.read(reinterpret_cast<char*>(&dim), 8);
-  if (!in) fail("load_embeddings: ", bin_path, ": truncated header (expected 28 bytes)");
+  if (!in) fail("load_embeddings: ", bin_path, ": truncated header (expected ", kEmbeddingsHeaderBytes, " bytes)");
   if (std::memcmp(magic, kEmbeddingsMagic, 8) != 0) fail("load_embeddings: ", bin_path, ": not an embeddings file (no MARGINEM magic)");
   if (version != kEmbeddingsVersion)
     fail("load_embeddings: ", bin_path, ": version ", version, " (this build reads version ", kEmbeddingsVersion, ")");
-  if (count < 0 || dim < 1 || count > (int64_t(1) << 40) / dim)
-    fail("load_embeddings: ", bin_path, ": implausible shape ", count, "×", dim);
+  if (dim < 1) fail("load_embeddings: ", bin_path, ": embedding size ", dim, " (expected at least 1)");
+  // The declared values are counted without overflow and compared with the file's size
+  // before anything is allocated.
+  const std::string what = "load_embeddings: " + bin_path + ": " + std::to_string(count) + "×" + std::to_string(dim) + " float32";
+  const int64_t value_bytes = checked_product({count, dim, int64_t(sizeof(float))}, what);
+  std::error_code no_size;
+  const uintmax_t file_size = std::filesystem::file_size(bin_path, no_size);
+  if (no_size) fail("load_embeddings: ", bin_path, ": cannot read its size (", no_size.message(), ")");
+  const uintmax_t data_bytes = file_size - kEmbeddingsHeaderBytes;
+  if (data_bytes < static_cast<uintmax_t>(value_bytes))
+    fail("load_embeddings: ", bin_path, ": truncated: expected ", count, "×", dim, " float32 values after the header");
+  if (data_bytes > static_cast<uintmax_t>(value_bytes))
+    fail("load_embeddings: ", bin_path, ": ", data_bytes - value_bytes, " bytes past the ", count, "×", dim, " values");
   Tensor rows = Tensor::empty({count, dim}, DType::F32, kCPU);
-  in.read(reinterpret_cast<char*>(rows.view().ptr<float>()), static_cast<std::streamsize>(count * dim * sizeof(float)));
+  in.read(reinterpret_cast<char*>(rows.view().ptr<float>()), static_cast<std::streamsize>(value_bytes));
   if (!in) fail("load_embeddings: ", bin_path, ": truncated: expected ", count, "×", dim, " float32 values after the header");
-  if (in.peek() != std::char_traits<char>::eof()) fail("load_embeddings: ", bin_path, ": bytes past the ", count, "×", dim, " values");
   return rows;
 }
 

@@ -68,9 +68,12 @@ std::string comparison_table(const std::vector<std::pair<std::string, FaceVerifi
 // TAR@FAR=1e-2 and 1e-3 (flip).
 std::string mean_table(const std::vector<std::pair<std::string, std::vector<FaceVerification>>>& rows);
 
-// Writes <out>.bin and <out>.csv (see above); paths.size() == rows of embeddings.
+// Writes <out>.bin and <out>.csv (see above); paths.size() == rows of embeddings. Each file
+// is written atomically (core/atomic_file.h): a failed write is an error naming the file and
+// leaves that file as it was, never half-written.
 void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings);
-// Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file.
+// Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file. N·d·4 is counted
+// without overflow and compared with the file's size before anything is allocated.
 Tensor load_embeddings(const std::string& bin_path);
 
 }  // namespace margin

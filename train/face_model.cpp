@@ -1,15 +1,18 @@
 // train/face_model.cpp — model.txt written and read, the network rebuilt from it,
-// the weights loaded. See face_model.h.
+// the weights loaded. See face_model.h. Every integer of model.txt (input, crop, channels,
+// widths, emb_dim, classes) is read strictly (eval/text_fields.h integer_problem) and must be
+// positive; an error names the file, the key, the value and what was expected.
 #include "train/face_model.h"
 
+#include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "core/atomic_file.h"
+#include "eval/text_fields.h"
 #include "layers/backbones.h"
 #include "train/checkpoint.h"
 
@@ -18,10 +21,16 @@ namespace margin {
 std::string size_text(int64_t height, int64_t width) { return std::to_string(height) + "x" + std::to_string(width); }
 
 void parse_size(const std::string& text, int64_t& height, int64_t& width, const std::string& what) {
-  long long h = 0, w = 0;
-  char x = 0, extra = 0;
-  if (std::sscanf(text.c_str(), "%lld%c%lld%c", &h, &x, &w, &extra) != 3 || x != 'x' || h < 1 || w < 1)
-    fail(what, ": '", text, "' is not a size (expected HxW, e.g. 96x84)");
+  size_t x = text.find('x');
+  if (x == std::string::npos) fail(what, ": '", text, "' is not a size (expected HxW, e.g. 96x84)");
+  int64_t h = 0, w = 0;
+  const std::string h_text = text.substr(0, x), w_text = text.substr(x + 1);
+  if (std::string problem = integer_problem(h_text, 1, h); !problem.empty())
+    fail(what, ": '", text, "' is not a size: the height '", h_text, "' ", problem,
+         " (expected HxW, two positive integers, e.g. 96x84)");
+  if (std::string problem = integer_problem(w_text, 1, w); !problem.empty())
+    fail(what, ": '", text, "' is not a size: the width '", w_text, "' ", problem,
+         " (expected HxW, two positive integers, e.g. 96x84)");
   height = h;
   width = w;
 }
@@ -95,25 +104,38 @@ FaceModelConfig load_model_config(const std::string& path) {
     return value;
   };
 
+  // Sizes are integers, all of the text: "16.9", "1e30" or "12abc" is not one, nor is "-3".
+  auto positive_integer_of = [&](const std::string& key) {
+    const std::string& text = text_of(key);
+    int64_t value = 0;
+    if (std::string problem = integer_problem(text, 1, value); !problem.empty())
+      fail("load_model_config: ", path, ": ", key, " = '", text, "' ", problem, " (expected a positive integer)");
+    return value;
+  };
+
   FaceModelConfig config;
   config.arch = text_of("arch");
   parse_size(text_of("input"), config.height, config.width, "load_model_config: " + path + ": input");
   if (values.count("crop") && values["crop"] != "none")
     parse_size(values["crop"], config.crop_height, config.crop_width, "load_model_config: " + path + ": crop");
-  config.channels = static_cast<int64_t>(number_of("channels"));
+  config.channels = positive_integer_of("channels");
   config.widths.clear();
-  std::istringstream widths(text_of("widths"));
-  for (std::string width; std::getline(widths, width, ',');) {
+  const std::string& widths = text_of("widths");
+  for (size_t start = 0; !widths.empty() && start <= widths.size();) {
+    size_t comma = std::min(widths.find(',', start), widths.size());
+    const std::string width = widths.substr(start, comma - start);
     int64_t value = 0;
-    if (std::sscanf(width.c_str(), "%ld", &value) != 1 || value < 1)
-      fail("load_model_config: ", path, ": widths = '", text_of("widths"), "' (expected positive integers, comma-separated)");
+    if (std::string problem = integer_problem(width, 1, value); !problem.empty())
+      fail("load_model_config: ", path, ": widths = '", widths, "': '", width, "' ", problem,
+           " (expected positive integers, comma-separated)");
     config.widths.push_back(value);
+    start = comma + 1;
   }
-  config.emb_dim = static_cast<int64_t>(number_of("emb_dim"));
+  config.emb_dim = positive_integer_of("emb_dim");
   config.loss = text_of("loss");
   config.scale = number_of("s");
   config.margin = number_of("m");
-  config.classes = static_cast<int64_t>(number_of("classes"));
+  config.classes = positive_integer_of("classes");
   std::istringstream held_out(text_of("held_out"));
   for (std::string name; held_out >> name;) config.held_out.push_back(name);
   config.threshold = number_of("threshold");

@@ -52,12 +52,15 @@ struct FaceModelConfig {
   double threshold = 0, threshold_flip = 0;
 };
 
-// "96x84" ↔ height and width; margin::Error naming `what` for anything else.
+// "96x84" ↔ height and width, two positive integers; margin::Error naming `what` for anything
+// else.
 std::string size_text(int64_t height, int64_t width);
 void parse_size(const std::string& text, int64_t& height, int64_t& width, const std::string& what);
 
 // Atomic (a temporary file renamed over `path`). load_model_config's errors name the file
-// and line, or the key that is missing.
+// and line, the key that is missing, or the key and value that is wrong with what was
+// expected: every size (input, crop, channels, widths, emb_dim, classes) must be a positive
+// integer, all of the text ("16.9", "1e30", "12abc" and "-3" are refused).
 void save_model_config(const std::string& path, const FaceModelConfig& config);
 FaceModelConfig load_model_config(const std::string& path);
 
