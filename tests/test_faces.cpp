@@ -531,10 +531,22 @@ TEST_CASE("a run stopped after epoch 1 and resumed ends where the uninterrupted 
   CHECK(file_text(dir.file("part/model.txt")) == file_text(dir.file("whole/model.txt")));
   CHECK(file_text(dir.file("part/pairs.txt")) == file_text(dir.file("whole/pairs.txt")));
 
+  // Another setting is refused before anything in the folder is rewritten.
+  const std::string model_txt = file_text(dir.file("part/model.txt"));
+  const std::string advice = " (resume with the checkpoint's settings, or start a new run in another --out)";
   FacesConfig other = part;
   other.loss = "softmax";
-  CHECK(error_of([&] { run_faces(other); }) ==
-        "--resume: " + dir.file("part/model.txt") + " was written for a different loss than the flags ask for (same --out, other flags?)");
+  CHECK(error_of([&] { run_faces(other); }) == "--resume " + *part.resume +
+                                                   ": the checkpoint was trained with --loss lmcl, these flags ask for --loss softmax" + advice);
+  other = part;
+  other.split_seed = 9;
+  CHECK(error_of([&] { run_faces(other); }) == "--resume " + *part.resume +
+                                                   ": the checkpoint was trained with --split-seed 0, these flags ask for --split-seed 9" + advice);
+  other = part;
+  other.color_jitter = 0.2;
+  CHECK(error_of([&] { run_faces(other); }) == "--resume " + *part.resume +
+                                                   ": the checkpoint was trained with --color-jitter 0, these flags ask for --color-jitter 0.2" + advice);
+  CHECK(file_text(dir.file("part/model.txt")) == model_txt);
 }
 
 TEST_CASE("an identity folder whose name model.txt or pairs.txt cannot hold (whitespace, '#') is refused, named") {

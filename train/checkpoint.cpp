@@ -97,6 +97,7 @@ class Reader {
   }
   bool done() const { return at_ == end_; }
   size_t left() const { return end_ - at_; }
+  size_t at() const { return at_; }
 
  private:
   const std::string& path_;
@@ -193,9 +194,19 @@ void save_checkpoint(const std::string& path, const std::vector<NamedModule>& mo
   }
 }
 
-TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
-                              SGD* optimizer, const std::function<void(const TrainingState&)>& check_state) {
-  Bytes bytes = read_file(path);
+namespace {
+
+// A checkpoint file read and checked (size, magic, version, checksum), its TrainingState read;
+// the tensors start at byte `tensors_at` of `bytes` and the body ends at `body_end`.
+struct OpenedCheckpoint {
+  Bytes bytes;
+  TrainingState state;
+  size_t tensors_at = 0, body_end = 0;
+};
+
+OpenedCheckpoint open_checkpoint(const std::string& path) {
+  OpenedCheckpoint opened{read_file(path), {}, 0, 0};
+  const Bytes& bytes = opened.bytes;
   auto corrupt = [&](const auto&... why) { fail("load_checkpoint: '", path, "': ", why...); };
   if (bytes.size() < kHeaderBytes + kChecksumBytes)
     corrupt("truncated: ", bytes.size(), " bytes, shorter than the ",
@@ -225,7 +236,7 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
             actual_crc, " (the file is corrupted)");
 
   Reader body(path, bytes, kHeaderBytes, body_end);
-  TrainingState state;
+  TrainingState& state = opened.state;
   state.epoch = body.get<int64_t>("epoch");
   state.step = body.get<int64_t>("step");
   uint32_t pairs = body.get<uint32_t>("key/value count");
@@ -233,7 +244,22 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
     std::string key = body.get_string("a key");
     state.values[key] = body.get_string("a value");
   }
+  opened.tensors_at = body.at();
+  opened.body_end = body_end;
+  return opened;
+}
+
+}  // namespace
+
+TrainingState read_checkpoint_state(const std::string& path) { return open_checkpoint(path).state; }
+
+TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
+                              SGD* optimizer, const std::function<void(const TrainingState&)>& check_state) {
+  OpenedCheckpoint opened = open_checkpoint(path);
+  const TrainingState& state = opened.state;
+  auto corrupt = [&](const auto&... why) { fail("load_checkpoint: '", path, "': ", why...); };
   if (check_state) check_state(state);
+  Reader body(path, opened.bytes, opened.tensors_at, opened.body_end);
   std::map<std::string, StoredTensor> stored;
   uint32_t tensors = body.get<uint32_t>("tensor count");
   for (uint32_t i = 0; i < tensors; ++i) {

@@ -65,6 +65,10 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
                               SGD* optimizer,
                               const std::function<void(const TrainingState&)>& check_state = {});
 
+// The TrainingState alone (epoch, step, values), after the same checks of size, magic,
+// version and checksum as load_checkpoint: what a program compares before it writes anything.
+TrainingState read_checkpoint_state(const std::string& path);
+
 // One module, names without a prefix.
 void save_checkpoint(const std::string& path, Module& module, const SGD* optimizer,
                      const TrainingState& state);

@@ -83,25 +83,6 @@ Metrics verification_metrics(const FaceVerification& verification) {
   return metrics;
 }
 
-// On --resume the run must be the one that wrote the output folder: the same model and split.
-static void check_same_model(const std::string& path, const FaceModelConfig& now) {
-  if (!std::filesystem::exists(path)) return;
-  FaceModelConfig before = load_model_config(path);
-  auto differs = [&](const char* what, const auto& a, const auto& b) {
-    if (a != b) fail("--resume: ", path, " was written for a different ", what, " than the flags ask for (same --out, other flags?)");
-  };
-  differs("arch", before.arch, now.arch);
-  differs("input size", size_text(before.height, before.width), size_text(now.height, now.width));
-  differs("crop", size_text(before.crop_height, before.crop_width), size_text(now.crop_height, now.crop_width));
-  differs("channel count", before.channels, now.channels);
-  differs("widths", before.widths, now.widths);
-  differs("embedding size", before.emb_dim, now.emb_dim);
-  differs("loss", before.loss, now.loss);
-  differs("s", before.scale, now.scale);
-  differs("m", before.margin, now.margin);
-  differs("held-out split", before.held_out, now.held_out);
-}
-
 // What a resumed run must share with the run that wrote its checkpoint (TrainingJob::settings):
 // the data and whom it trains on, the model, the loss, the optimization and augmentation.
 static Settings faces_settings(const FacesConfig& config, const MarginLoss& head) {
@@ -191,7 +172,12 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   std::optional<PartialFcOptions> partial_fc;
   if (config.partial_fc) partial_fc = PartialFcOptions{.sample_rate = *config.partial_fc, .seed = config.seed};
   run.model = build_face_model(model_config, config.seed, partial_fc);
-  if (config.resume) check_same_model(model_txt, run.model.config);
+  // A resume with other settings refuses here, before model.txt is rewritten (train() checks
+  // the same again when it loads the checkpoint).
+  const Settings settings = faces_settings(config, *run.model.head);
+  const std::vector<std::string> may_change =
+      config.new_schedule ? std::vector<std::string>{"lr", "epochs"} : std::vector<std::string>{};
+  if (config.resume) check_resume_settings(*config.resume, read_checkpoint_state(*config.resume), settings, may_change);
   if (lead) save_model_config(model_txt, run.model.config);
 
   auto train_set = face_folder(config.data, model_config, run.split.train, true);
@@ -241,9 +227,8 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                     return verification_metrics(run.verification);
                   },
                   .after_step = std::move(after_step),
-                  .settings = faces_settings(config, *run.model.head),
-                  .settings_may_change = config.new_schedule ? std::vector<std::string>{"lr", "epochs"}
-                                                             : std::vector<std::string>{}};
+                  .settings = settings,
+                  .settings_may_change = may_change};
   run.outcome = train(job);
 
   if (!lead) return run;
