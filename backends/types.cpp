@@ -40,7 +40,8 @@ Device parse_device(const std::string& text) {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t size : shape) n *= size;
+  for (int64_t size : shape)
+    if (__builtin_mul_overflow(n, size, &n)) fail("shape ", shape_str(shape), ": more elements than an int64_t counts");
   return n;
 }
 

@@ -6,6 +6,7 @@
 #include <ostream>
 
 #include "core/autograd.h"
+#include "core/checked.h"
 #include "core/random.h"
 
 namespace margin {
@@ -32,7 +33,9 @@ Tensor Tensor::make(std::shared_ptr<Storage> storage, int64_t offset, Shape shap
 Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   for (int64_t size : shape)
     if (size < 0) fail("Tensor::empty: negative size in shape ", shape_str(shape));
-  auto storage = std::make_shared<Storage>(shape_numel(shape) * dtype_size(dtype), device);
+  const int64_t bytes = checked_product({shape_numel(shape), static_cast<int64_t>(dtype_size(dtype))},
+                                        std::string("Tensor::empty: ") + dtype_name(dtype) + shape_str(shape) + " in bytes");
+  auto storage = std::make_shared<Storage>(static_cast<size_t>(bytes), device);
   return make(std::move(storage), 0, shape, contiguous_strides(shape), dtype);
 }
 
@@ -77,25 +80,28 @@ Tensor Tensor::from_indices(const std::vector<int64_t>& values, const Shape& sha
 
 // Drawn straight into a host tensor of the asked dtype (the values are the same as through
 // from_vector: each double draw rounded once), so that a large W costs its own size only.
-Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
-  if (!is_floating(dtype)) fail("Tensor::randn: expected a floating dtype, got ", dtype_name(dtype));
-  Tensor host = empty(shape, dtype, kCPU);
+template <class Draw>
+static Tensor drawn(const char* what, const Shape& shape, DType dtype, Device device, Draw draw) {
+  if (!is_floating(dtype)) fail(what, ": expected a floating dtype, got ", dtype_name(dtype));
+  Tensor host = Tensor::empty(shape, dtype, kCPU);
   const int64_t n = host.numel();
   if (dtype == DType::F32) {
     float* p = host.view().ptr<float>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(gen.normal());
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(draw());
   } else {
     double* p = host.view().ptr<double>();
-    for (int64_t i = 0; i < n; ++i) p[i] = gen.normal();
+    for (int64_t i = 0; i < n; ++i) p[i] = draw();
   }
   return device == kCPU ? host : host.to(device);
 }
 
+Tensor Tensor::randn(const Shape& shape, Generator& gen, DType dtype, Device device) {
+  return drawn("Tensor::randn", shape, dtype, device, [&] { return gen.normal(); });
+}
+
 Tensor Tensor::uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype,
                        Device device) {
-  std::vector<double> values(shape_numel(shape));
-  for (double& v : values) v = gen.uniform(low, high);
-  return from_vector(values, shape, dtype, device);
+  return drawn("Tensor::uniform", shape, dtype, device, [&] { return gen.uniform(low, high); });
 }
 
 // ---- metadata -----------------------------------------------------------------------------

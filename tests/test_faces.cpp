@@ -441,6 +441,23 @@ TEST_CASE("model.txt: a size that is not a positive integer names the file, the 
         prefix + "crop: '0x18' is not a size: the height '0' is not positive (expected HxW, two positive integers, e.g. 96x84)");
 }
 
+TEST_CASE("model.txt: sizes no memory can hold (emb_dim 2^40 or 2^62) are an error naming model.txt, never a bare bad_alloc") {
+  TempDir dir("faces_config_huge");
+  FaceModelConfig config = tiny_model_config(8, 3);
+  config.margin = 0.35;
+  for (const char* huge : {"1099511627776", "4611686018427387904"}) {
+    CAPTURE(huge);
+    save_model_config(dir.file("model.txt"), config);
+    std::string text = file_text(dir.file("model.txt"));
+    const std::string line = "\nemb_dim = 8\n";
+    REQUIRE(text.find(line) != std::string::npos);
+    text.replace(text.find(line), line.size(), "\nemb_dim = " + std::string(huge) + "\n");
+    write_bytes(dir.file("model.txt"), text);
+    const std::string message = error_of([&] { load_face_model(dir.path.string()); });
+    CHECK_MESSAGE(message.starts_with("load_face_model: " + dir.path.string() + "/model.txt: "), message);
+  }
+}
+
 TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the file") {
   TempDir dir("faces_config");
   FaceModelConfig config;

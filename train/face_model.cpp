@@ -170,7 +170,13 @@ FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed, std::op
 }
 
 FaceModel load_face_model(const std::string& dir, const std::string& weights) {
-  FaceModel model = build_face_model(load_model_config(dir + "/model.txt"), 0);
+  FaceModel model;
+  try {
+    model = build_face_model(load_model_config(dir + "/model.txt"), 0);
+  } catch (const Error& e) {  // e.g. sizes too large to allocate: name the file that asked
+    if (std::string_view(e.what()).starts_with("load_model_config:")) throw;
+    fail("load_face_model: ", dir, "/model.txt: ", e.what());
+  }
   const std::string path = weights.empty() ? dir + "/model.bin" : weights;
   if (!std::filesystem::exists(path))
     fail("load_face_model: ", path, ": no such file (train_faces writes model.bin when all epochs are done; "
