@@ -34,17 +34,23 @@ void CpuBackend::release_cached() { host_pool().release_cached(); }
 // Every CPU kernel has finished when it returns.
 void CpuBackend::synchronize() {}
 
+// memcpy of n bytes; an empty tensor may have no storage at all, and memcpy's pointers must
+// not be null even for 0 bytes.
+static void copy_bytes(void* to, const void* from, size_t bytes) {
+  if (bytes > 0) std::memcpy(to, from, bytes);
+}
+
 void CpuBackend::copy_from_host(const void* host, const View& dst) {
-  std::memcpy(dst.data, host, dst.numel() * dtype_size(dst.dtype));
+  copy_bytes(dst.data, host, dst.numel() * dtype_size(dst.dtype));
 }
 
 void CpuBackend::copy_to_host(const View& src, void* host) {
-  std::memcpy(host, src.data, src.numel() * dtype_size(src.dtype));
+  copy_bytes(host, src.data, src.numel() * dtype_size(src.dtype));
 }
 
 void CpuBackend::copy(const View& src, const View& dst) {
   if (src.dtype == dst.dtype && src.is_contiguous() && dst.is_contiguous()) {
-    std::memcpy(dst.data, src.data, dst.numel() * dtype_size(dst.dtype));
+    copy_bytes(dst.data, src.data, dst.numel() * dtype_size(dst.dtype));
     return;
   }
   RowWalk walk(dst.shape);
