@@ -44,7 +44,8 @@ int main(int argc, char** argv) try {
   const FaceModelConfig& config = model.config;
   auto dataset = std::make_shared<ImageList>(paths, config.channels, config.height, config.width,
                                           config.crop_height, config.crop_width);
-  Embeddings embeddings = embed_images(*model.backbone, dataset, default_device());
+  Embeddings embeddings = embed_images(*model.backbone, dataset, default_device(), 128,
+                                       [&](int64_t row) { return paths[row]; });
   save_embeddings(out, paths, flip ? embeddings.flip : embeddings.plain);
   std::printf("embed: %zu images → %lld-dimensional %s embeddings: %s.bin, %s.csv\n", paths.size(),
               static_cast<long long>(config.emb_dim), flip ? "flip" : "plain", out.c_str(), out.c_str());

@@ -33,7 +33,8 @@ int main(int argc, char** argv) try {
   if (from_training) threshold = flip ? config.threshold_flip : config.threshold;
   auto pair = std::make_shared<ImageList>(std::vector<std::string>{a, b}, config.channels, config.height, config.width,
                                           config.crop_height, config.crop_width);
-  Embeddings embeddings = embed_images(*model.backbone, pair, default_device());
+  Embeddings embeddings = embed_images(*model.backbone, pair, default_device(), 128,
+                                       [&](int64_t row) { return row == 0 ? a : b; });
   const Tensor& rows = flip ? embeddings.flip : embeddings.plain;
   const float* values = rows.view().ptr<float>();
   double cosine = cosine_similarity(values, values + config.emb_dim, config.emb_dim);

@@ -230,6 +230,23 @@ TEST_CASE("LFW's protocol: the model of fold k trains on no person of fold k and
   CHECK(error_of([&] { choose_face_data(config); }).find("image 9 of 'person0': no file") != std::string::npos);
 }
 
+TEST_CASE("an embedding that is not finite is an error naming the image, never a score") {
+  TempDir dir("faces_nan_embedding");
+  write_faces(dir.path / "faces");
+  FaceModelConfig config = tiny_model_config(6, 6);
+  FaceModel model = build_face_model(config, 7);
+  model.backbone->eval();
+  Parameter first = model.backbone->named_parameters().at(0);
+  first.value.copy_(Tensor::full(first.value.shape(), NAN, first.value.dtype(), kCPU));
+  auto folder = face_folder(dir.file("faces"), config, {"person1", "person4"});
+  PairsFile pairs = generate_pairs(identity_counts(*folder), 10, 3, 11);
+  const std::string message = error_of([&] { score_pairs(*model.backbone, folder, pairs, default_device()); });
+  CHECK_MESSAGE(message.starts_with("embed_images: the embedding of " + dir.file("faces") + "/person"), message);
+  CHECK_MESSAGE(message.ends_with(" holds nan (expected finite values: is the model diverged?)"), message);
+  CHECK(error_of([&] { embed_images(*model.backbone, folder, default_device()); }) ==
+        "embed_images: the embedding of image 0 holds nan (expected finite values: is the model diverged?)");
+}
+
 TEST_CASE("flip embeddings are e(x) + e(mirror x), pair scores are the cosines of the rows") {
   TempDir dir("faces_flip");
   write_faces(dir.path / "faces");

@@ -37,8 +37,19 @@ std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& 
   return counts;
 }
 
-Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device, int64_t batch_size) {
-  return embed_dataset(backbone, std::move(images), device, {.batch_size = batch_size, .flip = true, .input = face_input()});
+Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device, int64_t batch_size,
+                        const std::function<std::string(int64_t row)>& name_of) {
+  Embeddings embeddings =
+      embed_dataset(backbone, std::move(images), device, {.batch_size = batch_size, .flip = true, .input = face_input()});
+  for (const Tensor* rows : {&embeddings.plain, &embeddings.flip}) {
+    const int64_t count = rows->size(0), dim = rows->size(1);
+    const float* values = rows->view().ptr<float>();
+    for (int64_t i = 0; i < count * dim; ++i)
+      if (!std::isfinite(values[i]))
+        fail("embed_images: the embedding of ", name_of ? name_of(i / dim) : "image " + std::to_string(i / dim),
+             " holds ", values[i], " (expected finite values: is the model diverged?)");
+  }
+  return embeddings;
 }
 
 PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folder, const PairsFile& pairs,
@@ -57,7 +68,8 @@ PairScores score_pairs(Layer& backbone, std::shared_ptr<const ImageFolder> folde
     row = static_cast<int64_t>(indices.size());
     indices.push_back(index);
   }
-  Embeddings embeddings = embed_images(backbone, std::make_shared<Subset>(folder, indices), device);
+  Embeddings embeddings = embed_images(backbone, std::make_shared<Subset>(folder, indices), device, 128,
+                                       [&](int64_t row) { return folder->path_of(indices[row]); });
   const int64_t dim = embeddings.plain.size(1);
   const float* plain = embeddings.plain.view().ptr<float>();
   const float* flip = embeddings.flip.view().ptr<float>();

@@ -34,9 +34,11 @@ std::shared_ptr<ImageFolder> face_folder(const std::string& root, const FaceMode
 std::vector<std::pair<std::string, int64_t>> identity_counts(const ImageFolder& folder);
 
 // The images' embeddings, plain and flip (train/metrics.h), as every face model takes them:
-// the samples come as datasets give them ([0, 1]) and face_input() is applied here.
+// the samples come as datasets give them ([0, 1]) and face_input() is applied here. A row
+// that is not finite (a diverged model, a degenerate image) is an error naming the image by
+// `name_of(row)` (default "image <row>"): NaN would otherwise score as "different people".
 Embeddings embed_images(Layer& backbone, std::shared_ptr<const Dataset> images, Device device,
-                        int64_t batch_size = 128);
+                        int64_t batch_size = 128, const std::function<std::string(int64_t row)>& name_of = {});
 
 // The cosine similarity of every pair, plain and flip, with its truth and fold. Only the
 // images the pairs name are embedded, each once. `folder` must hold every named identity.
