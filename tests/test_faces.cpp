@@ -9,6 +9,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -332,6 +333,13 @@ TEST_CASE("the embeddings file: .bin reads back exactly, .csv has a row per path
   write_bytes(dir.file("other.bin"), "PNG, not embeddings, but long enough for a header");
   CHECK(error_of([&] { load_embeddings(dir.file("other.bin")); }).find("not an embeddings file") != std::string::npos);
   CHECK(error_of([&] { save_embeddings(dir.file("x"), {"one"}, rows); }).find("for 1 paths") != std::string::npos);
+  // A NaN in row 2 (its second value, bytes 28 + (2·4 + 1)·4 on).
+  std::string with_nan = bin;
+  const float nan = NAN;
+  std::memcpy(with_nan.data() + 28 + (2 * 4 + 1) * 4, &nan, 4);
+  write_bytes(dir.file("nan.bin"), with_nan);
+  CHECK(error_of([&] { load_embeddings(dir.file("nan.bin")); }) ==
+        "load_embeddings: " + dir.file("nan.bin") + ": row 2 holds nan (expected finite values)");
 }
 
 TEST_CASE("the embeddings file: a header declaring more values than the file holds fails before allocating") {

@@ -227,6 +227,10 @@ Tensor load_embeddings(const std::string& bin_path) {
   Tensor rows = Tensor::empty({count, dim}, DType::F32, kCPU);
   in.read(reinterpret_cast<char*>(rows.view().ptr<float>()), static_cast<std::streamsize>(value_bytes));
   if (!in) fail("load_embeddings: ", bin_path, ": truncated: expected ", count, "×", dim, " float32 values after the header");
+  const float* values = rows.view().ptr<float>();
+  for (int64_t i = 0; i < count * dim; ++i)
+    if (!std::isfinite(values[i]))
+      fail("load_embeddings: ", bin_path, ": row ", i / dim, " holds ", values[i], " (expected finite values)");
   return rows;
 }
 

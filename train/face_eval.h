@@ -75,7 +75,8 @@ std::string mean_table(const std::vector<std::pair<std::string, std::vector<Face
 // leaves that file as it was, never half-written.
 void save_embeddings(const std::string& out, const std::vector<std::string>& paths, const Tensor& embeddings);
 // Reads <out>.bin back: [N, d] float32 on the CPU; errors name the file. N·d·4 is counted
-// without overflow and compared with the file's size before anything is allocated.
+// without overflow and compared with the file's size before anything is allocated; a value
+// that is not finite is an error naming its row.
 Tensor load_embeddings(const std::string& bin_path);
 
 }  // namespace margin
