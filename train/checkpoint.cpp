@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -252,6 +253,17 @@ OpenedCheckpoint open_checkpoint(const std::string& path) {
 }  // namespace
 
 TrainingState read_checkpoint_state(const std::string& path) { return open_checkpoint(path).state; }
+
+std::optional<NonFinite> first_non_finite(const std::vector<NamedModule>& modules) {
+  for (const auto& [prefix, module] : modules) {
+    std::vector<Parameter> tensors = module->named_parameters();
+    for (Parameter& buffer : module->named_buffers()) tensors.push_back(std::move(buffer));
+    for (const Parameter& tensor : tensors)
+      for (double value : tensor.value.to_vector())
+        if (!std::isfinite(value)) return NonFinite{joined(prefix, tensor.name), value};
+  }
+  return std::nullopt;
+}
 
 TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
                               SGD* optimizer, const std::function<void(const TrainingState&)>& check_state) {

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,16 @@ void save_checkpoint(const std::string& path, const std::vector<NamedModule>& mo
 TrainingState load_checkpoint(const std::string& path, const std::vector<NamedModule>& modules,
                               SGD* optimizer,
                               const std::function<void(const TrainingState&)>& check_state = {});
+
+// The first parameter or buffer of `modules` holding a NaN or an infinity, named as in a
+// checkpoint ("<prefix>.<name>", no dot for an empty prefix), with that value; nullopt when
+// every value is finite. A diverged model embeds every image as NaN: the trainer stops on
+// one, and a model is refused on load.
+struct NonFinite {
+  std::string name;
+  double value = 0;
+};
+std::optional<NonFinite> first_non_finite(const std::vector<NamedModule>& modules);
 
 // The TrainingState alone (epoch, step, values), after the same checks of size, magic,
 // version and checksum as load_checkpoint: what a program compares before it writes anything.

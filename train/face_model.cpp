@@ -184,15 +184,9 @@ FaceModel load_face_model(const std::string& dir, const std::string& weights) {
   std::vector<NamedModule> state{{"model", model.backbone.get()}, {"loss", model.head.get()}};
   load_checkpoint(path, state, nullptr);
   // A model that diverged embeds every image as NaN, which would score as "different people".
-  for (const auto& [prefix, module] : state) {
-    std::vector<Parameter> tensors = module->named_parameters();
-    for (Parameter& buffer : module->named_buffers()) tensors.push_back(std::move(buffer));
-    for (const Parameter& tensor : tensors)
-      for (double value : tensor.value.to_vector())
-        if (!std::isfinite(value))
-          fail("load_face_model: ", path, ": ", prefix, ".", tensor.name, " holds ", value,
-               " (expected finite weights: the training that wrote them diverged)");
-  }
+  if (std::optional<NonFinite> bad = first_non_finite(state))
+    fail("load_face_model: ", path, ": ", bad->name, " holds ", bad->value,
+         " (expected finite weights: the training that wrote them diverged)");
   model.backbone->eval();
   model.head->eval();
   return model;

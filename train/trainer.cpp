@@ -202,18 +202,8 @@ EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
 // checkpoint.bin still holds the last finite epoch. Every rank checks its own tensors (Partial
 // FC's rows differ) and all stop together.
 void require_finite_state(TrainingJob& job, Ranks& ranks, int64_t epoch) {
-  std::vector<Parameter> state = job.model.named_parameters();
-  for (Parameter& buffer : job.model.named_buffers()) state.push_back(std::move(buffer));
-  for (Parameter& parameter : job.head.named_parameters()) state.push_back({"loss." + parameter.name, parameter.value});
-  std::string first_bad;
-  for (const Parameter& tensor : state) {
-    for (double value : tensor.value.to_vector())
-      if (!std::isfinite(value)) {
-        first_bad = tensor.name;
-        break;
-      }
-    if (!first_bad.empty()) break;
-  }
+  std::optional<NonFinite> non_finite = first_non_finite({{"", &job.model}, {"loss", &job.head}});
+  const std::string first_bad = non_finite ? non_finite->name : "";
   Tensor bad = Tensor::from_vector({first_bad.empty() ? 0.0 : 1.0}, {1}, DType::F64, kCPU);
   ranks.control.all_reduce(bad.view(), ReduceOp::Sum);
   if (bad.to_vector()[0] == 0) return;
