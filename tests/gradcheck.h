@@ -111,6 +111,20 @@ inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// Test files written byte for byte, and the binary PGM (P5, maxval 255) of given pixels.
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+inline std::string as_text(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+inline std::string pgm(int64_t width, int64_t height, const std::vector<uint8_t>& pixels) {
+  std::string text = "P5\n";
+  text += std::to_string(width);
+  text += ' ';
+  text += std::to_string(height);
+  text += "\n255\n";
+  return text + as_text(pixels);
+}
+
 // A fresh directory for the files one test writes (named after the test and the process),
 // removed when the test ends.
 struct TempDir {

@@ -25,10 +25,7 @@ namespace {
 
 using testing::TempDir;
 using testing::error_of;
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::write_bytes;
 
 std::string file_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
