@@ -14,6 +14,5 @@ cmake -S . -B build-sanitize -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Rel
 cmake --build build-sanitize -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The fuzz test is left to the main build's ctest: its harnesses carry both sanitizers already.
-ctest --test-dir build-sanitize --output-on-failure --timeout 1800 -j"$jobs" -E '^fuzz:'
+ctest --test-dir build-sanitize --output-on-failure --timeout 1800 -j"$jobs"
 echo "sanitizers: the test suite passed under AddressSanitizer + UndefinedBehaviorSanitizer (clang++)"
