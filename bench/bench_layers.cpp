@@ -5,15 +5,20 @@
 // FLOPs: a forward is Layer::flops; the backward of a convolution or linear layer is two
 // products of the same size (data and weight gradients), so forward+backward = 3× forward.
 // Pools move memory rather than compute: their rate is shown but not compared.
+// The depthwise (and narrow grouped) cases are MobileFaceNet's (layers/backbones.h); the
+// summary line adds them up as many times as get_mbf holds each and compares the sum with a
+// forward+backward of the whole backbone at the same batch: their share of its time.
 #include <omp.h>
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 #include "bench/workload_timing.h"
 #include "core/autograd.h"
 #include "core/flags.h"
 #include "core/threads.h"
+#include "layers/backbones.h"
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/pool.h"
@@ -27,6 +32,7 @@ struct LayerCase {
   std::shared_ptr<Layer> layer;
   Shape input;
   bool compute_bound;  // compare with the matmul rate
+  int in_mobilefacenet = 0;  // how many layers of this shape get_mbf's MobileFaceNet holds
 };
 
 }  // namespace
@@ -34,15 +40,25 @@ struct LayerCase {
 int main(int argc, char** argv) try {
   Flags flags("bench_layers",
               "Forward and forward+backward time, GFLOP/s and fraction of the matmul rate of "
-              "conv3x3, conv1x1, pooling and linear layers on face-backbone shapes (float32).");
+              "conv3x3, conv1x1, depthwise, pooling and linear layers on face-backbone shapes (float32), and "
+              "the share of MobileFaceNet's forward+backward spent in its depthwise convolutions.");
   int64_t& batch = flags.add<int64_t>("batch", 32, "batch size N");
   int& repeats = flags.add("repeats", 5, "timed repetitions (median reported)");
+  bool& mobilefacenet_only = flags.add("mobilefacenet-only", false,
+                                       "run only MobileFaceNet's depthwise and grouped cases and its share line");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
   if (threads) set_threads(*threads);
 
   Generator gen(0);
+  // A convolution of `channels` → `channels` with options.groups groups (all of them when
+  // unset: depthwise).
+  auto depthwise = [&](int64_t channels, int64_t kernel, Conv2dOptions options) {
+    if (options.groups == 1) options.groups = channels;
+    options.bias = false;
+    return std::make_shared<Conv2d>(channels, channels, kernel, gen, options);
+  };
   Conv2dOptions no_bias{.bias = false};
   Conv2dOptions padded{.padding = 1, .bias = false};
   Conv2dOptions padded_stride2{.stride = 2, .padding = 1, .bias = false};
@@ -67,6 +83,16 @@ int main(int argc, char** argv) try {
       {"global avgpool 512@7x7", std::make_shared<GlobalAvgPool>(), {N, 512, 7, 7}, false},
       {"linear 25088->512", std::make_shared<Linear>(512 * 7 * 7, 512, gen), {N, 512 * 7 * 7}, true},
       {"linear 512->512 (B=256)", std::make_shared<Linear>(512, 512, gen), {256, 512}, true},
+      // MobileFaceNet's: the stem's grouped conv (64 groups of 2), the bottlenecks' depthwise
+      // 3x3 and the GDC's depthwise 7x7
+      {"conv3x3 g64 128->128 56x56", depthwise(128, 3, {.padding = 1, .groups = 64}), {N, 128, 56, 56}, true, 1},
+      {"dw3x3 s2 128@56->28", depthwise(128, 3, padded_stride2), {N, 128, 56, 56}, true, 1},
+      {"dw3x3 128@28x28", depthwise(128, 3, padded), {N, 128, 28, 28}, true, 4},
+      {"dw3x3 s2 256@28->14", depthwise(256, 3, padded_stride2), {N, 256, 28, 28}, true, 1},
+      {"dw3x3 256@14x14", depthwise(256, 3, padded), {N, 256, 14, 14}, true, 6},
+      {"dw3x3 s2 512@14->7", depthwise(512, 3, padded_stride2), {N, 512, 14, 14}, true, 1},
+      {"dw3x3 256@7x7", depthwise(256, 3, padded), {N, 256, 7, 7}, true, 2},
+      {"dw7x7 GDC 512@7x7->1", depthwise(512, 7, no_bias), {N, 512, 7, 7}, true, 1},
   };
 
   double matmul_rate = bench::matmul_gflops(kCPU);
@@ -74,6 +100,9 @@ int main(int argc, char** argv) try {
               (long long)N, omp_get_max_threads(), repeats, matmul_rate);
   std::printf("%-28s %10s %10s %9s %9s %8s %8s\n", "layer", "fwd ms", "fwd+bwd ms", "fwd GF/s",
               "f+b GF/s", "fwd/mm", "f+b/mm");
+  if (mobilefacenet_only)
+    std::erase_if(cases, [](const LayerCase& c) { return c.in_mobilefacenet == 0; });
+  double mobilefacenet_grouped_s = 0;
   for (LayerCase& c : cases) {
     Tensor x = Tensor::randn(c.input, gen).requires_grad_();
     Tensor y;
@@ -97,7 +126,19 @@ int main(int argc, char** argv) try {
     else
       std::printf("%-28s %10.2f %10.2f %9.1f %9.1f %8s %8s\n", c.name.c_str(), forward_s * 1e3,
                   both_s * 1e3, forward_rate, both_rate, "-", "-");
+    mobilefacenet_grouped_s += c.in_mobilefacenet * both_s;
   }
+
+  auto mbf = mobilefacenet(gen);
+  Tensor images = Tensor::randn({N, 3, 112, 112}, gen);
+  Tensor seed = Tensor::ones({N, 512});
+  double mbf_s = bench::time_steps([&] {
+    mbf->zero_grad();
+    (*mbf)(images).backward(seed);
+  }, 1, repeats).median_s();
+  std::printf("MobileFaceNet (get_mbf) forward+backward, N=%lld: %.1f ms; of it its depthwise and grouped "
+              "convolutions (the dw/g64 rows above, each times its count there): %.1f ms = %.2f\n",
+              (long long)N, mbf_s * 1e3, mobilefacenet_grouped_s * 1e3, mobilefacenet_grouped_s / mbf_s);
   std::printf("peak RSS %.0f MiB\n", bench::peak_rss_mb());
   return 0;
 } catch (const std::exception& e) {

@@ -70,6 +70,11 @@ Workload iresnet18_face(Device device, std::optional<int64_t> batch) {
   return training_step("iresnet18-face", iresnet18(gen), {batch.value_or(32), 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
 }
 
+Workload mbf_face(Device device, std::optional<int64_t> batch) {
+  Generator gen(0);
+  return training_step("mbf-face", mobilefacenet(gen), {batch.value_or(64), 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+}
+
 // The CosFace head alone: forward + backward to x and W (the fused head of losses/).
 Workload lmcl_head(Device device, std::optional<int64_t> rows) {
   const int64_t dim = 512, classes = 100000;
@@ -101,15 +106,16 @@ int main(int argc, char** argv) try {
               "  W1 fmnist-cnn: batch 256 of 1x28x28, small CNN + LMCL(10), one SGD step\n"
               "  W2 iresnet18-face: batch 32 of 3x112x112, iresnet18 + LMCL(10,572), one SGD step\n"
               "  W3 lmcl-head: B=256, d=512, C=100,000 forward + backward\n"
-              "  W4 sgemm: 1024³ float32 matmul");
-  std::string& which = flags.add<std::string>("workload", "W4", "W1, W2, W3 or W4");
+              "  W4 sgemm: 1024³ float32 matmul\n"
+              "  W5 mbf-face: batch 64 of 3x112x112, MobileFaceNet (get_mbf) + LMCL(10,572), one SGD step");
+  std::string& which = flags.add<std::string>("workload", "W4", "W1, W2, W3, W4 or W5");
   int& threads = flags.add("threads", 2, "OpenMP threads");
   int& warmup = flags.add("warmup", 2, "untimed warm-up steps");
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
   bool& json = flags.add("json", false, "print one JSON line (for bench/compare.sh)");
   bool& profile = flags.add("profile", false, "print the per-op profile of the timed steps");
   std::optional<int64_t> batch;
-  flags.bind("batch", batch, "batch size of W1-W3 (default: the workload's own, 256 / 32 / 256)");
+  flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;
   flags.bind("peak-gflops", peak_flag, "the device's FP32 peak, to report the fraction of it "
              "(default: measured on the CPU, not reported on CUDA)");
@@ -120,7 +126,7 @@ int main(int argc, char** argv) try {
   if (batch && *batch < 1) fail("--batch must be positive, got ", *batch);
   Device device = default_device();
   std::map<std::string, std::function<Workload(Device, std::optional<int64_t>)>> workloads{
-      {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}};
+      {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}, {"W5", mbf_face}};
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
   Workload workload = workloads[which](device, batch);
   double matmul_rate = bench::matmul_gflops(device);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/compare.sh — margin and PyTorch side by side, in one run, on the reference workloads
-# W1–W4 (see bench/torch_workloads.py for their definitions; bench/bench_workloads.cpp runs
+# W1–W5 (see bench/torch_workloads.py for their definitions; bench/bench_workloads.cpp runs
 # the same shapes through margin). Each workload runs in its own process, so the peak
 # resident memory printed is that workload's alone. 2 threads each, 2 warm-up + 5 timed
 # steps a process, median with min–max.
@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
-workloads=${*:-W1 W2 W3 W4}
+workloads=${*:-W1 W2 W3 W4 W5}
 
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
   echo "installing python3-torch and libopenblas0-pthread…"

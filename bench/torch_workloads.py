@@ -10,7 +10,10 @@ Same shapes and synthetic inputs as bench/bench_workloads.cpp:
                     m=0.35), same optimizer: one full training step.
   W3 lmcl-head      B=256, d=512, C=100,000: forward + backward to x and W of the LMCL head.
   W4 sgemm          1024³ float32 torch.mm.
-Run with Debian's python3-torch (/usr/bin/python3).
+  W5 mbf-face       batch 64 of 3x112x112, MobileFaceNet (arcface_torch's get_mbf) → 512-d, LMCL
+                    over 10,572 classes (s=64, m=0.35), same optimizer: one full training step.
+Run with Debian's python3-torch (/usr/bin/python3). --parameters prints the MobileFaceNets'
+trainable parameter counts instead (the figures tests/test_backbones.cpp holds margin's to).
 """
 import argparse
 import json
@@ -84,6 +87,67 @@ class IResNet(nn.Module):
         return self.features(self.fc(x))
 
 
+class Stack(nn.Module):
+    """One Sequential named `layers`, as arcface_torch's ConvBlock, LinearBlock, Residual and GDC hold theirs."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+def conv_block(in_c, out_c, kernel, stride=1, padding=0, groups=1, activation=True):
+    """ConvBlock (conv → BN → PReLU) or, without the activation, LinearBlock."""
+    layers = [nn.Conv2d(in_c, out_c, kernel, stride, padding, groups=groups, bias=False), nn.BatchNorm2d(out_c)]
+    return Stack(*layers, nn.PReLU(out_c)) if activation else Stack(*layers)
+
+
+class DepthWise(nn.Module):
+    """1x1 in → t, depthwise 3x3 (stride) over t, linear 1x1 t → out; the residual ones add x."""
+
+    def __init__(self, in_c, out_c, width, stride, residual):
+        super().__init__()
+        self.residual = residual
+        self.layers = nn.Sequential(conv_block(in_c, width, 1), conv_block(width, width, 3, stride, 1, groups=width),
+                                    conv_block(width, out_c, 1, activation=False))
+
+    def forward(self, x):
+        return x + self.layers(x) if self.residual else self.layers(x)
+
+
+def residual_stage(channels, count, width):
+    return Stack(*[DepthWise(channels, channels, width, 1, True) for _ in range(count)])
+
+
+class MobileFaceNet(nn.Module):
+    """insightface arcface_torch's MobileFaceNet (backbones/mobilefacenet.py), built as get_mbf
+    does: blocks (1, 4, 6, 2), widths scale × the paper's (scale 2; the paper's network is scale
+    1, emb 128). The same state_dict names; margin's layers/mobilefacenet.cpp mirrors it."""
+
+    def __init__(self, emb=512, blocks=(1, 4, 6, 2), scale=2):
+        super().__init__()
+        c = 64 * scale
+        self.layers = nn.ModuleList([conv_block(3, c, 3, 2, 1)])
+        if blocks[0] == 1:
+            self.layers.append(conv_block(c, c, 3, 1, 1, groups=64))
+        else:
+            self.layers.append(residual_stage(c, blocks[0], 128))
+        self.layers.extend([DepthWise(c, c, 128, 2, False), residual_stage(c, blocks[1], 128),
+                            DepthWise(c, 2 * c, 256, 2, False), residual_stage(2 * c, blocks[2], 256),
+                            DepthWise(2 * c, 2 * c, 512, 2, False), residual_stage(2 * c, blocks[3], 256)])
+        self.conv_sep = conv_block(2 * c, 512, 1)
+        # GDC: the global depthwise convolution over the 7x7 plane, then the embedding
+        self.features = Stack(conv_block(512, 512, 7, groups=512, activation=False), nn.Flatten(),
+                              nn.Linear(512, emb, bias=False), nn.BatchNorm1d(emb))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return self.features(self.conv_sep(x))
+
+
 def training_step(model, weight, optimizer, images, labels, s, m):
     def step():
         optimizer.zero_grad(set_to_none=True)
@@ -93,22 +157,24 @@ def training_step(model, weight, optimizer, images, labels, s, m):
     return step
 
 
-def make_workload(name):
+def make_workload(name, batch=None):
     torch.manual_seed(0)
     if name == "W1":
         model, weight = FmnistCnn(128), nn.Parameter(torch.randn(10, 128) * 0.01)
-        images, labels = torch.randn(256, 1, 28, 28), torch.randint(0, 10, (256,))
+        batch = batch or 256
+        images, labels = torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
         opt = torch.optim.SGD(list(model.parameters()) + [weight], lr=0.1, momentum=0.9, weight_decay=5e-4)
         return training_step(model, weight, opt, images, labels, 30.0, 0.35)
     if name == "W2":
         model, weight = IResNet([2, 2, 2, 2]), nn.Parameter(torch.randn(10572, 512) * 0.01)
-        images, labels = torch.randn(32, 3, 112, 112), torch.randint(0, 10572, (32,))
+        batch = batch or 32
+        images, labels = torch.randn(batch, 3, 112, 112), torch.randint(0, 10572, (batch,))
         opt = torch.optim.SGD(list(model.parameters()) + [weight], lr=0.1, momentum=0.9, weight_decay=5e-4)
         return training_step(model, weight, opt, images, labels, 64.0, 0.35)
     if name == "W3":
-        x = torch.randn(256, 512, requires_grad=True)
+        x = torch.randn(batch or 256, 512, requires_grad=True)
         weight = torch.randn(100000, 512, requires_grad=True)
-        labels = torch.randint(0, 100000, (256,))
+        labels = torch.randint(0, 100000, (x.shape[0],))
 
         def head():
             x.grad, weight.grad = None, None
@@ -117,18 +183,33 @@ def make_workload(name):
     if name == "W4":
         a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
         return lambda: torch.mm(a, b)
+    if name == "W5":
+        model, weight = MobileFaceNet(), nn.Parameter(torch.randn(10572, 512) * 0.01)
+        batch = batch or 64
+        images, labels = torch.randn(batch, 3, 112, 112), torch.randint(0, 10572, (batch,))
+        opt = torch.optim.SGD(list(model.parameters()) + [weight], lr=0.1, momentum=0.9, weight_decay=5e-4)
+        return training_step(model, weight, opt, images, labels, 64.0, 0.35)
     raise SystemExit(f"unknown workload {name}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workload", required=True, choices=["W1", "W2", "W3", "W4"])
+    parser.add_argument("--workload", choices=["W1", "W2", "W3", "W4", "W5"])
+    parser.add_argument("--parameters", action="store_true",
+                        help="print the trainable parameter counts of the MobileFaceNets instead (tests/test_backbones.cpp)")
+    parser.add_argument("--batch", type=int, help="batch size of W1–W3 and W5 (default: 256 / 32 / 256 / 64)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.parameters:
+        for name, model in [("mbf (get_mbf, 512-d)", MobileFaceNet()), ("mbf128 (the paper's, scale 1)", MobileFaceNet(128, scale=1))]:
+            print(f"{name}: {sum(p.numel() for p in model.parameters() if p.requires_grad)}")
+        return
+    if args.workload is None:
+        parser.error("--workload is required (or --parameters)")
     torch.set_num_threads(args.threads)
-    run = make_workload(args.workload)
+    run = make_workload(args.workload, args.batch)
     for _ in range(args.warmup):
         run()
     times = []

@@ -16,11 +16,31 @@
 //               stages of conv3x3 stride 2 (with bias) → PReLU, then residual units
 //               y = x + PReLU(conv(PReLU(conv(x)))), units [1,2,4,1] (20 layers) or
 //               [3,8,16,3] (64 layers); flatten → Linear(512·7·6 → 512).
-// iresnet and sphere take `channels` (3 in the originals; 1 for grey faces): only the first
-// convolution changes.
-// Other input sizes are accepted: the flatten size follows from the size given here.
+//   mobilefacenet  insightface arcface_torch's get_mbf (MobileFaceNets, Chen et al. 2018) for
+//               3x112x112, its widths `scale` times the paper's (2 in get_mbf, 1 in the paper).
+//               ConvBlock = conv → BN → PReLU; LinearBlock = conv → BN (no bias in any conv).
+//               DepthWise(in → out, t, stride) = ConvBlock 1x1 (in → t), ConvBlock depthwise
+//               3x3 (t channels, stride), LinearBlock 1x1 (t → out); the residual ones (stride
+//               1, in = out) add their input. With c = 64·scale:
+//                 stem      ConvBlock 3x3 s2 (3 → c); ConvBlock 3x3 (c → c, 64 groups)  112 → 56
+//                 stage 2   DepthWise s2 (t 128), blocks[1] residual ones (t 128), c       → 28
+//                 stage 3   DepthWise s2 (c → 2c, t 256), blocks[2] residual ones (t 256)  → 14
+//                 stage 4   DepthWise s2 (t 512), blocks[3] residual ones (t 256), 2c      → 7
+//                 conv_sep  ConvBlock 1x1 (2c → 512)
+//                 GDC       LinearBlock depthwise 7x7 (the whole plane) → flatten →
+//                           Linear(512 → emb, no bias) → BatchNorm1d
+//               blocks = {1, 4, 6, 2}; with blocks[0] > 1 the grouped stem conv is a stage of
+//               blocks[0] residual ones (t 128) instead. The t and the 64 groups are fixed, not
+//               scaled (as in get_mbf): at scale 1 the stem's second conv is depthwise.
+//               The paper's 128-d network: mobilefacenet(gen, {.emb = 128, .scale = 1}).
+// iresnet, sphere and mobilefacenet take `channels` (3 in the originals; 1 for grey faces):
+// only the first convolution changes.
+// Other input sizes are accepted: the flatten size (mobilefacenet: the GDC's kernel, the
+// plane left after four stride-2 convolutions) follows from the size given here.
 // Dropout layers keep the Generator by reference: it must outlive the model.
-// Left out: IResNet200, fp16 / checkpointed blocks, SE blocks, MobileFaceNet.
+// Initialization is PyTorch's default for every model (arcface_torch draws its convolutions
+// from its own normals instead).
+// Left out: IResNet200, fp16 / checkpointed blocks, SE blocks, get_mbf's norm_output.
 #pragma once
 #include <memory>
 #include <vector>
@@ -79,5 +99,14 @@ inline std::shared_ptr<Layer> sphere20(Generator& gen, SphereOptions options = {
 inline std::shared_ptr<Layer> sphere64(Generator& gen, SphereOptions options = {}) {
   return sphere(64, gen, options);
 }
+
+struct MobileFaceNetOptions {
+  int64_t emb = 512;
+  ImageSize input{112, 112};
+  int64_t channels = 3;
+  std::vector<int> blocks{1, 4, 6, 2};  // get_mbf's
+  int64_t scale = 2;                    // get_mbf's; 1 in the paper
+};
+std::shared_ptr<Layer> mobilefacenet(Generator& gen, MobileFaceNetOptions options = {});
 
 }  // namespace margin

@@ -1,8 +1,9 @@
 // layers/conv.h — Conv2d, as PyTorch's nn.Conv2d (NCHW): y = x ⊛ W + b,
 // x [N, C_in, H, W] → y [N, C_out, P, Q]; W [C_out, C_in/groups, k, k], b [C_out].
 // Initialized as PyTorch's default: W and b ~ U(−1/√fan_in, 1/√fan_in), fan_in = C_in/groups·k².
-// Left out: non-square kernels as constructor arguments (the op takes them), padding modes
-// other than zeros, padding = "same".
+// The kernel is square (one size) or KernelSize{height, width}; stride, padding and dilation
+// are the same along both sides.
+// Left out: padding modes other than zeros, padding = "same".
 #pragma once
 #include "core/random.h"
 #include "layers/module.h"
@@ -18,10 +19,17 @@ struct Conv2dOptions {
   DType dtype = DType::F32;
 };
 
+struct KernelSize {
+  int64_t height, width;
+};
+
 class Conv2d final : public Layer {
  public:
-  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, Generator& gen,
+  Conv2d(int64_t in_channels, int64_t out_channels, KernelSize kernel, Generator& gen,
          Conv2dOptions options = {});
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, Generator& gen,
+         Conv2dOptions options = {})
+      : Conv2d(in_channels, out_channels, KernelSize{kernel, kernel}, gen, options) {}
   std::string type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;

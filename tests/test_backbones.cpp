@@ -1,5 +1,5 @@
 // tests/test_backbones.cpp — the backbones match their reference designs (parameter counts
-// computed from PyTorch definitions), produce [N, emb] for their inputs, pass gradients
+// computed from PyTorch definitions; MobileFaceNet's names and shapes too), produce [N, emb] for their inputs, pass gradients
 // down to the first convolution, and summarize() accounts for every parameter.
 #include <cmath>
 
@@ -30,6 +30,50 @@ TEST_CASE("backbones: parameter counts equal the PyTorch reference designs") {
   CHECK(small_cnn(3, gen)->parameter_count() == 28521);
 }
 
+// The PyTorch mirror of arcface_torch's MobileFaceNet is bench/torch_workloads.py's; these
+// figures are what `/usr/bin/python3 bench/torch_workloads.py --parameters` printed (torch 1.13):
+//   mbf (get_mbf, 512-d): 2059520
+//   mbf128 (the paper's, scale 1): 1003136
+// (the paper gives 0.99 M for its network). Its named_parameters are 183 tensors, from
+// layers.0.layers.0.weight to features.layers.3.bias.
+TEST_CASE("mobilefacenet: parameter counts and names equal the PyTorch mirror of get_mbf") {
+  Generator gen(0);
+  auto mbf = mobilefacenet(gen);
+  CHECK(mbf->parameter_count() == 2059520);
+  CHECK(mobilefacenet(gen, {.emb = 128, .scale = 1})->parameter_count() == 1003136);
+  std::vector<Parameter> named = mbf->named_parameters();
+  REQUIRE(named.size() == 183);
+  CHECK(named.front().name == "layers.0.layers.0.weight");
+  CHECK(named[1].name == "layers.0.layers.1.weight");
+  CHECK(named.back().name == "features.layers.3.bias");
+  // the stem's second conv has 64 groups of 2 channels at scale 2; the GDC is depthwise 7x7
+  auto shape_of = [&](const std::string& name) {
+    for (const Parameter& p : named)
+      if (p.name == name) return p.value.shape();
+    return Shape{};
+  };
+  CHECK(shape_of("layers.1.layers.0.weight") == Shape{128, 2, 3, 3});
+  CHECK(shape_of("layers.3.layers.0.layers.1.layers.0.weight") == Shape{128, 1, 3, 3});
+  CHECK(shape_of("features.layers.0.layers.0.weight") == Shape{512, 1, 7, 7});
+  CHECK(shape_of("features.layers.2.weight") == Shape{512, 512});
+}
+
+TEST_CASE("mobilefacenet: the GDC kernel follows the input size, and bad options are named") {
+  Generator gen(5);
+  // 48x36 → 24x18 → 12x9 → 6x5 → 3x3, and 40x20 → 3x2 (a non-square GDC)
+  auto square = mobilefacenet(gen, {.emb = 16, .input = {48, 36}, .blocks = {1, 1, 1, 1}});
+  CHECK((*square)(Tensor::randn({2, 3, 48, 36}, gen)).shape() == Shape{2, 16});
+  auto oblong = mobilefacenet(gen, {.emb = 16, .input = {40, 20}, .channels = 1, .blocks = {2, 0, 1, 0}});
+  CHECK((*oblong)(Tensor::randn({2, 1, 40, 20}, gen)).shape() == Shape{2, 16});
+  for (const Parameter& p : oblong->named_parameters())
+    if (p.name == "features.layers.0.layers.0.weight") CHECK(p.value.shape() == Shape{512, 1, 3, 2});
+  CHECK(error_of([&] { (*oblong)(Tensor::randn({2, 3, 40, 20}, gen)); }).find("MobileFaceNet: expected images [N, 1, H, W]") !=
+        std::string::npos);
+  CHECK(error_of([&] { mobilefacenet(gen, {.blocks = {0, 4, 6, 2}}); }) ==
+        "mobilefacenet: expected 4 block counts, the first at least 1 and the rest at least 0, got {0,4,6,2}");
+  CHECK(error_of([&] { mobilefacenet(gen, {.scale = 0}); }).find("expected a positive scale") != std::string::npos);
+}
+
 TEST_CASE("small_cnn's general form: channels, input size and widths set the layers, counted by hand") {
   Generator gen(3);
   // 3 channels, 20x18, widths {8, 16}, emb 10: conv 3→8 (216 + 8), BN 16, PReLU 8; conv 8→16
@@ -44,7 +88,7 @@ TEST_CASE("small_cnn's general form: channels, input size and widths set the lay
         "small_cnn: input 6x6 is too small for 3 stages (each halves both sides)");
 }
 
-TEST_CASE("iresnet and sphere on grey images: only the first convolution changes") {
+TEST_CASE("iresnet, sphere and mobilefacenet on grey images: only the first convolution changes") {
   Generator gen(4);
   auto colour = iresnet18(gen, {.emb = 8, .input = {32, 32}});
   auto grey = iresnet18(gen, {.emb = 8, .input = {32, 32}, .channels = 1});
@@ -55,6 +99,9 @@ TEST_CASE("iresnet and sphere on grey images: only the first convolution changes
   auto sphere_grey = sphere20(gen, {.emb = 8, .input = {32, 32}, .channels = 1});
   CHECK(sphere20(gen, {.emb = 8, .input = {32, 32}})->parameter_count() - sphere_grey->parameter_count() == 2 * 9 * 64);
   CHECK((*sphere_grey)(Tensor::randn({1, 1, 32, 32}, gen)).shape() == Shape{1, 8});
+  auto mbf_grey = mobilefacenet(gen, {.emb = 8, .input = {32, 32}, .channels = 1});
+  CHECK(mobilefacenet(gen, {.emb = 8, .input = {32, 32}})->parameter_count() - mbf_grey->parameter_count() ==
+        2 * 9 * 128);  // layers.0's conv 3→128 vs 1→128
 }
 
 TEST_CASE("backbones: output shapes, and gradients reach the first convolution") {
@@ -70,6 +117,8 @@ TEST_CASE("backbones: output shapes, and gradients reach the first convolution")
       {"iresnet18 on 32x32", iresnet18(gen, {.emb = 64, .input = {32, 32}}), {2, 3, 32, 32}, {2, 64}},
       {"iresnet18 on 40x36 (odd sides)", iresnet18(gen, {.emb = 8, .input = {40, 36}}), {2, 3, 40, 36}, {2, 8}},
       {"sphere20 on 56x48", sphere20(gen, {.emb = 16, .input = {56, 48}}), {2, 3, 56, 48}, {2, 16}},
+      {"mobilefacenet (get_mbf) on 112x112", mobilefacenet(gen), {2, 3, 112, 112}, {2, 512}},
+      {"mobilefacenet (the paper's) on 112x112", mobilefacenet(gen, {.emb = 128, .scale = 1}), {2, 3, 112, 112}, {2, 128}},
   };
   for (Case& c : cases) {
     CAPTURE(c.name);

@@ -1,6 +1,8 @@
 // tests/test_conv.cpp — convolution and pooling: values on tiny hand-computed cases, a
-// direct-sum reference for every geometry in the table, float64 gradient checks of input,
-// weight and bias, and the errors for bad shapes (checking that the message names them).
+// direct-sum reference for every geometry in the tables (the general one, and the narrow
+// groups that run on the CPU's direct kernels, whose float32 gradients are held to direct sums
+// too), float64 gradient checks of input, weight and bias, and the errors for bad shapes
+// (checking that the message names them).
 #include <cmath>
 
 #include "gradcheck.h"
@@ -88,6 +90,30 @@ std::vector<ConvCase> conv_cases() {
   };
 }
 
+// Narrow groups (≤ 4 input and 4 output channels a group, groups > 1) take the CPU backend's
+// direct kernels (backends/cpu/depthwise.cpp): every branch of them, odd sizes included.
+std::vector<ConvCase> direct_cases() {
+  return {
+      {"depthwise(N=3,C=5,H=9,W=7,k=3,p=1)", {3, 5, 9, 7}, {5, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 5}},
+      {"depthwise(N=2,C=5,H=9,W=7,k=3,s=2,p=1) odd width", {2, 5, 9, 7}, {5, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 5}},
+      {"depthwise(N=2,C=3,H=7,W=10,k=3,s=2,p=1) even width: columns split by vectors", {2, 3, 7, 10}, {3, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 3}},
+      {"depthwise(N=1,C=2,H=9,W=40,k=3,s=2,p=1) rows wider than two vectors", {1, 2, 9, 40}, {2, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 2}},
+      {"depthwise(N=2,C=2,H=8,W=8,k=3,s=2,p=0) even width, no padding", {2, 2, 8, 8}, {2, 1, 3, 3}, {2, 2, 0, 0, 1, 1, 2}},
+      {"depthwise(N=1,C=3,H=11,W=10,k=3,s=3,p=2) three phases a side", {1, 3, 11, 10}, {3, 1, 3, 3}, {3, 3, 2, 2, 1, 1, 3}},
+      {"depthwise(N=1,C=2,H=9,W=5,k=3x2,s=2x1,p=1x0) asymmetric", {1, 2, 9, 5}, {2, 1, 3, 2}, {2, 1, 1, 0, 1, 1, 2}},
+      {"depthwise(N=2,C=4,H=9,W=8,k=3,d=2,p=2) dilated", {2, 4, 9, 8}, {4, 1, 3, 3}, {1, 1, 2, 2, 2, 2, 4}},
+      {"depthwise(N=1,C=2,H=5,W=4,k=3,p=3) padded past the filter: scattered", {1, 2, 5, 4}, {2, 1, 3, 3}, {1, 1, 3, 3, 1, 1, 2}},
+      {"depthwise(N=2,C=3,H=4,W=5,k=1) 1x1", {2, 3, 4, 5}, {3, 1, 1, 1}, {1, 1, 0, 0, 1, 1, 3}},
+      {"depthwise(N=3,C=20,H=6,W=6,k=3,p=1) 20 channels", {3, 20, 6, 6}, {20, 1, 3, 3}, {1, 1, 1, 1, 1, 1, 20}},
+      {"grouped(N=2,C=8,H=11,W=9,K=8,k=3,p=1,groups=4) 2 in, 2 out a group", {2, 8, 11, 9}, {8, 2, 3, 3}, {1, 1, 1, 1, 1, 1, 4}},
+      {"grouped(N=2,C=8,H=9,W=8,K=8,k=3,s=2,p=1,groups=4) 2 in, 2 out, strided", {2, 8, 9, 8}, {8, 2, 3, 3}, {2, 2, 1, 1, 1, 1, 4}},
+      {"grouped(N=2,C=3,H=7,W=7,K=6,k=3,s=2,p=1,groups=3) 1 in, 2 out", {2, 3, 7, 7}, {6, 1, 3, 3}, {2, 2, 1, 1, 1, 1, 3}},
+      {"grouped(N=1,C=8,H=6,W=7,K=2,k=3,p=1,groups=2) 4 in, 1 out", {1, 8, 6, 7}, {2, 4, 3, 3}, {1, 1, 1, 1, 1, 1, 2}},
+      {"global depthwise(N=3,C=6,H=5,W=5,k=5) the GDC's shape", {3, 6, 5, 5}, {6, 1, 5, 5}, {1, 1, 0, 0, 1, 1, 6}},
+      {"global grouped(N=2,C=4,H=3,W=2,K=4,k=3x2,groups=2) oblong", {2, 4, 3, 2}, {4, 2, 3, 2}, {1, 1, 0, 0, 1, 1, 2}},
+  };
+}
+
 TEST_CASE("conv2d: a 2x2 filter over 1..9, by hand") {
   Tensor x = values({1, 2, 3, 4, 5, 6, 7, 8, 9}, {1, 1, 3, 3});
   Tensor w = values({1, 2, 3, 4}, {1, 1, 2, 2});
@@ -96,9 +122,15 @@ TEST_CASE("conv2d: a 2x2 filter over 1..9, by hand") {
   check_close(conv2d(x, w, Tensor(), {2, 2, 1, 1, 1, 1, 1}), {4, 18, 36, 77});
 }
 
+std::vector<ConvCase> all_conv_cases() {
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases();
+  cases.insert(cases.end(), direct.begin(), direct.end());
+  return cases;
+}
+
 TEST_CASE("conv2d: every geometry matches the direct sum, in float32 and float64") {
   Generator gen(7);
-  for (const ConvCase& c : conv_cases()) {
+  for (const ConvCase& c : all_conv_cases()) {
     for (DType dtype : {DType::F64, DType::F32}) {
       CAPTURE(c.name);
       Tensor x = Tensor::uniform(c.x, -1, 1, gen, dtype, kCPU);
@@ -115,7 +147,7 @@ TEST_CASE("conv2d: every geometry matches the direct sum, in float32 and float64
 
 TEST_CASE("conv2d: gradients of input, weight and bias (float64 finite differences)") {
   Generator gen(11);
-  for (const ConvCase& c : conv_cases()) {
+  for (const ConvCase& c : all_conv_cases()) {
     CAPTURE(c.name);
     Tensor x = testing::leaf(c.x, gen), w = testing::leaf(c.w, gen);
     Tensor bias = testing::leaf({c.w[0]}, gen);
@@ -123,6 +155,69 @@ TEST_CASE("conv2d: gradients of input, weight and bias (float64 finite differenc
     CHECK(gradcheck([params](const std::vector<Tensor>& in) {
       return conv2d(in[0], in[1], in[2], params);
     }, {x, w, bias}) == "");
+  }
+}
+
+// dx and dw straight from backends/backend.h's definitions, summed in double, with the sum of
+// the terms' magnitudes beside each (the scale a float32 sum's rounding error is bounded by).
+struct Reference {
+  std::vector<double> dx, dx_scale, dw, dw_scale;
+};
+Reference direct_conv_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Conv2dParams& p) {
+  std::vector<double> xs = x.to_vector(), ws = w.to_vector(), dys = dy.to_vector();
+  Reference ref{std::vector<double>(xs.size()), std::vector<double>(xs.size()), std::vector<double>(ws.size()),
+                std::vector<double>(ws.size())};
+  int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), K = w.size(0), Cg = w.size(1);
+  int64_t R = w.size(2), S = w.size(3), P = dy.size(2), Q = dy.size(3), Kg = K / p.groups;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t oh = 0; oh < P; ++oh)
+        for (int64_t ow = 0; ow < Q; ++ow)
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t r = 0; r < R; ++r)
+              for (int64_t s = 0; s < S; ++s) {
+                int64_t h = oh * p.stride_h - p.pad_h + r * p.dilation_h;
+                int64_t v = ow * p.stride_w - p.pad_w + s * p.dilation_w;
+                if (h < 0 || h >= H || v < 0 || v >= W) continue;
+                int64_t x_at = ((n * C + (k / Kg) * Cg + c) * H + h) * W + v, w_at = ((k * Cg + c) * R + r) * S + s;
+                double grad = dys[((n * K + k) * P + oh) * Q + ow];
+                ref.dx[x_at] += grad * ws[w_at];
+                ref.dx_scale[x_at] += std::abs(grad * ws[w_at]);
+                ref.dw[w_at] += grad * xs[x_at];
+                ref.dw_scale[w_at] += std::abs(grad * xs[x_at]);
+              }
+  return ref;
+}
+
+TEST_CASE("conv2d: the direct kernels' float32 gradients match the direct sums") {
+  // Tolerance: |got − exact| ≤ 1e-5 · (1 + Σ|terms|), the terms being the products summed into
+  // that element; float32 rounds each at 6e-8 and the kernels add at most a few hundred here.
+  Generator gen(13);
+  for (const ConvCase& c : direct_cases()) {
+    CAPTURE(c.name);
+    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, kCPU).requires_grad_();
+    Tensor w = Tensor::uniform(c.w, -1, 1, gen, DType::F32, kCPU).requires_grad_();
+    Tensor y = conv2d(x, w, Tensor(), c.params);
+    Tensor dy = Tensor::uniform(y.shape(), -1, 1, gen, DType::F32, kCPU);
+    sum(y * dy).backward();
+    Reference ref = direct_conv_backward(x, w, dy, c.params);
+    auto check = [](const char* what, const std::vector<double>& got, const std::vector<double>& exact,
+                    const std::vector<double>& scale) {
+      REQUIRE(got.size() == exact.size());
+      double worst = 0;
+      size_t worst_at = 0;
+      for (size_t i = 0; i < got.size(); ++i) {
+        double excess = std::abs(got[i] - exact[i]) / (1 + scale[i]);
+        if (excess > worst) worst = excess, worst_at = i;
+      }
+      CAPTURE(what);
+      CAPTURE(worst_at);
+      CAPTURE(got[worst_at]);
+      CAPTURE(exact[worst_at]);
+      CHECK(worst <= 1e-5);
+    };
+    check("dx", x.grad().to_vector(), ref.dx, ref.dx_scale);
+    check("dw", w.grad().to_vector(), ref.dw, ref.dw_scale);
   }
 }
 

@@ -538,6 +538,23 @@ TEST_CASE("model.txt: saved and read back, a missing key or a bad line names the
   CHECK(error_of([&] { build_face_model(config, 0); }).find("unknown arch 'vgg'") != std::string::npos);
 }
 
+TEST_CASE("every arch that --arch names builds a backbone whose embedding has emb_dim values, and mbf128 is 128-d only") {
+  for (const char* arch : {"small", "iresnet18", "iresnet50", "sphere20", "mbf", "mbf128"}) {
+    CAPTURE(arch);
+    FaceModelConfig config = tiny_model_config(128, 3);
+    config.arch = arch;
+    config.height = 32;  // four stride-2 stages leave 2x2
+    config.width = 32;
+    FaceModel model = build_face_model(config, 0);
+    Tensor embedding = model.backbone->forward(Tensor::zeros({2, 1, 32, 32}, DType::F32, kCPU));
+    CHECK(embedding.shape() == Shape{2, 128});
+  }
+  FaceModelConfig config = tiny_model_config(64, 3);
+  config.arch = "mbf128";
+  CHECK(error_of([&] { build_face_model(config, 0); }) ==
+        "face model: arch mbf128 is the paper's 128-d MobileFaceNet: emb_dim 64 (expected 128)");
+}
+
 TEST_CASE("a model of NaN weights and a non-finite threshold are refused, naming the file and the tensor") {
   TempDir dir("faces_nan");
   FaceModel model = build_face_model(tiny_model_config(8, 3), 0);

@@ -159,8 +159,13 @@ FaceModel build_face_model(const FaceModelConfig& config, uint64_t seed, std::op
                              {.emb = config.emb_dim, .input = input, .channels = config.channels});
   else if (config.arch == "sphere20")
     model.backbone = sphere20(gen, {.emb = config.emb_dim, .input = input, .channels = config.channels});
-  else
-    fail("face model: unknown arch '", config.arch, "' (expected small, iresnet18, iresnet50 or sphere20)");
+  else if (config.arch == "mbf")
+    model.backbone = mobilefacenet(gen, {.emb = config.emb_dim, .input = input, .channels = config.channels});
+  else if (config.arch == "mbf128") {
+    if (config.emb_dim != 128) fail("face model: arch mbf128 is the paper's 128-d MobileFaceNet: emb_dim ", config.emb_dim, " (expected 128)");
+    model.backbone = mobilefacenet(gen, {.emb = 128, .input = input, .channels = config.channels, .scale = 1});
+  } else
+    fail("face model: unknown arch '", config.arch, "' (expected small, iresnet18, iresnet50, sphere20, mbf or mbf128)");
   model.head = make_loss(config.loss, config.emb_dim, config.classes, gen,
                          {.scale = config.scale, .margin = config.margin, .partial_fc = partial_fc});
   // The values in force (the loss's defaults filled in), so that model.txt says what was used.

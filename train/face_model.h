@@ -38,7 +38,7 @@
 namespace margin {
 
 struct FaceModelConfig {
-  std::string arch = "small";  // small | iresnet18 | iresnet50 | sphere20
+  std::string arch = "small";  // small | iresnet18 | iresnet50 | sphere20 | mbf | mbf128
   int64_t crop_height = 0, crop_width = 0;  // centre crop before the resize; 0 × 0: none
   int64_t height = 96, width = 84;
   int64_t channels = 1;

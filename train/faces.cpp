@@ -22,7 +22,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("fold", config.fold, "with a View 2 people file: train without the people of this fold (1..10) and report its accuracy");
   flags.bind("pairs", config.pairs, "LFW pairs file to verify on (with --people): View 1 pairsDevTest.txt, View 2 pairs.txt");
   flags.bind("min-images", config.min_images, "train only on identities with at least this many images");
-  flags.bind("arch", config.arch, "backbone: small | iresnet18 | iresnet50 | sphere20");
+  flags.bind("arch", config.arch, "backbone: small | iresnet18 | iresnet50 | sphere20 | mbf (MobileFaceNet, arcface_torch's get_mbf) | mbf128 (the paper's, --emb-dim 128)");
   flags.bind("crop", config.crop, "HxW centre crop of each image before the resize (LFW: the face is the central ~120x120), or none");
   flags.bind("input", config.input, "HxW the images are resized to");
   flags.bind("channels", config.channels, "1 (grey) or 3 (RGB); images are converted on load");

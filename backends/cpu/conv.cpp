@@ -19,8 +19,9 @@
 // (bench_layers, N = 32: conv3x3 64→64 at 56x56 forward 36 ms vs 69 ms; the unfolding
 // is parallel too, and no fork per product). With fewer samples than threads (inference
 // on one image), the batch loop is serial and each product is threaded (gemm_threaded).
-// Left out: Winograd/FFT algorithms, a direct kernel for depthwise convolutions (they take
-// the same path, as many thin products), NHWC.
+// Convolutions of narrow groups (depthwise ones above all) would be many products of a few
+// rows each: they run on depthwise.cpp's direct kernels instead (depthwise.h says which).
+// Left out: Winograd/FFT algorithms, NHWC.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
 
@@ -204,6 +206,7 @@ struct Unfolding : ColumnLayout {
   }
   void emit(const T* plane, Span span, int64_t length, T* out) const {
     const int64_t stride = g.params.stride_w;
+    // The pieces are short (a few to 48 elements): loops.h's short_copy and short_fill.
     short_fill(out, span.lo);
     if (stride == 1)
       short_copy(plane + span.offset + span.lo, span.hi - span.lo, out + span.lo);
@@ -234,27 +237,6 @@ struct Unfolding : ColumnLayout {
       advance(at, length);
       done += length;
     }
-  }
-
-  // The pieces are short (a few to 48 elements): copied and zeroed in line, in 64-byte blocks
-  // and then halves, quarters, ... of one, each a fixed-size move (GCC turns plain loops into
-  // calls to memmove and memset, whose overhead per call is as large as such a copy).
-  static constexpr int64_t kBlock = 64 / sizeof(T);
-  template <bool kRepeat>  // kRepeat: every block of out is a copy of in's first
-  static void short_copy(const T* in, int64_t n, T* out) {
-    int64_t t = 0;
-    for (; t + kBlock <= n; t += kBlock) std::memcpy(out + t, kRepeat ? in : in + t, 64);
-#pragma GCC unroll 8
-    for (int64_t part = kBlock / 2; part > 0; part /= 2)
-      if ((n - t) & part) {
-        std::memcpy(out + t, kRepeat ? in : in + t, part * sizeof(T));
-        t += part;
-      }
-  }
-  static void short_copy(const T* in, int64_t n, T* out) { short_copy<false>(in, n, out); }
-  static void short_fill(T* out, int64_t n) {
-    static constexpr T kZeros[kBlock] = {};
-    short_copy<true>(kZeros, n, out);
   }
 };
 
@@ -454,6 +436,7 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
 
 void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w,
                         const View& y) {
+  if (direct_convolution(params, x.shape, w.shape)) return direct_conv2d(params, x, w, y);
   ConvGeometry g(params, x.shape, w.shape, y.shape);
   dispatch_floating(x.dtype, "conv2d", [&](auto t) {
     using T = decltype(t);
@@ -463,6 +446,7 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
 
 void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
                                       const View& dx) {
+  if (direct_convolution(params, dx.shape, w.shape)) return direct_conv2d_backward_data(params, dy, w, dx);
   ConvGeometry g(params, dx.shape, w.shape, dy.shape);
   dispatch_floating(dy.dtype, "conv2d_backward_data", [&](auto t) {
     using T = decltype(t);
@@ -472,6 +456,7 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
 
 void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& x,
                                         const View& dy, const View& dw) {
+  if (direct_convolution(params, x.shape, dw.shape)) return direct_conv2d_backward_filter(params, x, dy, dw);
   ConvGeometry g(params, x.shape, dw.shape, dy.shape);
   dispatch_floating(x.dtype, "conv2d_backward_filter", [&](auto t) {
     using T = decltype(t);

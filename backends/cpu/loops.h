@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "backends/backend.h"
@@ -70,6 +71,28 @@ double chunked_sum(int64_t n, Term term) {
     total += partial;
   }
   return total;
+}
+
+// Copies (or zeroes) n elements in line, in 64-byte blocks and then halves, quarters, ... of
+// one, each a fixed-size move: GCC turns plain loops into calls to memmove and memset, whose
+// overhead per call is as large as a copy of a few dozen elements (convolutions copy rows and
+// pieces of rows that short).
+template <class T, bool kRepeat = false>  // kRepeat: every block of out is a copy of in's first
+void short_copy(const T* in, int64_t n, T* out) {
+  constexpr int64_t kBlock = 64 / sizeof(T);
+  int64_t t = 0;
+  for (; t + kBlock <= n; t += kBlock) std::memcpy(out + t, kRepeat ? in : in + t, 64);
+#pragma GCC unroll 8
+  for (int64_t part = kBlock / 2; part > 0; part /= 2)
+    if ((n - t) & part) {
+      std::memcpy(out + t, kRepeat ? in : in + t, part * sizeof(T));
+      t += part;
+    }
+}
+template <class T>
+void short_fill(T* out, int64_t n) {
+  static constexpr T kZeros[64 / sizeof(T)] = {};
+  short_copy<T, true>(kZeros, n, out);
 }
 
 // Only spread a loop over threads when it has enough work to pay for the fork.
