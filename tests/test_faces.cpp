@@ -546,7 +546,7 @@ TEST_CASE("every arch that --arch names builds a backbone whose embedding has em
     config.height = 32;  // four stride-2 stages leave 2x2
     config.width = 32;
     FaceModel model = build_face_model(config, 0);
-    Tensor embedding = model.backbone->forward(Tensor::zeros({2, 1, 32, 32}, DType::F32, kCPU));
+    Tensor embedding = model.backbone->forward(Tensor::zeros({2, 1, 32, 32}));
     CHECK(embedding.shape() == Shape{2, 128});
   }
   FaceModelConfig config = tiny_model_config(64, 3);
