@@ -4,9 +4,10 @@
 //
 //   ./build/embed --model runs/yaleb-lmcl --folder ../shared/data/yaleb-cropped/yaleB01 --out b01
 //   ./build/embed --model runs/yaleb-lmcl --images a.pgm,b.png --flip --out two
+//   ./build/embed --model yaleb-lmcl.onnx --images a.pgm,b.png --out two   (export_onnx's file)
 //
-// Images are decoded, converted and resized as in training (model.txt). --flip gives
-// insightface's flip embedding, e(x) + e(mirror x).
+// Images are decoded, converted and resized as in training (model.txt, or the .onnx file's
+// metadata). --flip gives insightface's flip embedding, e(x) + e(mirror x).
 
 #include <cstdio>
 #include <sstream>
@@ -14,13 +15,15 @@
 #include "core/flags.h"
 #include "core/threads.h"
 #include "train/face_eval.h"
+#include "train/onnx_model.h"
 
 using namespace margin;
 
 int main(int argc, char** argv) try {
-  Flags flags("embed", "Embeds images with a trained face model (train_faces' output folder).");
-  std::string& model_dir = flags.add<std::string>("model", "", "train_faces output folder (model.txt, model.bin)");
-  std::string& weights = flags.add<std::string>("weights", "", "weights file (default: <model>/model.bin)");
+  Flags flags("embed", "Embeds images with a trained face model (train_faces' output folder or export_onnx's .onnx file).");
+  std::string& model_dir = flags.add<std::string>("model", "", "DIR|FILE.onnx: train_faces output folder (model.txt, "
+                                                  "model.bin) or export_onnx's file (needs margin built with OpenCV)");
+  std::string& weights = flags.add<std::string>("weights", "", "weights file (default: <model>/model.bin; not with a .onnx model)");
   std::string& images = flags.add<std::string>("images", "", "image files, comma-separated");
   std::string& folder = flags.add<std::string>("folder", "", "embed every image file under this folder (recursively, sorted)");
   bool& flip = flags.add("flip", false, "flip embeddings: e(x) + e(mirror x)");
@@ -29,7 +32,7 @@ int main(int argc, char** argv) try {
   flags.add_device_flag();
   flags.parse(argc, argv);
   set_threads(threads);
-  if (model_dir.empty()) fail("no --model folder (see --help)");
+  if (model_dir.empty()) fail("no --model folder or .onnx file (see --help)");
   if (images.empty() == folder.empty()) fail("give either --images or --folder (see --help)");
 
   std::vector<std::string> paths;
@@ -40,7 +43,7 @@ int main(int argc, char** argv) try {
     for (std::string path; std::getline(list, path, ',');)
       if (!path.empty()) paths.push_back(path);
   }
-  FaceModel model = load_face_model(model_dir, weights);
+  FaceModel model = load_face_model_or_onnx(model_dir, weights);
   const FaceModelConfig& config = model.config;
   auto dataset = std::make_shared<ImageList>(paths, config.channels, config.height, config.width,
                                           config.crop_height, config.crop_width);

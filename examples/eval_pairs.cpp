@@ -10,6 +10,8 @@
 //       (LFW View 2 unrestricted: the k-th model, trained without fold k's people, scores fold k)
 //   ./build/eval_pairs --runs-per-row 3 --model a-s0,a-s1,a-s2,b-s0,b-s1,b-s2 --labels A,B …
 //       (each row the mean ± std over 3 runs, e.g. seeds)
+//   ./build/eval_pairs --model runs/lfw-r18,r18.onnx --labels margin,ONNX --pairs lfw/pairs.txt --data lfw/images
+//       (an exported model, export_onnx's file, wherever a folder goes: the same protocol)
 
 #include <cstdio>
 #include <iostream>
@@ -20,6 +22,7 @@
 #include "core/flags.h"
 #include "core/threads.h"
 #include "train/face_eval.h"
+#include "train/onnx_model.h"
 
 using namespace margin;
 
@@ -33,7 +36,8 @@ static std::vector<std::string> split_commas(const std::string& text) {
 
 int main(int argc, char** argv) try {
   Flags flags("eval_pairs", "Scores trained face models on a pairs file the way LFW does (10 folds).");
-  std::string& models = flags.add<std::string>("model", "", "train_faces output folder(s), comma-separated");
+  std::string& models = flags.add<std::string>("model", "", "DIR|FILE.onnx,…: train_faces output folders or export_onnx's "
+                                               "files (needs margin built with OpenCV), comma-separated");
   std::string& labels = flags.add<std::string>("labels", "", "a name for each model, comma-separated (default: the folders)");
   std::string& pairs_path = flags.add<std::string>("pairs", "", "pairs file in LFW's format");
   std::string& data = flags.add<std::string>("data", "", "image folder the pairs refer to (one sub-folder per identity)");
@@ -75,7 +79,7 @@ int main(int argc, char** argv) try {
     std::vector<PairScores> scores;
     std::string loss;
     for (size_t k = row * group; k < (row + 1) * group; ++k) {
-      FaceModel model = load_face_model(folders[k]);
+      FaceModel model = load_face_model_or_onnx(folders[k]);
       loss = model.config.loss;
       auto folder = face_folder(data, model.config, {identities.begin(), identities.end()});
       scores.push_back(score_pairs(*model.backbone, folder, pairs, default_device()));

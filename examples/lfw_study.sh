@@ -12,11 +12,12 @@
 #   bash examples/lfw_study.sh              # from the repository root; builds what it needs
 #
 # Environment: LFW (default ../shared/data/lfw), OUT (runs/lfw), BUILD (build), THREADS (2),
-# SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"), VIEW2_LOSSES ("softmax lmcl"),
-# VIEWS ("1 2"). A run whose model.bin exists is not trained again, so an interrupted study
-# continues where it stopped. Writes $OUT/view1.md and $OUT/view2.md (a report per model and
-# the tables) and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 cores: about 3.3 min a
-# View 1 run and 3.8 min a View 2 run, 2 hours for the whole study (docs/lfw.md has the figures).
+# ARCH (small; mbf: MobileFaceNet), SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"),
+# VIEW2_LOSSES ("softmax lmcl"), VIEWS ("1 2"). A run whose model.bin exists is not trained
+# again, so an interrupted study continues where it stopped. Writes $OUT/view1.md and
+# $OUT/view2.md (a report per model and the tables) and $OUT/view1-roc.png,
+# $OUT/view2-roc.png. Time on 2 cores: about 3.3 min a View 1 run and 3.8 min a View 2 run,
+# 2 hours for the whole study (docs/lfw.md has the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LFW=${LFW:-../shared/data/lfw}
@@ -41,8 +42,10 @@ fi
 # 250x250 frame resized to 64x56, a 3-stage CNN (32, 64, 128), d = 128, EPOCHS epochs of batch 64
 # (SGD 0.1, momentum 0.9, weight decay 5e-4, one epoch of warm-up, cosine), random flips.
 EPOCHS=${EPOCHS:-10}
-COMMON=(--data "$LFW/images" --channels 3 --crop 128x112 --input 64x56 --arch small --widths 32,64,128
+ARCH=${ARCH:-small}
+COMMON=(--data "$LFW/images" --channels 3 --crop 128x112 --input 64x56 --arch "$ARCH"
         --emb-dim 128 --epochs "$EPOCHS" --batch 64 --lr 0.1 --threads "$THREADS")
+if [ "$ARCH" = small ]; then COMMON+=(--widths 32,64,128); fi
 # Each loss's s and m (the losses' own defaults where the flag is absent).
 loss_flags() {
   case "$1" in

@@ -3,19 +3,23 @@
 // its held-out pairs (model.txt: threshold, threshold_flip).
 //
 //   ./build/verify --model runs/yaleb-lmcl --a face1.pgm --b face2.pgm
+//   ./build/verify --model yaleb-lmcl.onnx --a face1.pgm --b face2.pgm   (export_onnx's file:
+//       the thresholds are in its metadata)
 
 #include <cstdio>
 
 #include "core/flags.h"
 #include "core/threads.h"
 #include "train/face_eval.h"
+#include "train/onnx_model.h"
 
 using namespace margin;
 
 int main(int argc, char** argv) try {
   Flags flags("verify", "Compares two face images with a trained model: cosine similarity, same or different.");
-  std::string& model_dir = flags.add<std::string>("model", "", "train_faces output folder (model.txt, model.bin)");
-  std::string& weights = flags.add<std::string>("weights", "", "weights file (default: <model>/model.bin)");
+  std::string& model_dir = flags.add<std::string>("model", "", "DIR|FILE.onnx: train_faces output folder (model.txt, "
+                                                  "model.bin) or export_onnx's file (needs margin built with OpenCV)");
+  std::string& weights = flags.add<std::string>("weights", "", "weights file (default: <model>/model.bin; not with a .onnx model)");
   std::string& a = flags.add<std::string>("a", "", "first image");
   std::string& b = flags.add<std::string>("b", "", "second image");
   bool& flip = flags.add("flip", true, "flip embeddings e(x) + e(mirror x) (--flip=false: plain)");
@@ -27,7 +31,7 @@ int main(int argc, char** argv) try {
   set_threads(threads);
   if (model_dir.empty() || a.empty() || b.empty()) fail("need --model, --a and --b (see --help)");
 
-  FaceModel model = load_face_model(model_dir, weights);
+  FaceModel model = load_face_model_or_onnx(model_dir, weights);
   const FaceModelConfig& config = model.config;
   const bool from_training = !threshold;
   if (from_training) threshold = flip ? config.threshold_flip : config.threshold;

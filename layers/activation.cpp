@@ -20,10 +20,20 @@ Tensor PReLU::forward(const Tensor& x) {
   return prelu(x, weight);
 }
 
+// ONNX PRelu broadcasts the slope from the right: one slope per channel of [N, C, H, W] is
+// [C, 1, 1] (margin's backbones use PReLU on images only); a shared slope is [1].
+std::string PReLU::to_graph(GraphWriter& graph, const std::string& input) const {
+  int64_t channels = weight.numel();
+  Shape shape = channels == 1 ? Shape{1} : Shape{channels, 1, 1};
+  return graph.node("PRelu", {input, graph.weight("weight", weight.reshape(shape))});
+}
+
 Dropout::Dropout(double p, Generator& gen) : p_(p), gen_(gen) {
   if (!(p >= 0 && p <= 1)) fail("Dropout: p must be in [0, 1], got ", p);
 }
 
 Tensor Dropout::forward(const Tensor& x) { return dropout(x, p_, training(), gen_); }
+// Eval mode: y = x, no node.
+std::string Dropout::to_graph(GraphWriter&, const std::string& input) const { return input; }
 
 }  // namespace margin

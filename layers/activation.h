@@ -16,6 +16,7 @@ class PReLU final : public Layer {
   explicit PReLU(int64_t channels = 1, double init = 0.25, DType dtype = DType::F32);
   std::string type_name() const override { return "PReLU"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   Tensor weight;  // [channels]
 };
 
@@ -24,6 +25,7 @@ class Dropout final : public Layer {
   Dropout(double p, Generator& gen);
   std::string type_name() const override { return "Dropout"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   double p() const { return p_; }
 
  private:

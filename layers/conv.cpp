@@ -40,6 +40,20 @@ Tensor Conv2d::forward(const Tensor& x) {
   return conv2d(x, weight, bias, params_);
 }
 
+// ONNX Conv: weight [C_out, C_in/groups, R, S] is ONNX's layout; pads are [top, left, bottom,
+// right], zeros on each side as here.
+std::string Conv2d::to_graph(GraphWriter& graph, const std::string& input) const {
+  std::vector<std::string> inputs{input, graph.weight("weight", weight)};
+  if (bias.defined()) inputs.push_back(graph.weight("bias", bias));
+  const Conv2dParams& p = params_;
+  return graph.node("Conv", inputs,
+                    {{"kernel_shape", std::vector<int64_t>{weight.size(2), weight.size(3)}},
+                     {"strides", std::vector<int64_t>{p.stride_h, p.stride_w}},
+                     {"pads", std::vector<int64_t>{p.pad_h, p.pad_w, p.pad_h, p.pad_w}},
+                     {"dilations", std::vector<int64_t>{p.dilation_h, p.dilation_w}},
+                     {"group", p.groups}});
+}
+
 // Each output element is a dot product of C_in/groups·R·S terms (plus its bias).
 int64_t Conv2d::flops(const Shape&, const Shape& output) const {
   int64_t per_output = 2 * weight.size(1) * weight.size(2) * weight.size(3);

@@ -33,6 +33,7 @@ class Conv2d final : public Layer {
   std::string type_name() const override { return "Conv2d"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   const Conv2dParams& params() const { return params_; }
   Tensor weight, bias;  // bias undefined when built without one
 

@@ -46,6 +46,12 @@ class IBasicBlock final : public Layer {
     Tensor out = (*bn3)((*conv2)((*prelu)((*bn2)((*conv1)((*bn1)(x))))));
     return out + (downsample ? (*downsample)(x) : x);
   }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    std::string out = graph.child("conv1", *conv1, graph.child("bn1", *bn1, x));
+    out = graph.child("prelu", *prelu, graph.child("bn2", *bn2, out));
+    out = graph.child("bn3", *bn3, graph.child("conv2", *conv2, out));
+    return graph.node("Add", {out, downsample ? graph.child("downsample", *downsample, x) : x});
+  }
 
  private:
   std::shared_ptr<Layer> bn1, conv1, bn2, prelu, conv2, bn3, downsample;
@@ -86,6 +92,13 @@ class IResNet final : public Layer {
     for (auto& stage : stages) out = (*stage)(out);
     out = (*flatten)((*dropout)((*bn2)(out)));
     return (*features)((*fc)(out));
+  }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    std::string out = graph.child("prelu", *prelu, graph.child("bn1", *bn1, graph.child("conv1", *conv1, x)));
+    for (size_t stage = 0; stage < stages.size(); ++stage)
+      out = graph.child("layer" + std::to_string(stage + 1), *stages[stage], out);
+    out = graph.child("flatten", *flatten, graph.child("dropout", *dropout, graph.child("bn2", *bn2, out)));
+    return graph.child("features", *features, graph.child("fc", *fc, out));
   }
 
  private:

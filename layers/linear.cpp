@@ -24,11 +24,20 @@ Tensor Linear::forward(const Tensor& x) {
   return bias.defined() ? y + bias : y;
 }
 
+// ONNX Gemm: y = x·Bᵀ + C with transB = 1 takes W [out, in] as it is.
+std::string Linear::to_graph(GraphWriter& graph, const std::string& input) const {
+  std::vector<std::string> inputs{input, graph.weight("weight", weight)};
+  if (bias.defined()) inputs.push_back(graph.weight("bias", bias));
+  return graph.node("Gemm", inputs, {{"transB", int64_t{1}}});
+}
+
 int64_t Linear::flops(const Shape&, const Shape& output) const {
   return shape_numel(output) * (2 * weight.size(1) + (bias.defined() ? 1 : 0));
 }
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+std::string ReLU::to_graph(GraphWriter& graph, const std::string& input) const { return graph.node("Relu", {input}); }
 Tensor Tanh::forward(const Tensor& x) { return tanh(x); }
+std::string Tanh::to_graph(GraphWriter& graph, const std::string& input) const { return graph.node("Tanh", {input}); }
 
 }  // namespace margin

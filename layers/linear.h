@@ -13,6 +13,7 @@ class Linear final : public Layer {
   std::string type_name() const override { return "Linear"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   Tensor weight, bias;  // bias undefined when built without one
 };
 
@@ -21,12 +22,14 @@ class ReLU final : public Layer {
  public:
   std::string type_name() const override { return "ReLU"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 };
 
 class Tanh final : public Layer {
  public:
   std::string type_name() const override { return "Tanh"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 };
 
 }  // namespace margin

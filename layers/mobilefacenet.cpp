@@ -29,6 +29,10 @@ class Block final : public Layer {
     Tensor out = (*layers)(x);
     return residual_ ? x + out : out;
   }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    std::string out = graph.child("layers", *layers, x);
+    return residual_ ? graph.node("Add", {x, out}) : out;
+  }
 
  private:
   std::string type_;
@@ -106,6 +110,9 @@ class MobileFaceNet final : public Layer {
     if (x.ndim() != 4 || x.size(1) != channels_)
       fail("MobileFaceNet: expected images [N, ", channels_, ", H, W], got ", x.describe());
     return (*features)((*conv_sep)((*layers)(x)));
+  }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    return graph.child("features", *features, graph.child("conv_sep", *conv_sep, graph.child("layers", *layers, x)));
   }
 
  private:

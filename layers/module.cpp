@@ -75,6 +75,10 @@ Tensor Layer::operator()(const Tensor& x) {
 
 int64_t Layer::flops(const Shape&, const Shape&) const { return 0; }
 
+std::string Layer::to_graph(GraphWriter&, const std::string&) const {
+  fail("export: layer ", type_name(), " has no ONNX form");
+}
+
 Sequential::Sequential(std::vector<std::shared_ptr<Layer>> layers) {
   for (auto& layer : layers) add(std::move(layer));
 }
@@ -91,6 +95,12 @@ Tensor Sequential::forward(const Tensor& x) {
     ProfileScope scope("forward", layer->type_name());
     out = (*layer)(out);
   }
+  return out;
+}
+
+std::string Sequential::to_graph(GraphWriter& graph, const std::string& input) const {
+  std::string out = input;
+  for (size_t i = 0; i < layers_.size(); ++i) out = graph.child(std::to_string(i), *layers_[i], out);
   return out;
 }
 

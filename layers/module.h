@@ -1,5 +1,5 @@
 // layers/module.h — Module: named parameters, buffers and children, train/eval mode;
-// Layer: a module with one input and one output; Sequential: layers in a row.
+// Layer: a module with one input and one output (and its ONNX form); Sequential: layers in a row.
 //
 // A module registers each parameter, buffer and child once, in its constructor; names are
 // dotted paths ("body.0.conv.weight"), as in PyTorch's state_dict, which is what checkpoints
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "layers/graph.h"
 
 namespace margin {
 
@@ -70,6 +71,10 @@ class Layer : public Module {
   // Floating-point operations of one forward from `input` to `output` (a multiply-add
   // counts 2); 0 for layers whose cost is negligible beside the convolutions.
   virtual int64_t flops(const Shape& input, const Shape& output) const;
+  // The layer's eval-mode forward as ONNX nodes (layers/graph.h): appends them to `graph`,
+  // reading the value `input`, and returns the name of the output value. Each layer states it
+  // beside its forward; by default a layer has none, an error naming its type.
+  virtual std::string to_graph(GraphWriter& graph, const std::string& input) const;
 };
 
 // Called after every Layer::operator() on this thread while set; an empty function unsets.
@@ -84,6 +89,7 @@ class Sequential final : public Layer {
   Sequential& add(std::shared_ptr<Layer> layer);  // named by position: "0", "1", …
   std::string type_name() const override { return "Sequential"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   const std::vector<std::shared_ptr<Layer>>& layers() const { return layers_; }
 
  private:

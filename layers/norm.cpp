@@ -31,6 +31,19 @@ Tensor BatchNorm::forward(const Tensor& x) {
                     options_.eps);
 }
 
+// Eval mode as ONNX BatchNormalization over the running statistics; it takes [N, C] as well as
+// [N, C, …] (channels at dim 1). Without affine, weight 1 and bias 0.
+std::string BatchNorm::to_graph(GraphWriter& graph, const std::string& input) const {
+  Device device = running_mean.device();
+  DType dtype = running_mean.dtype();
+  std::string scale = graph.weight("weight", weight.defined() ? weight : Tensor::ones({channels_}, dtype, device));
+  std::string shift = graph.weight("bias", bias.defined() ? bias : Tensor::zeros({channels_}, dtype, device));
+  return graph.node("BatchNormalization",
+                    {input, scale, shift, graph.weight("running_mean", running_mean),
+                     graph.weight("running_var", running_var)},
+                    {{"epsilon", static_cast<float>(options_.eps)}});
+}
+
 void BatchNorm1d::check_input(const Tensor& x) const {
   if (!x.defined()) fail(describe(), ": input is an undefined tensor");
   if ((x.ndim() != 2 && x.ndim() != 3) || x.size(1) != channels())

@@ -24,6 +24,7 @@ class BatchNorm : public Layer {
  public:
   Tensor forward(const Tensor& x) override;
   int64_t channels() const { return channels_; }
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   const BatchNormOptions& options() const { return options_; }
   Tensor weight, bias;  // undefined without affine
   Tensor running_mean, running_var;

@@ -17,6 +17,7 @@ class MaxPool2d final : public Layer {
   std::string type_name() const override { return "MaxPool2d"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 
  private:
   Pool2dParams params_;
@@ -29,6 +30,7 @@ class AvgPool2d final : public Layer {
   std::string type_name() const override { return "AvgPool2d"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 
  private:
   Pool2dParams params_;
@@ -39,12 +41,14 @@ class GlobalAvgPool final : public Layer {
   std::string type_name() const override { return "GlobalAvgPool"; }
   Tensor forward(const Tensor& x) override;
   int64_t flops(const Shape& input, const Shape& output) const override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 };
 
 class Flatten final : public Layer {
  public:
   std::string type_name() const override { return "Flatten"; }
   Tensor forward(const Tensor& x) override;
+  std::string to_graph(GraphWriter& graph, const std::string& input) const override;
 };
 
 }  // namespace margin

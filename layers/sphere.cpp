@@ -26,6 +26,11 @@ class SphereUnit final : public Layer {
   Tensor forward(const Tensor& x) override {
     return x + (*prelu2)((*conv2)((*prelu1)((*conv1)(x))));
   }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    std::string out = graph.child("conv1", *conv1, x);
+    out = graph.child("prelu2", *prelu2, graph.child("conv2", *conv2, graph.child("prelu1", *prelu1, out)));
+    return graph.node("Add", {x, out});
+  }
 
  private:
   std::shared_ptr<Layer> conv1, prelu1, conv2, prelu2;
