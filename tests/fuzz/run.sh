@@ -2,7 +2,7 @@
 # tests/fuzz/run.sh — ctest's "fuzz:" test, and the way to fuzz by hand: builds the libFuzzer
 # harnesses of tests/fuzz with clang++ under WORK_DIR, replays every committed input (the
 # seeds of corpus/ and the inputs of regressions/ that once failed), then fuzzes each harness
-# for MARGIN_FUZZ_SECONDS (default 20) from a fresh copy of its seeds. Any crash, sanitizer
+# for MARGIN_FUZZ_SECONDS (default 10) from a fresh copy of its seeds. Any crash, sanitizer
 # report, leak, allocation above the memory limit or timeout fails the run; its input is kept
 # under WORK_DIR/artifacts/<harness>/ and printed with the command that reproduces it.
 #   bash tests/fuzz/run.sh WORK_DIR [harness...]      (harness: image, idx, pairs, …; default all)
@@ -17,7 +17,7 @@ fi
 fuzz_dir=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$1" && work=$(cd "$1" && pwd)
 shift
-seconds=${MARGIN_FUZZ_SECONDS:-20}
+seconds=${MARGIN_FUZZ_SECONDS:-10}
 jobs=${MARGIN_FUZZ_JOBS:-$(nproc)}
 # Per input: 20 s, 2 GiB of memory in all and in one allocation (a small file that claims
 # gigabytes is a finding), as libFuzzer counts them.
