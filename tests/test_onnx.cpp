@@ -184,6 +184,23 @@ TEST_CASE("export_onnx: mbf128 passes ONNX's checker, shape inference gives embe
   return faces;
 }
 
+// Max |a − b| / max |b| over two [N, d] embeddings, with the worst element in `where`.
+[[maybe_unused]] double normalized_error(const Tensor& actual, const Tensor& expected, std::string& where) {
+  REQUIRE(actual.shape() == expected.shape());
+  const std::vector<double> a = actual.to_vector(), b = expected.to_vector();
+  double worst = 0, largest = 0;
+  size_t worst_at = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    largest = std::max(largest, std::abs(b[i]));
+    if (double difference = std::abs(a[i] - b[i]); difference > worst) worst = difference, worst_at = i;
+  }
+  REQUIRE(largest > 0);
+  std::ostringstream text;
+  text << "element " << worst_at << ": " << a[worst_at] << " against " << b[worst_at] << " (max |expected| " << largest << ")";
+  where = text.str();
+  return worst / largest;
+}
+
 // `model` exported, read by OpenCV's DNN module and run on 8 LFW faces, at batch 1 and 8.
 void check_opencv(const FaceModel& model, const std::string& label) {
 #ifndef MARGIN_OPENCV_DNN
@@ -215,7 +232,7 @@ void check_opencv(const FaceModel& model, const std::string& label) {
     CAPTURE(rows);
     Tensor input = rows == 8 ? all : all.slice(0, 0, rows);
     NoGradGuard no_grad;
-    std::vector<double> expected = (*model.backbone)(input.to(default_device())).to_vector();
+    const Tensor expected = (*model.backbone)(input.to(default_device()));
 
     std::vector<double> pixels = input.to_vector();
     std::vector<float> floats(pixels.begin(), pixels.end());
@@ -226,19 +243,12 @@ void check_opencv(const FaceModel& model, const std::string& label) {
     cv::Mat output = net.forward();
     REQUIRE(output.total() == static_cast<size_t>(rows * config.emb_dim));
     REQUIRE(output.size[0] == rows);
-    const float* actual = output.ptr<float>();
-
-    // Normalized error: max |a − b| / max |b|, with the worst element printed.
-    double worst = 0, largest = 0;
-    size_t worst_at = 0;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      largest = std::max(largest, std::abs(expected[i]));
-      if (double difference = std::abs(actual[i] - expected[i]); difference > worst) worst = difference, worst_at = i;
-    }
-    REQUIRE(largest > 0);
-    const double error = worst / largest;
-    INFO(label, ": normalized error ", error, " at row ", worst_at / config.emb_dim, ", column ", worst_at % config.emb_dim,
-         ": OpenCV ", actual[worst_at], ", margin ", expected[worst_at], " (max |margin| ", largest, ")");
+    const float* values = output.ptr<float>();
+    const Tensor actual = Tensor::from_vector(std::vector<double>(values, values + output.total()),
+                                              {rows, config.emb_dim}, DType::F32, kCPU);
+    std::string where;
+    const double error = normalized_error(actual, expected, where);
+    INFO(label, ": OpenCV against margin, normalized error ", error, " at ", where);
     CHECK(error < 1e-4);
   }
 #endif
@@ -329,23 +339,6 @@ TEST_CASE("export_onnx: a file that cannot be written is named and nothing is le
 
 
 // ---- the exported file loaded back (train/onnx_model.h) ----
-
-// Max |a − b| / max |b| over two [N, d] embeddings, with the worst element in `where`.
-[[maybe_unused]] double normalized_error(const Tensor& actual, const Tensor& expected, std::string& where) {
-  REQUIRE(actual.shape() == expected.shape());
-  const std::vector<double> a = actual.to_vector(), b = expected.to_vector();
-  double worst = 0, largest = 0;
-  size_t worst_at = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    largest = std::max(largest, std::abs(b[i]));
-    if (double difference = std::abs(a[i] - b[i]); difference > worst) worst = difference, worst_at = i;
-  }
-  REQUIRE(largest > 0);
-  std::ostringstream text;
-  text << "element " << worst_at << ": " << a[worst_at] << " against " << b[worst_at] << " (max |expected| " << largest << ")";
-  where = text.str();
-  return worst / largest;
-}
 
 // `count` colour images of random bytes, 128x124 (larger than the 120x120 crop), as PPM files.
 [[maybe_unused]] std::vector<std::string> synthetic_images(const TempDir& dir, int count) {
