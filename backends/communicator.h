@@ -16,7 +16,8 @@
 // Conventions, stated once:
 //  * Every rank calls the same collectives in the same order with the same dtype and
 //    counts; otherwise the job deadlocks or fails inside MPI/NCCL (nothing here can tell).
-//  * float32, float64 and int64 (int64 for labels and the start-up checks; Max and Sum).
+//  * float32, float64 and int64 (int64 for labels and the start-up checks; Max and Sum);
+//    mpi and nccl refuse bfloat16 and float16 (convert to float32 first).
 //  * `counts` lists how many elements each rank contributes, rank by rank (uneven allowed,
 //    zero allowed); the big View is the ranks' parts concatenated in rank order.
 //  * Views are contiguous and live where the communicator's memory is (cpu or cuda).

@@ -2,28 +2,34 @@
 // kernel body with the C++ type of a tensor's dtype, and seeing a shape as [outer, n, inner]
 // around one axis (the contract of the axis kernels in backend.h).
 #pragma once
+#include "backends/half.h"
 #include "backends/types.h"
 
 namespace margin {
 
-// Calls f(T{}) with T the C++ type of a floating dtype; other dtypes are an error naming the kernel.
+// Calls f(T{}) with T the C++ type of a compute dtype (float32, float64); any other dtype is
+// an error naming the kernel, and for a storage type (bfloat16, float16) saying to convert.
 template <class F>
 void dispatch_floating(DType dtype, const char* kernel, F&& f) {
   switch (dtype) {
     case DType::F32: f(float{}); return;
     case DType::F64: f(double{}); return;
-    default: fail(kernel, ": expected a floating dtype, got ", dtype_name(dtype));
+    default: fail(kernel, ": expected float32 or float64, got ", dtype_name(dtype), dtype_hint(dtype));
   }
 }
 
-// Calls f(T{}) for any dtype.
+// Calls f(T{}) for any dtype: bfloat16 and float16 as margin::bfloat16 and margin::float16,
+// which convert with static_cast to and from float, double and int64_t (and each other).
 template <class F>
 void dispatch_any(DType dtype, F&& f) {
   switch (dtype) {
     case DType::F32: f(float{}); return;
     case DType::F64: f(double{}); return;
     case DType::I64: f(int64_t{}); return;
+    case DType::BF16: f(bfloat16{}); return;
+    case DType::F16: f(float16{}); return;
   }
+  fail("dispatch_any: unknown dtype code ", int(dtype));
 }
 
 // A shape seen as [outer, n, inner] around one axis.

@@ -10,6 +10,8 @@ size_t dtype_size(DType dtype) {
     case DType::F32: return 4;
     case DType::F64: return 8;
     case DType::I64: return 8;
+    case DType::BF16: return 2;
+    case DType::F16: return 2;
   }
   return 0;
 }
@@ -19,11 +21,19 @@ const char* dtype_name(DType dtype) {
     case DType::F32: return "float32";
     case DType::F64: return "float64";
     case DType::I64: return "int64";
+    case DType::BF16: return "bfloat16";
+    case DType::F16: return "float16";
   }
   return "?";
 }
 
 bool is_floating(DType dtype) { return dtype == DType::F32 || dtype == DType::F64; }
+
+bool is_half(DType dtype) { return dtype == DType::BF16 || dtype == DType::F16; }
+
+const char* dtype_hint(DType dtype) {
+  return is_half(dtype) ? " (a storage type: convert with .to(DType::F32))" : "";
+}
 
 std::string Device::str() const {
   return type == DeviceType::CPU ? "cpu" : "cuda:" + std::to_string(index);

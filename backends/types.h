@@ -26,10 +26,19 @@ template <class... Parts>
   throw Error(message.str());
 }
 
-enum class DType : uint8_t { F32, F64, I64 };
+// float32 and float64 are the compute types: every floating kernel takes them. bfloat16 and
+// float16 (backends/half.h) are storage types: copies and fills convert to and from them
+// (rounding to nearest even), and a kernel refuses them: convert to float32 first, compute
+// there, convert back. int64 holds labels and indices. The values are the checkpoint
+// format's dtype codes (train/checkpoint.h): new ones go at the end.
+enum class DType : uint8_t { F32, F64, I64, BF16, F16 };
 size_t dtype_size(DType dtype);
-const char* dtype_name(DType dtype);
-bool is_floating(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", "float64", "int64", "bfloat16", "float16"
+bool is_floating(DType dtype);        // float32 or float64: the dtypes kernels compute in
+bool is_half(DType dtype);            // bfloat16 or float16: the 16-bit storage types
+// Said after a dtype where float32 or float64 is expected: how to get there from a storage
+// type (" (a storage type: convert with .to(DType::F32))"), else nothing.
+const char* dtype_hint(DType dtype);
 
 enum class DeviceType : uint8_t { CPU, CUDA };
 

@@ -80,8 +80,10 @@ Tensor Tensor::from_indices(const std::vector<int64_t>& values, const Shape& sha
 
 // Drawn straight into a host tensor of the asked dtype (the values are the same as through
 // from_vector: each double draw rounded once), so that a large W costs its own size only.
+// A 16-bit dtype is drawn in float64 first, for the same single rounding.
 template <class Draw>
 static Tensor drawn(const char* what, const Shape& shape, DType dtype, Device device, Draw draw) {
+  if (is_half(dtype)) return drawn(what, shape, DType::F64, kCPU, draw).to(dtype).to(device);
   if (!is_floating(dtype)) fail(what, ": expected a floating dtype, got ", dtype_name(dtype));
   Tensor host = Tensor::empty(shape, dtype, kCPU);
   const int64_t n = host.numel();
@@ -222,7 +224,8 @@ bool Tensor::requires_grad() const { return checked(impl_).requires_grad; }
 
 Tensor& Tensor::requires_grad_(bool on) {
   if (on && !is_floating(dtype()))
-    fail("requires_grad_: only floating tensors can require grad, got ", describe());
+    fail("requires_grad_: only float32 and float64 tensors can require grad, got ", describe(),
+         dtype_hint(dtype()));
   checked(impl_).requires_grad = on;
   return *this;
 }

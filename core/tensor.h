@@ -3,8 +3,11 @@
 //
 // A Tensor is a cheap handle (one shared_ptr); copying it aliases the same tensor, as in
 // PyTorch. Views (reshape of a contiguous tensor, transpose, slice) share storage.
-// Left out: in-place ops on tensors that autograd has saved (no version counters), dtypes
-// other than float32, float64 and int64, and more than one output per op.
+// dtypes: float32 and float64 compute; bfloat16 and float16 are storage only (created,
+// filled, copied, converted with .to(dtype), printed; an op on one refuses it); int64 holds
+// labels and indices.
+// Left out: in-place ops on tensors that autograd has saved (no version counters), other
+// dtypes, and more than one output per op.
 #pragma once
 #include <functional>
 #include <iosfwd>

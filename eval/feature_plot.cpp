@@ -15,7 +15,9 @@ namespace {
 
 // Rows of a [rows, dims] tensor scaled to unit length, as host vectors.
 std::vector<std::vector<double>> unit_rows(const Tensor& matrix, int64_t dims, const char* what) {
-  if (matrix.ndim() != 2 || matrix.size(1) != dims || !is_floating(matrix.dtype()))
+  // Only read: bfloat16 and float16 values widen exactly.
+  const bool floating = is_floating(matrix.dtype()) || is_half(matrix.dtype());
+  if (matrix.ndim() != 2 || matrix.size(1) != dims || !floating)
     fail("feature plot: ", what, " is ", matrix.describe(), " (expected a float [rows, ", dims, "] tensor)");
   std::vector<double> values = matrix.to(kCPU).contiguous().to_vector();
   std::vector<std::vector<double>> rows(matrix.size(0));

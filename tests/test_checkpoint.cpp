@@ -1,7 +1,7 @@
 // tests/test_checkpoint.cpp — checkpoints round-trip a model, its buffers, the optimizer's
-// velocities and the training position bit for bit; every kind of bad file is refused with a
-// message naming the file and the problem (a hostile shape names the tensor), and a failed
-// load or save changes nothing.
+// velocities and the training position bit for bit (bfloat16 and float16 tensors too); every
+// kind of bad file is refused with a message naming the file and the problem (a hostile shape
+// names the tensor), and a failed load or save changes nothing.
 #include <zlib.h>
 
 #include <algorithm>
@@ -255,6 +255,52 @@ TEST_CASE("A stored shape that overflows, is negative, has too many dimensions o
             " bytes, the header announces a body of " + std::to_string(body_length));
 
   CHECK(target->parameters()[0].to_vector() == before);  // nothing was loaded
+}
+
+// Two 16-bit buffers, as a module that stores activations or weights in bfloat16 and
+// float16 would hold them.
+struct HalfStore : Module {
+  HalfStore(const Tensor& bf16, const Tensor& fp16) {
+    register_buffer("bf16", bf16);
+    register_buffer("fp16", fp16);
+  }
+  std::string type_name() const override { return "HalfStore"; }
+};
+
+TEST_CASE("bfloat16 and float16 tensors round-trip bit for bit, an unknown dtype code is refused naming the tensor") {
+  TempDir dir("ckpt_half");
+  std::string path = dir.file("half.ckpt");
+  const std::vector<double> values{1 + 1.0 / 128, -65504, 0x1p-24, 3.5};
+  HalfStore saved(Tensor::from_vector(values, {2, 2}, DType::BF16), Tensor::from_vector(values, {4}, DType::F16));
+  save_checkpoint(path, saved, nullptr, TrainingState{});
+  HalfStore loaded(Tensor::zeros({2, 2}, DType::BF16), Tensor::zeros({4}, DType::F16));
+  load_checkpoint(path, loaded, nullptr);
+  auto bits_of = [](const Tensor& t) {
+    std::vector<uint16_t> bits(static_cast<size_t>(t.numel()));
+    backend_for(t.device()).copy_to_host(t.view(), bits.data());
+    return bits;
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    Tensor stored = saved.named_buffers()[i].value, read = loaded.named_buffers()[i].value;
+    CHECK(read.dtype() == stored.dtype());
+    CHECK(bits_of(read) == bits_of(stored));
+  }
+  CHECK(loaded.named_buffers()[1].value.to_vector() == values);  // each exact in float16
+
+  // A float32 model does not take them: the dtypes are named.
+  HalfStore wide(Tensor::zeros({2, 2}, DType::F32), Tensor::zeros({4}, DType::F16));
+  CHECK(contains(error_of([&] { load_checkpoint(path, wide, nullptr); }),
+                 "dtype mismatch for 'bf16': the file has bfloat16, the model has float32[2, 2]"));
+
+  // A dtype code past the last one.
+  Bytes bytes = read_bytes(path);
+  bytes[rank_offset(bytes, "bf16") - 1] = 9;
+  std::string bad = dir.file("dtype.ckpt");
+  write_bytes(bad, with_checksum(bytes));
+  std::string expected = "load_checkpoint: '";
+  expected += bad;
+  expected += "': tensor 'bf16' has unknown dtype code 9 (expected 0 float32, 1 float64, 2 int64, 3 bfloat16 or 4 float16)";
+  CHECK(error_of([&] { load_checkpoint(bad, loaded, nullptr); }) == expected);
 }
 
 TEST_CASE("Mismatched shapes, dtypes and tensor sets are named") {

@@ -277,8 +277,9 @@ TrainingState load_checkpoint(const std::string& path, const std::vector<NamedMo
   for (uint32_t i = 0; i < tensors; ++i) {
     std::string name = body.get_string("a tensor name");
     uint8_t dtype_code = body.get<uint8_t>("a dtype");
-    if (dtype_code > static_cast<uint8_t>(DType::I64))
-      corrupt("tensor '", name, "' has unknown dtype code ", int(dtype_code));
+    if (dtype_code > static_cast<uint8_t>(DType::F16))
+      corrupt("tensor '", name, "' has unknown dtype code ", int(dtype_code),
+              " (expected 0 float32, 1 float64, 2 int64, 3 bfloat16 or 4 float16)");
     StoredTensor entry{static_cast<DType>(dtype_code), {}, nullptr};
     uint32_t ndim = body.get<uint32_t>("a rank");
     if (ndim > kMaxStoredRank)

@@ -11,7 +11,8 @@
 //                    i64 epoch, i64 step
 //                    u32 pair count, then per pair: string key, string value
 //                    u32 tensor count, then per tensor:
-//                      string name, u8 dtype (0 float32, 1 float64, 2 int64), u32 ndim,
+//                      string name, u8 dtype (0 float32, 1 float64, 2 int64, 3 bfloat16,
+//                      4 float16: DType's values), u32 ndim,
 //                      i64 size[ndim], the elements row-major (numel · dtype size bytes)
 //                  (a string is a u32 byte count followed by the bytes, no terminator)
 //   20 + L  4      u32 CRC-32 (zlib's crc32) of every byte before it

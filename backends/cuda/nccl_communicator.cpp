@@ -51,8 +51,10 @@ ncclDataType_t nccl_type(DType dtype) {
     case DType::F32: return ncclFloat32;
     case DType::F64: return ncclFloat64;
     case DType::I64: return ncclInt64;
+    case DType::BF16:
+    case DType::F16: break;
   }
-  fail("nccl communicator: unknown dtype");
+  fail("nccl communicator: expected float32, float64 or int64, got ", dtype_name(dtype), dtype_hint(dtype));
 }
 
 // Calls issued between ncclGroupStart and ncclGroupEnd run as one operation, so that the

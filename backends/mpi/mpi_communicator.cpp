@@ -23,8 +23,10 @@ MPI_Datatype mpi_type(DType dtype) {
     case DType::F32: return MPI_FLOAT;
     case DType::F64: return MPI_DOUBLE;
     case DType::I64: return MPI_INT64_T;
+    case DType::BF16:
+    case DType::F16: break;
   }
-  fail("mpi communicator: unknown dtype");
+  fail("mpi communicator: expected float32, float64 or int64, got ", dtype_name(dtype), dtype_hint(dtype));
 }
 
 int mpi_count(int64_t count, const char* what) {

@@ -13,7 +13,7 @@ inline Tensor contiguous_data(const Tensor& x) { return x.detach().contiguous();
 inline void check_floating(const char* op, const Tensor& x) {
   if (!x.defined()) fail(op, ": input is an undefined tensor");
   if (!is_floating(x.dtype()))
-    fail(op, ": expected a float32 or float64 tensor, got ", x.describe());
+    fail(op, ": expected a float32 or float64 tensor, got ", x.describe(), dtype_hint(x.dtype()));
 }
 
 // Both operands floating, of one dtype, on one device.
