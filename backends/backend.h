@@ -7,12 +7,20 @@
 //  * Every View lives on the backend's own device. Shapes are already checked by the
 //    caller (core/ops): a kernel "requires" what its contract says and does not re-check.
 //  * Floating kernels accept float32 and float64 (all operands of one call share the dtype);
-//    indices are int64.
+//    indices are int64. bfloat16 and float16 are storage types: only copy and fill take them
+//    (converting, round to nearest even: backends/half.h); every other kernel refuses them,
+//    saying to convert with .to(DType::F32).
 //  * Outputs are ASSIGNED (overwritten), never accumulated into — with the one explicit
 //    exception of `axpy`, which autograd uses to add into `.grad`. "Backward kernels assign;
 //    autograd alone accumulates."
 //  * Axis kernels see their input as [outer, n, inner] around the axis; the caller passes
 //    contiguous views and the axis.
+//  * Products (gemm, and conv2d with its two backward kernels) take `operands`, the type both
+//    factors of every product are rounded to: F32 multiplies float32 inputs as they are;
+//    BF16 rounds them to bfloat16 (to nearest even) and sums the exact products in float32,
+//    as tensor cores do. Inputs and outputs stay float32 either way (so mixed precision is a
+//    property of the call, not of the tensors); float64 takes F32 only. core/precision.h
+//    says which op asks for what.
 #pragma once
 #include <cstdint>
 #include <utility>
@@ -72,6 +80,7 @@ struct Conv2dParams {
   int64_t pad_h = 0, pad_w = 0;  // zeros on each side
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t groups = 1;
+  DType operands = DType::F32;  // the products' operand type (header: "Products")
 };
 
 // Pooling geometry (NCHW, per channel): P = (H + 2·pad_h − kernel_h) / stride_h + 1 (floor),
@@ -131,8 +140,9 @@ class Backend {
   // ---- linear algebra -----------------------------------------------------------------
   // c = alpha · op(a) · op(b) + beta · c, op = transpose when asked. 2-D [M, N] or batched
   // 3-D [batch, M, N]; contiguous. beta = 0 assigns (c's old content is ignored, NaN too).
+  // `operands` as in the header's "Products".
   virtual void gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b,
-                    double beta, const View& c) = 0;
+                    double beta, const View& c, DType operands) = 0;
 
   // ---- convolution and pooling (NCHW; all views contiguous; geometry as Conv2dParams) --
   // y[n, k, p, q] = Σ_{c, r, s} x[n, g·Cg + c, p·stride_h − pad_h + r·dilation_h,

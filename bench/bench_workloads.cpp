@@ -10,6 +10,7 @@
 #include "core/flags.h"
 #include "core/threads.h"
 #include "core/optim.h"
+#include "core/precision.h"
 #include "core/profiler.h"
 #include "layers/backbones.h"
 #include "layers/summary.h"
@@ -37,8 +38,10 @@ std::vector<int64_t> random_labels(Generator& gen, int64_t batch, int64_t classe
 // the forward counted by layers/summary.h, of the whole batch.
 // Under mpirun with N ranks the step is data parallel (train/distributed.h): each rank runs
 // its part of the batch and the gradients are all-reduced before the SGD step.
+// Under --precision bf16 the backbone's forward runs in an AutocastScope (core/precision.h);
+// the head gets the float32 embedding.
 Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Shape input,
-                       int64_t emb, int64_t classes, double s, double m, Device device) {
+                       int64_t emb, int64_t classes, double s, double m, Device device, Precision precision) {
   auto gen = std::make_shared<Generator>(1);
   auto head = std::shared_ptr<MarginLoss>(make_loss("lmcl", emb, classes, *gen, {.scale = s, .margin = m}));
   std::vector<Tensor> params = parameters_of({model.get(), head.get()});
@@ -54,29 +57,34 @@ Workload training_step(const std::string& name, std::shared_ptr<Layer> model, Sh
   double head_flops = 2.0 * input[0] * classes * emb;
   return {name, 3 * (model_flops + head_flops), [=] {
             sgd->zero_grad();
-            head->forward((*model)(images), labels).backward();
+            Tensor embeddings;
+            {
+              AutocastScope autocast(precision);
+              embeddings = (*model)(images);
+            }
+            head->forward(embeddings, labels).backward();
             reducer->reduce(share);  // nothing with one rank
             sgd->step();  // also puts the class weights back on the unit sphere
           }};
 }
 
-Workload fmnist_cnn(Device device, std::optional<int64_t> batch) {
+Workload fmnist_cnn(Device device, std::optional<int64_t> batch, Precision precision) {
   Generator gen(0);
-  return training_step("fmnist-cnn", small_cnn(128, gen), {batch.value_or(256), 1, 28, 28}, 128, 10, 30.0, 0.35, device);
+  return training_step("fmnist-cnn", small_cnn(128, gen), {batch.value_or(256), 1, 28, 28}, 128, 10, 30.0, 0.35, device, precision);
 }
 
-Workload iresnet18_face(Device device, std::optional<int64_t> batch) {
+Workload iresnet18_face(Device device, std::optional<int64_t> batch, Precision precision) {
   Generator gen(0);
-  return training_step("iresnet18-face", iresnet18(gen), {batch.value_or(32), 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+  return training_step("iresnet18-face", iresnet18(gen), {batch.value_or(32), 3, 112, 112}, 512, 10572, 64.0, 0.35, device, precision);
 }
 
-Workload mbf_face(Device device, std::optional<int64_t> batch) {
+Workload mbf_face(Device device, std::optional<int64_t> batch, Precision precision) {
   Generator gen(0);
-  return training_step("mbf-face", mobilefacenet(gen), {batch.value_or(64), 3, 112, 112}, 512, 10572, 64.0, 0.35, device);
+  return training_step("mbf-face", mobilefacenet(gen), {batch.value_or(64), 3, 112, 112}, 512, 10572, 64.0, 0.35, device, precision);
 }
 
 // The CosFace head alone: forward + backward to x and W (the fused head of losses/).
-Workload lmcl_head(Device device, std::optional<int64_t> rows) {
+Workload lmcl_head(Device device, std::optional<int64_t> rows, Precision) {
   const int64_t dim = 512, classes = 100000;
   const int64_t batch = rows.value_or(256);
   auto gen = std::make_shared<Generator>(0);
@@ -90,13 +98,16 @@ Workload lmcl_head(Device device, std::optional<int64_t> rows) {
           }};
 }
 
-Workload sgemm(Device device, std::optional<int64_t> batch) {
+Workload sgemm(Device device, std::optional<int64_t> batch, Precision precision) {
   if (batch) fail("--batch does not apply to W4 (a fixed 1024³ product)");
   const int64_t n = 1024;
   Generator gen(0);
   Tensor a = Tensor::randn({n, n}, gen, DType::F32, device);
   Tensor b = Tensor::randn({n, n}, gen, DType::F32, device);
-  return {"sgemm", 2.0 * n * n * n, [=] { matmul(a, b); }};
+  return {"sgemm", 2.0 * n * n * n, [=] {
+            AutocastScope autocast(precision);
+            matmul(a, b);
+          }};
 }
 
 }  // namespace
@@ -114,6 +125,9 @@ int main(int argc, char** argv) try {
   int& repeats = flags.add("repeats", 5, "timed steps (median, min and max reported)");
   bool& json = flags.add("json", false, "print one JSON line (for bench/compare.sh)");
   bool& profile = flags.add("profile", false, "print the per-op profile of the timed steps");
+  std::string& precision_name_flag = flags.add<std::string>(
+      "precision", "fp32", "fp32, or bf16: the backbone's products in bfloat16 (core/precision.h; W3, the head, "
+                           "stays fp32), or fp16 on CUDA");
   std::optional<int64_t> batch;
   flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;
@@ -125,10 +139,12 @@ int main(int argc, char** argv) try {
 
   if (batch && *batch < 1) fail("--batch must be positive, got ", *batch);
   Device device = default_device();
-  std::map<std::string, std::function<Workload(Device, std::optional<int64_t>)>> workloads{
+  std::map<std::string, std::function<Workload(Device, std::optional<int64_t>, Precision)>> workloads{
       {"W1", fmnist_cnn}, {"W2", iresnet18_face}, {"W3", lmcl_head}, {"W4", sgemm}, {"W5", mbf_face}};
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
-  Workload workload = workloads[which](device, batch);
+  const Precision precision = parse_precision(precision_name_flag);
+  check_precision(precision, device);
+  Workload workload = workloads[which](device, batch, precision);
   double matmul_rate = bench::matmul_gflops(device);
   for (int i = 0; i < warmup; ++i) workload.step();
   profiler().enable(profile);
@@ -142,13 +158,13 @@ int main(int argc, char** argv) try {
     for (double step : t.times_s) times += (times.empty() ? "" : ", ") + std::to_string(step);
     std::printf("{\"workload\": \"%s\", \"name\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, "
                 "\"max_s\": %.6f, \"times_s\": [%s], \"peak_rss_mb\": %.1f, \"flops\": %.0f, "
-                "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f}\n",
+                "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f, \"precision\": \"%s\"}\n",
                 which.c_str(), workload.name.c_str(), t.median_s(), t.min_s(), t.max_s(), times.c_str(),
-                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak);
+                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak, precision_name(precision));
   } else {
-    std::printf("%s %s on %s, %s: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
+    std::printf("%s %s (%s) on %s, %s: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
                 "%.1f GFLOP/s matmul rate, peak RSS %.0f MiB\n",
-                which.c_str(), workload.name.c_str(), device.str().c_str(), describe_job(threads).c_str(),
+                which.c_str(), workload.name.c_str(), precision_name(precision), device.str().c_str(), describe_job(threads).c_str(),
                 t.median_s() * 1e3, t.min_s() * 1e3, t.max_s() * 1e3, gflops, gflops / matmul_rate,
                 matmul_rate, bench::peak_rss_mb());
     if (peak > 0)

@@ -19,6 +19,12 @@
 # (libopenblas0-pthread: without it torch.mm falls back to the reference BLAS, ~3 GFLOP/s)
 # are installed when missing.
 #
+# Precisions: PRECISIONS (default "fp32 bf16") lists the rows each workload gets. bf16 runs
+# margin with --precision bf16 (the backbone's products on bfloat16 operands, core/precision.h)
+# against PyTorch with torch.autocast("cpu", dtype=torch.bfloat16) around the backbone, the
+# head in float32 on both sides (W3, the head alone, has no bf16 row; W4's product is
+# autocast). PyTorch's bf16 runs in its best setting only (keep-mem; "as installed" shows —).
+#
 #   bash bench/compare.sh [build-dir] [workloads…]     e.g. bash bench/compare.sh build W1 W3
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,14 +42,21 @@ keep_memory="glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 rounds=${ROUNDS:-3}
+precisions=${PRECISIONS:-fp32 bf16}
 for w in $workloads; do
   for round in $(seq "$rounds"); do
-    echo "running $w, round $round of $rounds…" >&2
-    OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --json | sed 's/^/margin /' >>"$results"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 \
-      | sed 's/^/torch /' >>"$results"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE GLIBC_TUNABLES=$keep_memory \
-      /usr/bin/python3 bench/torch_workloads.py --workload "$w" --threads 2 | sed 's/^/torch-keepmem /' >>"$results"
+    for p in $precisions; do
+      [ "$p" = bf16 ] && [ "$w" = W3 ] && continue  # the head alone: float32 under every precision
+      echo "running $w $p, round $round of $rounds…" >&2
+      OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --precision "$p" --json \
+        | sed 's/^/margin /' >>"$results"
+      if [ "$p" = fp32 ]; then
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_workloads.py --workload "$w" \
+          --threads 2 | sed 's/^/torch /' >>"$results"
+      fi
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE GLIBC_TUNABLES=$keep_memory /usr/bin/python3 \
+        bench/torch_workloads.py --workload "$w" --threads 2 --precision "$p" | sed 's/^/torch-keepmem /' >>"$results"
+    done
   done
 done
 
@@ -53,7 +66,8 @@ rows = {}
 for line in open(sys.argv[1]):  # one line per (side, round); the rounds' steps are pooled
     who, payload = line.split(" ", 1)
     r = json.loads(payload)
-    pooled = rows.setdefault(r["workload"], {}).setdefault(who, dict(r, times_s=[], peak_rss_mb=0.0, rounds=[]))
+    key = r["workload"] + " " + r.get("precision", "fp32")
+    pooled = rows.setdefault(key, {}).setdefault(who, dict(r, times_s=[], peak_rss_mb=0.0, rounds=[]))
     pooled["times_s"] += r["times_s"]
     pooled["peak_rss_mb"] = max(pooled["peak_rss_mb"], r["peak_rss_mb"])
     pooled["rounds"].append(r)
@@ -66,16 +80,20 @@ for sides in rows.values():
             r["fraction_of_matmul"] = median([x["fraction_of_matmul"] for x in r["rounds"]])
             r["fma_peaks"] = [x["fma_peak_gflops"] for x in r["rounds"]]
             r["fma_peak_gflops"] = median(r["fma_peaks"])
-def ms(r): return f'{r["median_s"]*1e3:9.1f} ({r["min_s"]*1e3:.1f}–{r["max_s"]*1e3:.1f})'
-print(f'{"workload":<18}{"margin ms (min–max)":>28}{"torch ms":>28}{"torch keep-mem ms":>28}'
+def ms(r): return f'{r["median_s"]*1e3:9.1f} ({r["min_s"]*1e3:.1f}–{r["max_s"]*1e3:.1f})' if r else "—"
+print(f'{"workload":<24}{"margin ms (min–max)":>28}{"torch ms":>28}{"torch keep-mem ms":>28}'
       f'{"ratio":>8}{"GFLOP/s":>9}{"of mm":>7}{"RSS MB m/t":>14}')
-for w, r in rows.items():
-    m, t, k = r["margin"], r["torch"], r["torch-keepmem"]
-    best = min(t, k, key=lambda x: x["median_s"])
+for key, r in rows.items():
+    m, t, k = r["margin"], r.get("torch"), r["torch-keepmem"]
+    best = min([x for x in (t, k) if x], key=lambda x: x["median_s"])
     gflops = m.get("flops", 0) / m["median_s"] * 1e-9
-    print(f'{w + " " + m.get("name", ""):<18}{ms(m):>28}{ms(t):>28}{ms(k):>28}'
+    w, precision = key.split(" ")
+    print(f'{w + " " + m.get("name", "") + " " + precision:<24}{ms(m):>28}{ms(t):>28}{ms(k):>28}'
           f'{m["median_s"] / best["median_s"]:8.2f}{gflops:9.1f}{m.get("fraction_of_matmul", 0):7.2f}'
           f'{m["peak_rss_mb"]:7.0f}/{best["peak_rss_mb"]:<6.0f}')
+for w in sorted({key.split(" ")[0] for key in rows}):  # margin's own bf16 speed-up
+    if f"{w} fp32" in rows and f"{w} bf16" in rows:
+        print(f'{w}: margin bf16 / fp32 step time {rows[w + " bf16"]["margin"]["median_s"] / rows[w + " fp32"]["margin"]["median_s"]:.2f}')
 rounds = len(next(iter(rows.values()))["margin"]["rounds"])
 print(f"{rounds} round(s) per workload, margin and PyTorch alternating; medians and min–max over every timed step of all rounds.")
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")

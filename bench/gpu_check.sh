@@ -2,7 +2,8 @@
 # bench/gpu_check.sh — the one command to run on a GPU machine. Builds margin with CUDA into
 # its own build folder, runs the CUDA tests and the CPU-vs-GPU parity tests, then the
 # whole test suite on the GPU default device, then the workloads W1-W4 of bench/ on the GPU
-# (W2 at batch 128, with its fraction of the FP32 peak), and prints one summary. Designed
+# (W2 at batch 128 in fp32, bf16 and fp16, each with its fraction of the FP32 peak), and
+# prints one summary. Designed
 # to finish within a few minutes on one GPU and 16 cores.
 #
 #   bash bench/gpu_check.sh [build-dir]        (default build-gpu-check)
@@ -120,6 +121,11 @@ bench_run() {  # label, then bench_workloads' flags
 }
 bench_run W1 --workload W1
 bench_run W2-batch128 --workload W2 --batch 128
+# The same step with the backbone's products on bfloat16 and float16 operands (core/precision.h).
+# On CUDA these are float32 products of rounded operands (backends/cuda/rounded.h): correct, not
+# tensor-core speed; their fraction is of the same FP32 peak.
+bench_run W2-batch128-bf16 --workload W2 --batch 128 --precision bf16
+bench_run W2-batch128-fp16 --workload W2 --batch 128 --precision fp16
 bench_run W3 --workload W3
 bench_run W4 --workload W4
 

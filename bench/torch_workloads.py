@@ -12,6 +12,9 @@ Same shapes and synthetic inputs as bench/bench_workloads.cpp:
   W4 sgemm          1024³ float32 torch.mm.
   W5 mbf-face       batch 64 of 3x112x112, MobileFaceNet (arcface_torch's get_mbf) → 512-d, LMCL
                     over 10,572 classes (s=64, m=0.35), same optimizer: one full training step.
+--precision bf16 runs the backbone's forward under torch.autocast("cpu", dtype=torch.bfloat16)
+and casts the embedding to float32 before the head (insightface's way; the head in float32);
+W4 runs its product under autocast; W3, the head alone, stays float32.
 Run with Debian's python3-torch (/usr/bin/python3). --parameters prints the MobileFaceNets'
 trainable parameter counts instead (the figures tests/test_backbones.cpp holds margin's to).
 """
@@ -148,10 +151,21 @@ class MobileFaceNet(nn.Module):
         return self.features(self.conv_sep(x))
 
 
+PRECISION = "fp32"
+
+
+def backbone(model, images):
+    if PRECISION == "bf16":
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            embeddings = model(images)
+        return embeddings.float()
+    return model(images)
+
+
 def training_step(model, weight, optimizer, images, labels, s, m):
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = lmcl(model(images), weight, labels, s, m)
+        loss = lmcl(backbone(model, images), weight, labels, s, m)
         loss.backward()
         optimizer.step()
     return step
@@ -182,6 +196,11 @@ def make_workload(name, batch=None):
         return head
     if name == "W4":
         a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        if PRECISION == "bf16":
+            def product():
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    return torch.mm(a, b)
+            return product
         return lambda: torch.mm(a, b)
     if name == "W5":
         model, weight = MobileFaceNet(), nn.Parameter(torch.randn(10572, 512) * 0.01)
@@ -199,6 +218,8 @@ def main():
                         help="print the trainable parameter counts of the MobileFaceNets instead (tests/test_backbones.cpp)")
     parser.add_argument("--batch", type=int, help="batch size of W1–W3 and W5 (default: 256 / 32 / 256 / 64)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="bf16: CPU autocast to bfloat16 around the backbone (and W4's product)")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
@@ -209,6 +230,8 @@ def main():
     if args.workload is None:
         parser.error("--workload is required (or --parameters)")
     torch.set_num_threads(args.threads)
+    global PRECISION
+    PRECISION = args.precision
     run = make_workload(args.workload, args.batch)
     for _ in range(args.warmup):
         run()
@@ -220,7 +243,7 @@ def main():
     times.sort()
     print(json.dumps({"workload": args.workload, "median_s": times[len(times) // 2], "min_s": times[0],
                       "max_s": times[-1], "times_s": times, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                      "torch": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torch": torch.__version__, "threads": torch.get_num_threads(), "precision": args.precision}))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@
 #   bash examples/yaleb_study.sh            # from the repository root; builds what it needs
 #
 # Environment: DATA (default ../shared/data/yaleb-cropped), OUT (runs/yaleb), BUILD (build),
-# THREADS (2), SEEDS (training seeds, default "0 1 2"; the split is fixed by --split-seed 0).
+# THREADS (2), SEEDS (training seeds, default "0 1 2"; the split is fixed by --split-seed 0),
+# PRECISION (fp32, or bf16: the backbone's products on bfloat16 operands, core/precision.h),
+# LOSSES (the labels to run, default all: e.g. "Softmax LMCL-s16").
 # About 10 minutes on 2 quiet cores (~50 s a run), under 25 with another job on them.
 # docs/experiments.md (the Yale-B study) has the measured table and what it shows.
 set -euo pipefail
@@ -17,6 +19,8 @@ OUT=${OUT:-runs/yaleb}
 BUILD=${BUILD:-build}
 THREADS=${THREADS:-2}
 SEEDS=${SEEDS:-0 1 2}
+PRECISION=${PRECISION:-fp32}
+LOSSES=${LOSSES:-}
 
 if [ ! -d "$DATA" ]; then
   echo "yaleb_study: $DATA is absent (the shared data folder; set DATA=...)" >&2
@@ -30,7 +34,8 @@ fi
 # One network and budget for all: a 4-stage CNN on 64x56 grey faces, d = 128, 20 epochs of
 # batch 64 (SGD 0.1, momentum 0.9, weight decay 5e-4, warm-up + cosine), random flips.
 COMMON=(--data "$DATA" --held-out 10 --split-seed 0 --arch small --input 64x56 --channels 1
-        --widths 16,32,64,128 --emb-dim 128 --epochs 20 --batch 64 --lr 0.1 --threads "$THREADS")
+        --widths 16,32,64,128 --emb-dim 128 --epochs 20 --batch 64 --lr 0.1 --threads "$THREADS"
+        --precision "$PRECISION")
 # label:loss:s:m — NSL and LMCL at s = 16 (the main comparison, m = 0.35 as in the paper) for
 # every seed; again at s = 30 (what train_fmnist uses) for the first seed only: with 28
 # classes the scale matters (docs/experiments.md).
@@ -45,6 +50,7 @@ for seed in $SEEDS; do
   [ "$seed" = "$first" ] && runs+=("${FIRST_SEED_ONLY[@]}")
   for run in "${runs[@]}"; do
     IFS=: read -r label loss s m <<< "$run"
+    if [ -n "$LOSSES" ] && [[ " $LOSSES " != *" $label "* ]]; then continue; fi
     dir="$OUT/$label-seed$seed"
     echo "== $label (seed $seed) → $dir" >&2
     "$BUILD/train_faces" "${COMMON[@]}" --seed "$seed" --loss "$loss" --s "$s" --m "$m" --out "$dir" \

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backends/cpu/gemm.h"
+#include "backends/half.h"
 #include "doctest/doctest.h"
 
 namespace margin::cpu {
@@ -82,6 +83,82 @@ TEST_CASE("gemm: every transpose and block edge matches the three-loop definitio
         check_against_definition<float>(p, threaded, accumulate, 1.0f);
         check_against_definition<double>(p, threaded, accumulate, -0.5);
       }
+}
+
+// bfloat16 operands. With u = 2^-24 (float's unit roundoff) and u_b = 2^-8 (bfloat16's), and
+// â = bf16(a), b̂ = bf16(b) the rounded operands, two bounds hold entry by entry:
+//   1. |C − Σ_k â b̂| ≤ γ_K · Σ_k |â b̂|,   γ_K = K·u / (1 − K·u):
+//      the products of bfloat16 values are exact in float, so the only error left is float's
+//      summation of K terms (each vdpbf16ps adds two products, each add rounded once).
+//      This pins the rounding itself: a truncated, or unrounded, operand misses it by far.
+//   2. |C − Σ_k a b| ≤ (2·u_b + u_b²) · Σ_k |a b| + γ_K · Σ_k |â b̂|:
+//      against the exact float product, each operand is off by at most a factor (1 ± u_b).
+void check_bfloat16_product(const ProductCase& p, bool threaded, bool accumulate) {
+  std::mt19937 rng(static_cast<unsigned>(p.M * 31 + p.N * 7 + p.K));
+  std::vector<float> a = random_values<float>(p.M * p.K, rng), b = random_values<float>(p.K * p.N, rng);
+  const int64_t ldc = p.N + 1;
+  std::vector<float> c = random_values<float>(p.M * ldc, rng);
+  const std::vector<float> start = c;
+  auto A = p.trans_a ? StridedMatrix<float>::row_major(a.data(), p.K, p.M).transposed()
+                     : StridedMatrix<float>::row_major(a.data(), p.M, p.K);
+  auto B = p.trans_b ? StridedMatrix<float>::row_major(b.data(), p.N, p.K).transposed()
+                     : StridedMatrix<float>::row_major(b.data(), p.K, p.N);
+  if (threaded) gemm_threaded(A, B, c.data(), ldc, 1.0f, accumulate, Operands::kBFloat16);
+  else gemm(A, B, c.data(), ldc, 1.0f, accumulate, Operands::kBFloat16);
+  const double u = std::ldexp(1.0, -24), u_b = std::ldexp(1.0, -8);
+  const double gamma = p.K * u / (1 - p.K * u);
+  auto rounded = [](float x) { return static_cast<double>(bf16_float(bf16_bits(x))); };
+  int wrong = 0;
+  for (int64_t i = 0; i < p.M; ++i)
+    for (int64_t j = 0; j < p.N; ++j) {
+      double rounded_sum = 0, rounded_magnitude = 0, exact_sum = 0, exact_magnitude = 0;
+      for (int64_t k = 0; k < p.K; ++k) {
+        const double product = rounded(A(i, k)) * rounded(B(k, j)), exact = double(A(i, k)) * B(k, j);
+        rounded_sum += product, rounded_magnitude += std::abs(product);
+        exact_sum += exact, exact_magnitude += std::abs(exact);
+      }
+      const double base = accumulate ? start[i * ldc + j] : 0.0;
+      // the final add of C's old value is one more rounding: u·|result|
+      const double slack = u * (std::abs(base) + rounded_magnitude);
+      const double got = c[i * ldc + j] - base;
+      const double error_1 = std::abs(got - rounded_sum), bound_1 = gamma * rounded_magnitude + slack;
+      const double error_2 = std::abs(got - exact_sum),
+                   bound_2 = (2 * u_b + u_b * u_b) * exact_magnitude + gamma * rounded_magnitude + slack;
+      if (!(error_1 <= bound_1 && error_2 <= bound_2) && wrong++ < 3)
+        FAIL_CHECK("C(" << i << ", " << j << "): error " << error_1 << " against the rounded operands (bound "
+                        << bound_1 << "), " << error_2 << " against the exact product (bound " << bound_2 << ")");
+    }
+  CHECK(wrong == 0);
+}
+
+TEST_CASE("gemm: bfloat16 operands — exact products of the rounded values, summed in float (both kernels)") {
+  const bool native = bfloat16_native();
+  MESSAGE("this CPU's bfloat16 kernel: " << std::string(native ? "vdpbf16ps (AVX-512 BF16)" : "none (emulated only)"));
+  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kEmulated}) {
+    set_bfloat16_kernel(kernel);
+    CAPTURE(bfloat16_native());
+    for (const ProductCase& p : kCases)
+      for (bool threaded : {false, true})
+        for (bool accumulate : {false, true}) {
+          CAPTURE(p.M); CAPTURE(p.N); CAPTURE(p.K); CAPTURE(p.trans_a); CAPTURE(p.trans_b);
+          CAPTURE(threaded); CAPTURE(accumulate);
+          check_bfloat16_product(p, threaded, accumulate);
+        }
+  }
+  set_bfloat16_kernel(BFloat16Kernel::kAuto);
+}
+
+TEST_CASE("gemm: bfloat16 operands round to nearest even, not by truncation") {
+  // A = [1 + 2^-8 + 2^-9] (rounds up to 1 + 2^-7), B = [1 + 2^-8] (a tie: rounds to even, 1):
+  // C = 1 + 2^-7 exactly. Truncation would give 1, no rounding 1 + 3·2^-8 + ….
+  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kEmulated}) {
+    set_bfloat16_kernel(kernel);
+    std::vector<float> a = {1.0f + 0x1p-8f + 0x1p-9f}, b = {1.0f + 0x1p-8f}, c = {0};
+    gemm(StridedMatrix<float>::row_major(a.data(), 1, 1), StridedMatrix<float>::row_major(b.data(), 1, 1), c.data(),
+         1, 1.0f, false, Operands::kBFloat16);
+    CHECK(c[0] == 1.0f + 0x1p-7f);
+  }
+  set_bfloat16_kernel(BFloat16Kernel::kAuto);
 }
 
 TEST_CASE("gemm: an empty sum (K = 0) writes zeros, or leaves C as it was when accumulating") {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "core/precision.h"
 #include "op_cases.h"
 #include "skip.h"
 
@@ -131,6 +132,7 @@ void check_parity(const OpCase& c, Device device, DType dtype) {
   Run want = run_on(c, host_inputs, weights, kCPU);
   Run got = run_on(c, host_inputs, weights, device);
   std::string where = c.name + " on " + device.str() + " in " + dtype_name(dtype);
+  if (autocast_precision() != Precision::FP32) where += std::string(" under ") + precision_name(autocast_precision());
   std::string report = compare(got.output, want.output, tolerance(dtype));
   CHECK_MESSAGE(report.empty(), where << ", output: " << report);
   for (size_t k = 0; k < want.grads.size(); ++k) {
@@ -152,6 +154,21 @@ TEST_CASE("every op matches the CPU on every built GPU, float32 and float64, for
     for (DType dtype : {DType::F32, DType::F64})
       for (const OpCase& c : cases) check_parity(c, device, dtype);
   }
+}
+
+// Under bf16 autocast both devices multiply the same bfloat16-rounded operands exactly and sum
+// in float32 (backends/cuda/rounded.h on the GPU): the products agree as closely as float32's.
+TEST_CASE("every op matches the CPU under bf16 autocast on every built GPU, forward and backward (needs a CUDA device)") {
+  std::vector<Device> devices = gpu_devices();
+  if (devices.empty())
+    return testing::skip(backend_built(DeviceType::CUDA)
+                             ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
+                             : "no CUDA device (margin was built without CUDA)");
+  std::vector<OpCase> cases = testing::op_cases();
+  for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
+  AutocastScope bf16(Precision::BF16);
+  for (Device device : devices)
+    for (const OpCase& c : cases) check_parity(c, device, DType::F32);
 }
 
 }  // namespace

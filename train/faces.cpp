@@ -45,6 +45,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/faces/checkpoint.bin); it must have been trained with the same flags");
   flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
+  flags.bind("precision", config.precision, "the backbone's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
   flags.bind("workers", config.workers, "data loader threads");
   flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
 }
@@ -53,6 +54,7 @@ FaceModelConfig face_model_config(const FacesConfig& config) {
   check_loop_flags({.epochs = config.epochs, .batch = config.batch, .lr = config.lr, .weight_decay = config.weight_decay,
                     .crop_pad = config.crop_pad, .stop_after = config.stop_after});
   if (config.emb_dim < 1) fail("--emb-dim ", config.emb_dim, " (expected at least 1)");
+  check_precision(parse_precision(config.precision), default_device());
   if (config.pairs_per_fold < 1) fail("--pairs-per-fold ", config.pairs_per_fold, " (expected at least 1)");
   if (config.workers < 0) fail("--workers ", config.workers, " (expected 0, loading in the training thread, or more)");
   FaceModelConfig model;
@@ -207,6 +209,8 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
                     steps_per_epoch);
 
   const Device device = default_device();
+  const Precision precision = parse_precision(config.precision);
+  check_precision(precision, device);
   auto verify = [&] {
     run.verification = verify_scores(score_pairs(*run.model.backbone, held_set, run.pairs, device));
     run.verified = true;
@@ -220,7 +224,8 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   };
   TrainingJob job{.model = *run.model.backbone, .head = *run.model.head, .sgd = sgd, .schedule = schedule,
                   .loader = loader, .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
-                  .stop_after = config.stop_after, .device = device, .progress = config.progress,
+                  .stop_after = config.stop_after, .device = device, .precision = precision,
+                  .progress = config.progress,
                   .evaluate = [&](int64_t) -> Metrics {
                     if (!held_set || config.fold) return {};  // View 2 is verified once, at the end
                     verify();

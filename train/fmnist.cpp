@@ -26,12 +26,15 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin); it must have been trained with the same flags");
   flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
+  flags.bind("precision", config.precision, "the CNN's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
 }
 
 FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,
                      std::shared_ptr<const Dataset> test_set, std::function<void(int64_t step)> after_step) {
   check_loop_flags({.epochs = config.epochs, .batch = config.batch, .lr = config.lr, .crop_pad = config.crop_pad, .stop_after = config.stop_after});
   if (config.emb_dim < 1) fail("--emb-dim ", config.emb_dim, " (expected at least 1)");
+  const Precision precision = parse_precision(config.precision);
+  check_precision(precision, default_device());
   FmnistRun run;
   run.gen = std::make_shared<Generator>(config.seed);
   run.model = small_cnn(*run.gen, {.emb = config.emb_dim, .widths = config.widths});
@@ -59,7 +62,7 @@ FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> 
 
   TrainingJob job{.model = *run.model, .head = *run.head, .sgd = sgd, .schedule = schedule, .loader = loader,
                   .epochs = config.epochs, .out_dir = config.out_dir, .resume = config.resume,
-                  .stop_after = config.stop_after, .progress = config.progress,
+                  .stop_after = config.stop_after, .precision = precision, .progress = config.progress,
                   .evaluate = [&](int64_t) {
                     Tensor weight = run.head->full_weight();  // a collective with Partial FC
                     Embeddings test = embed_dataset(*run.model, test_set, default_device(), {.flip = true});

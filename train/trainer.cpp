@@ -61,8 +61,35 @@ void save_training_checkpoint(TrainingJob& job, Communicator& comm, const std::s
   save_checkpoint(rank_file(path, comm, partial), checkpointed(job), final_model ? nullptr : &job.sgd, state);
 }
 
-// Loads job.resume (when given) and returns the epoch to continue from.
-int64_t resume(TrainingJob& job, Communicator& comm) {
+// The loss scaler's state as TrainingState values, and back. A resumed fp16 run continues
+// with the scale it had (as PyTorch's GradScaler does when its state_dict is saved).
+const std::string kLossScaleKey = "loss_scale", kCleanStepsKey = "loss_scale_clean_steps";
+
+void save_scaler_state(const LossScaler* scaler, TrainingState& state) {
+  if (!scaler) return;
+  state.values[kLossScaleKey] = setting_text(scaler->scale_value());
+  state.values[kCleanStepsKey] = std::to_string(scaler->clean_steps());
+}
+
+void restore_scaler_state(const std::string& path, const TrainingState& state, LossScaler* scaler) {
+  auto scale = state.values.find(kLossScaleKey), clean_steps = state.values.find(kCleanStepsKey);
+  if (!scaler || scale == state.values.end() || clean_steps == state.values.end()) return;
+  auto number = [&](const std::string& key, const std::string& text, auto value) {
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size())
+      fail("checkpoint ", path, ": ", key, " '", text, "' is not a number");
+    return value;
+  };
+  try {
+    scaler->restore(number(kLossScaleKey, scale->second, 0.0), number(kCleanStepsKey, clean_steps->second, int64_t{0}));
+  } catch (const Error& e) {
+    fail("checkpoint ", path, ": ", e.what());
+  }
+}
+
+// Loads job.resume (when given) into the job and the loss scaler (when there is one) and
+// returns the epoch to continue from.
+int64_t resume(TrainingJob& job, Communicator& comm, LossScaler* scaler) {
   if (!job.resume) return 0;
   const bool partial = job.head.partial();
   const std::string path = rank_file(*job.resume, comm, partial);
@@ -78,6 +105,7 @@ int64_t resume(TrainingJob& job, Communicator& comm) {
   });
   if (position.epoch > job.epochs)
     fail("checkpoint ", path, " is at epoch ", position.epoch, ", past the ", job.epochs, " epochs asked for");
+  restore_scaler_state(path, position, scaler);
   if (comm.size() > 1)
     require_same_on_every_rank(host_communicator(comm), "checkpoint epoch", std::to_string(position.epoch));
   if (job.progress)
@@ -89,6 +117,7 @@ struct StepResult {
   double loss = 0;      // the batch's mean loss
   int64_t rows = 0;     // its rows
   int64_t correct = 0;  // rows whose nearest class weight is their label
+  bool skipped = false; // the loss scaler skipped the optimizer step (inf or NaN gradients)
 };
 
 // The ranks of a job and what they share (train/distributed.h); one rank: nothing is shared.
@@ -134,22 +163,47 @@ void join_ranks(TrainingJob& job, Communicator& comm) {
   broadcast_tensors(comm, state);
 }
 
-// One optimizer step on `batch`; global step number `step`.
-StepResult train_step(TrainingJob& job, Ranks& ranks, const Batch& batch, int64_t step, int64_t epoch,
-                      int64_t step_in_epoch) {
+// The optimizer step under a loss scaler; returns whether it was taken. The replicated
+// gradients were summed over the ranks, so an inf on one rank is an inf on every rank and
+// all decide alike. A Partial FC head's gradient is each rank's own: the ranks agree that an
+// inf anywhere skips the step everywhere, or their replicated parameters would part.
+bool scaled_step(TrainingJob& job, Ranks& ranks, LossScaler& scaler) {
+  const std::vector<Tensor>& params = job.sgd.params();
+  if (!job.head.partial() || ranks.comm.size() == 1) return scaler.step(job.sgd, params);
+  const bool finite_here = scaler.unscale_and_check(params);
+  Tensor ranks_with_inf = Tensor::from_vector({finite_here ? 0.0 : 1.0}, {1}, DType::F64, kCPU);
+  ranks.control.all_reduce(ranks_with_inf.view(), ReduceOp::Sum);
+  const bool finite = ranks_with_inf.to_vector()[0] == 0;
+  if (finite) job.sgd.step();
+  scaler.update(/*found_inf=*/!finite);
+  return finite;
+}
+
+// One optimizer step on `batch`; global step number `step`. `scaler`: precision fp16's, else
+// null.
+StepResult train_step(TrainingJob& job, Ranks& ranks, LossScaler* scaler, const Batch& batch, int64_t step,
+                      int64_t epoch, int64_t step_in_epoch) {
   job.sgd.set_lr(job.schedule.lr(step));
   job.head.set_step(step);
   Tensor images = batch.images.to(job.device), labels = batch.labels.to(job.device);
-  Tensor embeddings = job.model(images);
+  Tensor embeddings;
+  {
+    AutocastScope autocast(job.precision);  // the backbone only: the head stays float32
+    embeddings = job.model(images);
+  }
   Tensor loss = job.head(embeddings, labels);
   job.sgd.zero_grad();
-  loss.backward();
+  if (scaler) scaler->scale(loss).backward();
+  else loss.backward();
   // A rank's loss is the mean over its rows: its share of the global mean is rows/global rows.
   // Partial FC's loss is the global mean already.
   const double rows = static_cast<double>(labels.size(0));
   ranks.reducer.reduce(job.head.partial() || ranks.comm.size() == 1 ? 1.0 : rows / static_cast<double>(batch.global_rows));
-  job.sgd.step();  // applies the head's constraint: class weights back on the unit sphere
-  StepResult result{.loss = loss.item(), .rows = labels.size(0)};
+  // The step applies the head's constraint: class weights back on the unit sphere.
+  bool taken = true;
+  if (scaler) taken = scaled_step(job, ranks, *scaler);
+  else job.sgd.step();
+  StepResult result{.loss = loss.item(), .rows = labels.size(0), .skipped = !taken};
   if (!std::isfinite(result.loss))
     fail("the loss became ", result.loss, " at epoch ", epoch + 1, " step ", step_in_epoch + 1,
          ": lower --lr, or check s and m (", job.head.scale(), ", ", job.head.current_margin(), ")");
@@ -162,16 +216,17 @@ StepResult train_step(TrainingJob& job, Ranks& ranks, const Batch& batch, int64_
 
 // One pass over the loader, with a progress bar; the record's metrics and seconds are left to
 // the caller.
-EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
+EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, LossScaler* scaler, int64_t epoch) {
   const int64_t steps_per_epoch = job.loader.batches_per_epoch();
   ProgressBar bar("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(job.epochs), steps_per_epoch);
   job.loader.start_epoch(epoch);
   double loss_sum = 0;
-  int64_t seen = 0, correct = 0, step_in_epoch = 0;
+  int64_t seen = 0, correct = 0, step_in_epoch = 0, skipped = 0;
   int64_t seen_by_all = 0;  // images of every rank, for the bar's images/s
   while (std::optional<Batch> batch = job.loader.next()) {
     const int64_t step = epoch * steps_per_epoch + step_in_epoch;
-    StepResult result = train_step(job, ranks, *batch, step, epoch, step_in_epoch);
+    StepResult result = train_step(job, ranks, scaler, *batch, step, epoch, step_in_epoch);
+    skipped += result.skipped ? 1 : 0;
     loss_sum += result.loss * static_cast<double>(result.rows);
     correct += result.correct;
     seen += result.rows;
@@ -193,7 +248,9 @@ EpochRecord train_epoch(TrainingJob& job, Ranks& ranks, int64_t epoch) {
   return {.epoch = epoch + 1,
           .train_loss = sums[1] > 0 ? sums[0] / sums[1] : 0,
           .train_accuracy = job.head.partial() ? std::nan("") : sums[1] > 0 ? sums[2] / sums[1] : 0,
-          .lr = job.sgd.lr()};
+          .lr = job.sgd.lr(),
+          .skipped_steps = skipped,
+          .loss_scale = scaler ? scaler->scale_value() : 0};
 }
 
 // Finite or stop: after an epoch every parameter and buffer (BatchNorm's running statistics)
@@ -228,8 +285,13 @@ void print_epoch(const EpochRecord& record, int64_t epochs) {
   std::string metrics;
   for (const auto& [name, value] : record.metrics) metrics += ", " + describe_metric(name, value);
   std::string accuracy = std::isnan(record.train_accuracy) ? "" : ", " + describe_metric("train_accuracy", record.train_accuracy);
-  std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f%s%s, %s\n", static_cast<long long>(record.epoch),
-               static_cast<long long>(epochs), record.train_loss, accuracy.c_str(), metrics.c_str(),
+  char scaler[128] = "";
+  if (record.loss_scale > 0)
+    std::snprintf(scaler, sizeof scaler, ", fp16: %lld step%s skipped (inf/NaN gradients), loss scale %g",
+                  static_cast<long long>(record.skipped_steps), record.skipped_steps == 1 ? "" : "s",
+                  record.loss_scale);
+  std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f%s%s%s, %s\n", static_cast<long long>(record.epoch),
+               static_cast<long long>(epochs), record.train_loss, accuracy.c_str(), metrics.c_str(), scaler,
                format_duration(record.seconds).c_str());
 }
 
@@ -294,8 +356,11 @@ TrainingOutcome train(TrainingJob& job) {
   job.progress = progress && lead;
   if (lead || job.head.partial()) std::filesystem::create_directories(job.out_dir);
   const int64_t steps_per_epoch = job.loader.batches_per_epoch();
+  std::optional<LossScaler> scaler;  // fp16's products underflow without one (core/loss_scaler.h)
+  if (job.precision == Precision::FP16) scaler.emplace(job.loss_scaler);
+  LossScaler* const scaler_or_null = scaler ? &*scaler : nullptr;
   TrainingOutcome outcome;
-  outcome.first_epoch = resume(job, comm);
+  outcome.first_epoch = resume(job, comm, scaler_or_null);
   std::optional<CsvLog> log;
   if (lead) log.emplace(job.out_dir + "/log.csv", /*append=*/outcome.first_epoch > 0);
 
@@ -304,15 +369,16 @@ TrainingOutcome train(TrainingJob& job) {
   for (; epoch < job.epochs; ++epoch) {
     if (job.stop_after && epoch - outcome.first_epoch >= *job.stop_after) break;
     const auto epoch_started = std::chrono::steady_clock::now();
-    EpochRecord record = train_epoch(job, ranks, epoch);
+    EpochRecord record = train_epoch(job, ranks, scaler_or_null, epoch);
     require_finite_state(job, ranks, epoch);
     if (job.evaluate && (lead || job.evaluate_on_every_rank)) record.metrics = job.evaluate(epoch);
     record.seconds = seconds_since(epoch_started);
     if (lead) log->write(log_row(record));
     if (job.progress) print_epoch(record, job.epochs);
     outcome.epochs.push_back(std::move(record));
-    save_training_checkpoint(job, comm, job.out_dir + "/checkpoint.bin", /*final_model=*/false,
-                             TrainingState{.epoch = epoch + 1, .step = (epoch + 1) * steps_per_epoch, .values = {}});
+    TrainingState position{.epoch = epoch + 1, .step = (epoch + 1) * steps_per_epoch, .values = {}};
+    save_scaler_state(scaler_or_null, position);
+    save_training_checkpoint(job, comm, job.out_dir + "/checkpoint.bin", /*final_model=*/false, std::move(position));
   }
   outcome.epochs_done = epoch;
   outcome.finished = epoch >= job.epochs;

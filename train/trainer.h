@@ -28,8 +28,18 @@
 // each rank and is not summed.
 // Running accuracy is the fraction of training rows whose nearest class weight (cosine) is
 // their label, measured on the step's own embeddings (augmented, before the update).
-// Left out: gradient accumulation, mixed precision, overlapping the gradient all-reduce with
-// the backward pass.
+// Mixed precision (`precision`): the model's forward runs in an AutocastScope of it
+// (core/precision.h), so its products multiply bfloat16 operands; the embedding, the head, the
+// loss and the optimizer stay float32, and the parameters are float32 master weights.
+// Under fp16 a LossScaler (core/loss_scaler.h, options `loss_scaler`) scales the loss before
+// backward and unscales the gradients after their sum over the ranks; a step whose gradients
+// hold an inf or a NaN is skipped (the learning-rate schedule still advances, as in PyTorch),
+// and the per-epoch line and EpochRecord count the skipped steps. The scale and its count of
+// clean steps are saved in the checkpoints (TrainingState values "loss_scale",
+// "loss_scale_clean_steps"), so a resumed fp16 run goes on with the scale it had; a checkpoint
+// without them (written by an fp32 or bf16 run) starts at init_scale. fp32 and bf16 have no
+// scaler (bfloat16 has float32's exponent range).
+// Left out: gradient accumulation, overlapping the gradient all-reduce with the backward pass.
 #pragma once
 #include <functional>
 #include <optional>
@@ -38,7 +48,9 @@
 #include <vector>
 
 #include "backends/communicator.h"
+#include "core/loss_scaler.h"
 #include "core/optim.h"
+#include "core/precision.h"
 #include "core/schedule.h"
 #include "data/loader.h"
 #include "layers/module.h"
@@ -61,6 +73,8 @@ struct TrainingJob {
   std::optional<std::string> resume = std::nullopt;  // a checkpoint to continue from
   std::optional<int64_t> stop_after = std::nullopt;  // stop after this many epochs of this run
   Device device = default_device();
+  Precision precision = Precision::FP32;  // the model's products (core/precision.h)
+  LossScalerOptions loss_scaler = {};     // precision fp16 only
   Communicator* communicator = nullptr;  // the ranks to train with; nullptr: communicator_for(device)
   bool progress = true;      // the progress bar and the per-epoch line on stderr
   // Called after each epoch's training (model in train mode; switch to eval() and back).
@@ -84,6 +98,10 @@ struct EpochRecord {
   // Over every rank's rows. The accuracy is NaN for a Partial FC head (no rank holds all of W).
   double train_loss = 0, train_accuracy = 0, lr = 0, seconds = 0;
   Metrics metrics = {};  // what evaluate returned
+  // Precision fp16: the steps of this epoch the loss scaler skipped (inf or NaN gradients) and
+  // its scale at the epoch's end. Other precisions: 0 and 0.
+  int64_t skipped_steps = 0;
+  double loss_scale = 0;
 };
 
 struct TrainingOutcome {

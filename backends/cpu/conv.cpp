@@ -32,6 +32,7 @@
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin {
 using namespace cpu;
@@ -47,6 +48,7 @@ struct ConvGeometry {
       : params(p), N(image[0]), C(image[1]), H(image[2]), W(image[3]), K(filter[0]),
         R(filter[2]), S(filter[3]), P(output[2]), Q(output[3]), groups(p.groups),
         Cg(C / p.groups), Kg(K / p.groups) {}
+  Operands operands = Operands::kFloat;  // what the products multiply (set by the kernels' entry points)
   int64_t col_rows() const { return Cg * R * S; }
   int64_t out_plane() const { return P * Q; }
   int64_t in_plane() const { return H * W; }
@@ -339,7 +341,8 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group) {
       OutputBlock<T> out = output_block(g, y, chunk, group, block);
-      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({{g, chunk}, x, group}), out.data, out.stride, T(1), false);
+      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({{g, chunk}, x, group}), out.data, out.stride, T(1), false,
+                    g.operands);
       scatter_block(g, out.data, chunk, group, y);
     }
   });
@@ -379,6 +382,7 @@ void conv_backward_data_as_convolution(const ConvGeometry& g, const T* dy, const
   flipped_params.pad_w = p.dilation_w * (g.S - 1) - p.pad_w;
   ConvGeometry flipped_geometry(flipped_params, {g.N, g.K, g.P, g.Q}, {g.C, g.Kg, g.R, g.S},
                                 {g.N, g.C, g.H, g.W});
+  flipped_geometry.operands = g.operands;
   conv_forward(flipped_geometry, dy, flipped, dx);
 }
 
@@ -391,7 +395,7 @@ void conv_backward_data_by_col2im(const ConvGeometry& g, const T* dy, const T* w
     T* block = dcols + g.col_rows() * width;
     for (int64_t group = 0; group < g.groups; ++group) {
       gemm_threaded(filter_of(g, w, group).transposed(), gradient_block(g, dy, chunk, group, block), dcols, width,
-                    T(1), false);
+                    T(1), false, g.operands);
       for (int64_t i = 0; i < chunk.count; ++i) {
         T* image = dx + plane_at(chunk.first + i, g.C, group * g.Cg, g.in_plane());
         if (chunk.row_begin == 0) std::fill(image, image + g.Cg * g.in_plane(), T(0));  // a sample's first band
@@ -425,19 +429,41 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group)
       gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T>({{g, chunk}, x, group}),
-                    partials[thread] + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true);
+                    partials[thread] + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true, g.operands);
   });
   for (int t = 1; t < threads; ++t)
     if (partials[t] != dw)
       for (int64_t i = 0; i < filter_size; ++i) dw[i] += partials[t][i];
 }
 
+// The direct kernels (depthwise.h) multiply their inputs as they are: for bfloat16 products
+// they are given rounded copies of both factors.
+struct RoundedCopy {
+  std::vector<float> values;
+  View view;
+  RoundedCopy(const View& v, Operands operands) : view(v) {
+    if (operands == Operands::kFloat) return;
+    const float* in = v.ptr<float>();
+    values.resize(v.numel());
+    for (size_t i = 0; i < values.size(); ++i) values[i] = bf16_float(bf16_bits(in[i]));
+    view.data = values.data();
+  }
+};
+
+ConvGeometry geometry(const Conv2dParams& params, const View& image, const View& filter, const View& output,
+                      const char* kernel) {
+  ConvGeometry g(params, image.shape, filter.shape, output.shape);
+  g.operands = operands_of(params.operands, image.dtype, kernel);
+  return g;
+}
+
 }  // namespace
 
 void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w,
                         const View& y) {
-  if (direct_convolution(params, x.shape, w.shape)) return direct_conv2d(params, x, w, y);
-  ConvGeometry g(params, x.shape, w.shape, y.shape);
+  ConvGeometry g = geometry(params, x, w, y, "conv2d");
+  if (direct_convolution(params, x.shape, w.shape))
+    return direct_conv2d(params, RoundedCopy(x, g.operands).view, RoundedCopy(w, g.operands).view, y);
   dispatch_floating(x.dtype, "conv2d", [&](auto t) {
     using T = decltype(t);
     conv_forward<T>(g, x.ptr<T>(), w.ptr<T>(), y.ptr<T>());
@@ -446,8 +472,10 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
 
 void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
                                       const View& dx) {
-  if (direct_convolution(params, dx.shape, w.shape)) return direct_conv2d_backward_data(params, dy, w, dx);
-  ConvGeometry g(params, dx.shape, w.shape, dy.shape);
+  ConvGeometry g = geometry(params, dx, w, dy, "conv2d_backward_data");
+  if (direct_convolution(params, dx.shape, w.shape))
+    return direct_conv2d_backward_data(params, RoundedCopy(dy, g.operands).view, RoundedCopy(w, g.operands).view,
+                                       dx);
   dispatch_floating(dy.dtype, "conv2d_backward_data", [&](auto t) {
     using T = decltype(t);
     conv_backward_data<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
@@ -456,8 +484,10 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
 
 void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& x,
                                         const View& dy, const View& dw) {
-  if (direct_convolution(params, x.shape, dw.shape)) return direct_conv2d_backward_filter(params, x, dy, dw);
-  ConvGeometry g(params, x.shape, dw.shape, dy.shape);
+  ConvGeometry g = geometry(params, x, dw, dy, "conv2d_backward_filter");
+  if (direct_convolution(params, x.shape, dw.shape))
+    return direct_conv2d_backward_filter(params, RoundedCopy(x, g.operands).view, RoundedCopy(dy, g.operands).view,
+                                         dw);
   dispatch_floating(x.dtype, "conv2d_backward_filter", [&](auto t) {
     using T = decltype(t);
     conv_backward_filter<T>(g, x.ptr<T>(), dy.ptr<T>(), dw.ptr<T>());

@@ -25,13 +25,20 @@
 // without -march=native, GCC splits each vector op into SSE halves: correct, not fast.)
 #include "backends/cpu/gemm.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <utility>
 
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin::cpu {
 
@@ -152,26 +159,12 @@ struct APanel {
   int64_t row_stride;  // 0: packed
 };
 
-// C[i·ldc + j] for i < rows ≤ kRows, j < cols ≤ kCols = alpha · Σ_k A(i, k) B(k, j) (+ C),
-// from kc steps of an A panel and a packed B panel (kCols per k).
-template <class T, bool kPacked>
-void tile_kernel(int64_t kc, APanel<T> a, const T* __restrict b, T* c, int64_t ldc, int rows,
-                 int cols, T alpha, bool accumulate) {
+// C[i·ldc + j] for i < rows ≤ kRows, j < cols ≤ kCols = alpha · tile (+ C): a kernel's result.
+template <class T>
+__attribute__((always_inline)) inline void store_tile(const typename Tile<T>::Vec (&tile)[kRows][kVectors], T* c,
+                                                      int64_t ldc, int rows, int cols, T alpha, bool accumulate) {
   using Vec = typename Tile<T>::Vec;
   constexpr int kLanes = Tile<T>::kLanes, kCols = Tile<T>::kCols;
-  Vec tile[kRows][kVectors] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    Vec b_row[kVectors];
-#pragma GCC unroll 8
-    for (int v = 0; v < kVectors; ++v)
-      b_row[v] = *reinterpret_cast<const Vec*>(b + k * kCols + v * kLanes);
-#pragma GCC unroll 16
-    for (int i = 0; i < kRows; ++i) {
-      T a_ik = kPacked ? a.data[k * kRows + i] : a.data[i * a.row_stride + k];
-#pragma GCC unroll 8
-      for (int v = 0; v < kVectors; ++v) tile[i][v] += a_ik * b_row[v];
-    }
-  }
   if (rows == kRows && cols == kCols) {
     for (int i = 0; i < kRows; ++i)
       for (int v = 0; v < kVectors; ++v) {
@@ -195,20 +188,215 @@ void tile_kernel(int64_t kc, APanel<T> a, const T* __restrict b, T* c, int64_t l
     }
 }
 
+// C[i·ldc + j] for i < rows ≤ kRows, j < cols ≤ kCols = alpha · Σ_k A(i, k) B(k, j) (+ C),
+// from kc steps of an A panel and a packed B panel (kCols per k).
+template <class T, bool kPacked>
+void tile_kernel(int64_t kc, APanel<T> a, const T* __restrict b, T* c, int64_t ldc, int rows,
+                 int cols, T alpha, bool accumulate) {
+  using Vec = typename Tile<T>::Vec;
+  constexpr int kLanes = Tile<T>::kLanes, kCols = Tile<T>::kCols;
+  Vec tile[kRows][kVectors] = {};
+  for (int64_t k = 0; k < kc; ++k) {
+    Vec b_row[kVectors];
+#pragma GCC unroll 8
+    for (int v = 0; v < kVectors; ++v)
+      b_row[v] = *reinterpret_cast<const Vec*>(b + k * kCols + v * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      T a_ik = kPacked ? a.data[k * kRows + i] : a.data[i * a.row_stride + k];
+#pragma GCC unroll 8
+      for (int v = 0; v < kVectors; ++v) tile[i][v] += a_ik * b_row[v];
+    }
+  }
+  store_tile<T>(tile, c, ldc, rows, cols, alpha, accumulate);
+}
+
 // This thread's packed blocks of A and B (loops.h: kept between calls, aligned for the kernel's
-// vector loads).
+// vector loads), and the same as bfloat16 pairs.
 struct PackedA;
 struct PackedB;
+struct PairedA;
+struct PairedB;
+
+// ---- bfloat16 operands ---------------------------------------------------------------------
+// The float kernel on bfloat16-rounded operands: a packed panel rounded in place.
+template <class T>
+void round_to_bfloat16(T* panel, int64_t count) {
+  if constexpr (std::is_same_v<T, float>)
+    for (int64_t i = 0; i < count; ++i) panel[i] = bf16_float(bf16_bits(panel[i]));
+}
+
+// vdpbf16ps multiplies 32-bit lanes holding two bfloat16 values each, pairwise, and adds both
+// products to a float lane: lane j of a step holds rows k = 2p (low half) and 2p + 1 (high
+// half) of a panel's column j. pair_rows turns a packed float panel (kc rows of `width`) into
+// that layout, rounding each value to bfloat16; an odd kc gets a zero partner.
+void pair_rows(const float* panel, int64_t kc, int width, uint32_t* pairs) {
+  for (int64_t p = 0; p < kc / 2; ++p) {
+    const float* even = panel + 2 * p * width;
+    const float* odd = even + width;
+    uint32_t* out = pairs + p * width;
+    for (int j = 0; j < width; ++j) out[j] = bf16_bits(even[j]) | uint32_t(bf16_bits(odd[j])) << 16;
+  }
+  if (kc % 2) {
+    const float* last = panel + (kc - 1) * width;
+    uint32_t* out = pairs + kc / 2 * width;
+    for (int j = 0; j < width; ++j) out[j] = bf16_bits(last[j]);
+  }
+}
+
+#if defined(__AVX512F__)
+// An A panel paired straight from A's rows when they run along k (col_stride 1), without the
+// float staging panel: blocks of 8 rows × 16 k are rounded a row at a time (16 bfloat16 = 8
+// pairs, in the row's own order), then the 8 × 8 pairs are transposed in registers
+// (transpose_square) so that each k-pair step holds its 8 rows side by side. The ragged end
+// (and a panel of fewer than 8 rows) goes element by element.
+void pair_rows_in_place(const float* a, int64_t row_stride, int rows, int64_t kc, uint32_t* pairs) {
+  static_assert(kRows == 8, "one 8 x 8 block of pairs a panel");
+  typedef uint32_t Pairs __attribute__((vector_size(32)));
+  const int64_t blocked = rows == kRows ? kc / 16 * 16 : 0;
+  for (int64_t k = 0; k < blocked; k += 16) {
+    Pairs block[kRows];
+    for (int i = 0; i < kRows; ++i) {
+      uint16_t halves[16];
+      for (int t = 0; t < 16; ++t) halves[t] = bf16_bits(a[i * row_stride + k + t]);
+      std::memcpy(&block[i], halves, sizeof(halves));
+    }
+    transpose_square<Pairs, kRows>(block);  // block[p] holds pair p of every row
+    for (int p = 0; p < kRows; ++p) std::memcpy(pairs + (k / 2 + p) * kRows, &block[p], sizeof(Pairs));
+  }
+  for (int64_t p = blocked / 2; p < (kc + 1) / 2; ++p)
+    for (int i = 0; i < kRows; ++i) {
+      const float* row = a + i * row_stride;
+      const uint32_t low = i < rows ? bf16_bits(row[2 * p]) : 0;
+      const uint32_t high = i < rows && 2 * p + 1 < kc ? bf16_bits(row[2 * p + 1]) : 0;
+      pairs[p * kRows + i] = low | high << 16;
+    }
+}
+
+// tile_kernel on pairs: `steps` pair-steps of an A panel (kRows words a step) and a B panel
+// (kCols words a step); each instruction adds 2 products to 16 lanes.
+__attribute__((target("avx512f,avx512bf16"))) void tile_kernel_bfloat16(int64_t steps, const uint32_t* a,
+                                                                      const uint32_t* b, float* c, int64_t ldc,
+                                                                      int rows, int cols, float alpha,
+                                                                      bool accumulate) {
+  constexpr int kCols = Tile<float>::kCols, kLanes = Tile<float>::kLanes;
+  __m512 tile[kRows][kVectors];
+  for (int i = 0; i < kRows; ++i)
+    for (int v = 0; v < kVectors; ++v) tile[i][v] = _mm512_setzero_ps();
+  for (int64_t p = 0; p < steps; ++p) {
+    __m512bh b_row[kVectors];
+#pragma GCC unroll 8
+    for (int v = 0; v < kVectors; ++v) b_row[v] = (__m512bh)_mm512_load_si512(b + p * kCols + v * kLanes);
+#pragma GCC unroll 16
+    for (int i = 0; i < kRows; ++i) {
+      const __m512bh a_pair = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[p * kRows + i]));
+#pragma GCC unroll 8
+      for (int v = 0; v < kVectors; ++v) tile[i][v] = _mm512_dpbf16_ps(tile[i][v], a_pair, b_row[v]);
+    }
+  }
+  using Vec = Tile<float>::Vec;
+  store_tile<float>(reinterpret_cast<const Vec(&)[kRows][kVectors]>(tile), c, ldc, rows, cols, alpha, accumulate);
+}
+#endif
+
+std::atomic<BFloat16Kernel> bfloat16_kernel{BFloat16Kernel::kAuto};
+
+// Whether this CPU runs vdpbf16ps (and this build has the kernel: an AVX-512 build).
+bool cpu_has_bfloat16() {
+#if defined(__AVX512F__)
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+void set_bfloat16_kernel(BFloat16Kernel kernel) { bfloat16_kernel = kernel; }
+
+bool bfloat16_native() { return bfloat16_kernel == BFloat16Kernel::kAuto && cpu_has_bfloat16(); }
+
+Operands operands_of(DType operands, DType dtype, const char* kernel) {
+  if (operands == DType::F32) return Operands::kFloat;
+  if (operands == DType::BF16 && dtype == DType::F32) return Operands::kBFloat16;
+  if (operands == DType::F16)
+    fail(kernel, ": float16 products run on CUDA only; the CPU multiplies bfloat16 (--precision bf16) or float32");
+  fail(kernel, ": ", dtype_name(operands), " operands for ", dtype_name(dtype),
+       " data (expected float32 operands, or bfloat16 for float32 data)");
+}
+
+namespace {
+
+// bfloat16 operands on the float kernel: said once a process.
+void notice_emulated_bfloat16() {
+  static std::atomic<bool> said{false};
+  if (bfloat16_kernel == BFloat16Kernel::kAuto && !said.exchange(true))
+    std::fprintf(stderr, "margin: this CPU has no AVX-512 BF16 (or the build no AVX-512): bfloat16 products run "
+                         "on the float32 kernel (same results, float32 speed)\n");
+}
+
+#if defined(__AVX512F__)
+// blocked_product with bfloat16 operands on vdpbf16ps: each panel is packed as floats into a
+// staging panel (the same packing as the float path), then paired and rounded (pair_rows).
+void blocked_product_bfloat16(const StridedMatrix<float>& a, const PanelSource<float>& b, int64_t col_begin,
+                              int64_t col_end, float* c, int64_t ldc, float alpha, bool accumulate) {
+  constexpr int kCols = Tile<float>::kCols;
+  const int64_t M = a.rows, K = a.cols;
+  float* staging = thread_buffer<float, PackedB>(kKc * kCols);
+  uint32_t* paired_a = thread_buffer<uint32_t, PairedA>(kMc * (kKc / 2));
+  uint32_t* paired_b = thread_buffer<uint32_t, PairedB>(kNc<float> * (kKc / 2));
+  for (int64_t j0 = col_begin; j0 < col_end; j0 += kNc<float>) {
+    const int64_t nc = std::min(kNc<float>, col_end - j0);
+    for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+      const int64_t kc = std::min(kKc, K - k0), steps = (kc + 1) / 2;
+      const bool add = accumulate || k0 > 0;
+      for (int64_t j = 0; j < nc; j += kCols) {
+        const int64_t n = std::min<int64_t>(kCols, nc - j);
+        b.pack(k0, kc, j0 + j, n, kCols, staging);
+        zero_padding(staging, kc, n, kCols);
+        pair_rows(staging, kc, kCols, paired_b + j * steps);
+      }
+      for (int64_t i0 = 0; i0 < M; i0 += kMc) {
+        const int64_t mc = std::min(kMc, M - i0);
+        for (int64_t i = 0; i < mc; i += kRows) {
+          const int64_t rows = std::min<int64_t>(kRows, mc - i);
+          if (a.col_stride == 1) {
+            pair_rows_in_place(&a(i0 + i, k0), a.row_stride, static_cast<int>(rows), kc, paired_a + i * steps);
+          } else {
+            pack_panel(a, i0 + i, rows, k0, kc, kRows, staging);
+            zero_padding(staging, kc, rows, kRows);
+            pair_rows(staging, kc, kRows, paired_a + i * steps);
+          }
+        }
+        for (int64_t j = 0; j < nc; j += kCols)
+          for (int64_t i = 0; i < mc; i += kRows)
+            tile_kernel_bfloat16(steps, paired_a + i * steps, paired_b + j * steps, c + (i0 + i) * ldc + j0 + j, ldc,
+                                 static_cast<int>(std::min<int64_t>(kRows, mc - i)),
+                                 static_cast<int>(std::min<int64_t>(kCols, nc - j)), alpha, add);
+      }
+    }
+  }
+}
+#endif
 
 // Columns [col_begin, col_end) of C = alpha·A·B (+ C), the blocked loops of the file header.
 template <class T>
 void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t col_begin,
-                     int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate) {
+                     int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate, Operands operands) {
+  const bool round = operands == Operands::kBFloat16;
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>)
+    if (round && bfloat16_native())
+      return blocked_product_bfloat16(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+#endif
+  if (round) notice_emulated_bfloat16();
   constexpr int kCols = Tile<T>::kCols;
   const int64_t M = a.rows, K = a.cols;
-  // A's full panels are read in place when its rows run along k; its last, short panel is
-  // always packed (zero rows), as is every panel of an A whose columns are contiguous.
-  const bool a_in_place = a.col_stride == 1;
+  // A's full panels are read in place when its rows run along k (and need no rounding); its
+  // last, short panel is always packed (zero rows), as is every panel of an A whose columns
+  // are contiguous.
+  const bool a_in_place = a.col_stride == 1 && !round;
   T* packed_a = thread_buffer<T, PackedA>(kMc * kKc);
   T* packed_b = thread_buffer<T, PackedB>(kKc * kNc<T>);
   for (int64_t j0 = col_begin; j0 < col_end; j0 += kNc<T>) {
@@ -220,6 +408,7 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
         const int64_t n = std::min<int64_t>(kCols, nc - j);
         b.pack(k0, kc, j0 + j, n, kCols, packed_b + j * kc);
         zero_padding(packed_b + j * kc, kc, n, kCols);
+        if (round) round_to_bfloat16(packed_b + j * kc, kc * kCols);
       }
       for (int64_t i0 = 0; i0 < M; i0 += kMc) {
         const int64_t mc = std::min(kMc, M - i0);
@@ -228,6 +417,7 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
             const int64_t rows = std::min<int64_t>(kRows, mc - i);
             pack_panel(a, i0 + i, rows, k0, kc, kRows, packed_a + i * kc);
             zero_padding(packed_a + i * kc, kc, rows, kRows);
+            if (round) round_to_bfloat16(packed_a + i * kc, kc * kRows);
           }
         for (int64_t j = 0; j < nc; j += kCols)
           for (int64_t i = 0; i < mc; i += kRows) {
@@ -249,33 +439,33 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
 // Columns [col_begin, col_end) of the product, on the calling thread.
 template <class T>
 void product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t col_begin,
-             int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate) {
+             int64_t col_end, T* c, int64_t ldc, T alpha, bool accumulate, Operands operands) {
   if (a.rows == 0 || col_begin >= col_end) return;
   if (a.cols == 0) {  // an empty sum
     if (!accumulate)
       for (int64_t i = 0; i < a.rows; ++i) std::fill(c + i * ldc + col_begin, c + i * ldc + col_end, T(0));
     return;
   }
-  blocked_product(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+  blocked_product(a, b, col_begin, col_end, c, ldc, alpha, accumulate, operands);
 }
 
 }  // namespace
 
 template <class T>
 void gemm(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc, T alpha,
-          bool accumulate) {
-  product(a, b, 0, b.cols, c, ldc, alpha, accumulate);
+          bool accumulate, Operands operands) {
+  product(a, b, 0, b.cols, c, ldc, alpha, accumulate, operands);
 }
 
 // Each thread computes a stripe of C: a block of columns (or of rows, when C is taller than
 // wide), cut on tile boundaries; it packs its own copy of the shared operand's block.
 template <class T>
 void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc,
-                   T alpha, bool accumulate) {
+                   T alpha, bool accumulate, Operands operands) {
   const int64_t M = a.rows, N = b.cols, K = a.cols;
   const int threads = omp_get_max_threads();
   if (threads == 1 || omp_in_parallel() || M * N * K < (int64_t(1) << 21)) {
-    product(a, b, 0, N, c, ldc, alpha, accumulate);
+    product(a, b, 0, N, c, ldc, alpha, accumulate, operands);
     return;
   }
   const bool by_columns = N >= M;
@@ -288,10 +478,10 @@ void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int
     const int64_t end = std::min(extent, units * (t + 1) / count * unit);
     if (begin < end) {
       if (by_columns) {
-        product(a, b, begin, end, c, ldc, alpha, accumulate);
+        product(a, b, begin, end, c, ldc, alpha, accumulate, operands);
       } else {
         StridedMatrix<T> stripe{a.data + begin * a.row_stride, end - begin, K, a.row_stride, a.col_stride};
-        product(stripe, b, 0, N, c + begin * ldc, ldc, alpha, accumulate);
+        product(stripe, b, 0, N, c + begin * ldc, ldc, alpha, accumulate, operands);
       }
     }
   }
@@ -299,25 +489,25 @@ void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int
 
 template <class T>
 void gemm(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc, T alpha,
-          bool accumulate) {
-  gemm(a, StridedPanels<T>(b), c, ldc, alpha, accumulate);
+          bool accumulate, Operands operands) {
+  gemm(a, StridedPanels<T>(b), c, ldc, alpha, accumulate, operands);
 }
 
 template <class T>
 void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
-                   T alpha, bool accumulate) {
-  gemm_threaded(a, StridedPanels<T>(b), c, ldc, alpha, accumulate);
+                   T alpha, bool accumulate, Operands operands) {
+  gemm_threaded(a, StridedPanels<T>(b), c, ldc, alpha, accumulate, operands);
 }
 
-template void gemm(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool);
-template void gemm(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool);
-template void gemm_threaded(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool);
-template void gemm_threaded(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool);
+template void gemm(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool, Operands);
+template void gemm(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool, Operands);
+template void gemm_threaded(const StridedMatrix<float>&, const StridedMatrix<float>&, float*, int64_t, float, bool, Operands);
+template void gemm_threaded(const StridedMatrix<double>&, const StridedMatrix<double>&, double*, int64_t, double, bool, Operands);
 template void interleave_rows(const float*, int64_t, int64_t, int64_t, int, float*);
 template void interleave_rows(const double*, int64_t, int64_t, int64_t, int, double*);
-template void gemm(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool);
-template void gemm(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool);
-template void gemm_threaded(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool);
-template void gemm_threaded(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool);
+template void gemm(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool, Operands);
+template void gemm(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool, Operands);
+template void gemm_threaded(const StridedMatrix<float>&, const PanelSource<float>&, float*, int64_t, float, bool, Operands);
+template void gemm_threaded(const StridedMatrix<double>&, const PanelSource<double>&, double*, int64_t, double, bool, Operands);
 
 }  // namespace margin::cpu

@@ -10,10 +10,31 @@
 // threads. With accumulate = false, C is only written (it may hold garbage or NaN).
 // B may also be given as a PanelSource: the GEMM then never reads B, only asks for the panels
 // it packs, so B need not exist in memory (convolution's implicit GEMM, conv.cpp).
+//
+// Operands::kBFloat16 (float only) rounds A and B to bfloat16 (to nearest even) as they are
+// packed and multiplies those: each product of two bfloat16 values is exact in float, and the
+// sums are float's, as on a GPU's tensor cores. On a CPU with AVX-512 BF16 the kernel runs on
+// vdpbf16ps, two products per lane and instruction (twice the float kernel's rate); on any
+// other CPU the float kernel multiplies the rounded values — the same products, at float speed
+// — after a one-line notice on stderr.
 #pragma once
 #include <cstdint>
 
+#include "backends/types.h"
+
 namespace margin::cpu {
+
+enum class Operands : uint8_t { kFloat, kBFloat16 };
+
+// Which bfloat16 kernel runs: the CPU's (kAuto: vdpbf16ps where the CPU has it), or the float
+// kernel on rounded values (kEmulated), which tests and benchmarks may ask for on any CPU.
+enum class BFloat16Kernel : uint8_t { kAuto, kEmulated };
+void set_bfloat16_kernel(BFloat16Kernel kernel);
+bool bfloat16_native();  // whether kBFloat16 products run on vdpbf16ps now
+
+// A backend call's `operands` (backend.h, "Products") for data of `dtype`: F32, or BF16 for
+// float32 data; anything else is an error naming the kernel.
+Operands operands_of(DType operands, DType dtype, const char* kernel);
 
 template <class T>
 struct StridedMatrix {
@@ -47,15 +68,15 @@ void interleave_rows(const T* src, int64_t ld, int64_t n, int64_t kc, int width,
 
 template <class T>
 void gemm(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc, T alpha,
-          bool accumulate);
+          bool accumulate, Operands operands = Operands::kFloat);
 template <class T>
 void gemm_threaded(const StridedMatrix<T>& a, const StridedMatrix<T>& b, T* c, int64_t ldc,
-                   T alpha, bool accumulate);
+                   T alpha, bool accumulate, Operands operands = Operands::kFloat);
 template <class T>
 void gemm(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc, T alpha,
-          bool accumulate);
+          bool accumulate, Operands operands = Operands::kFloat);
 template <class T>
 void gemm_threaded(const StridedMatrix<T>& a, const PanelSource<T>& b, T* c, int64_t ldc,
-                   T alpha, bool accumulate);
+                   T alpha, bool accumulate, Operands operands = Operands::kFloat);
 
 }  // namespace margin::cpu

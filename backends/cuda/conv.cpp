@@ -17,6 +17,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/rounded.h"
 
 namespace margin {
 namespace {
@@ -31,7 +32,7 @@ cudnnDataType_t cudnn_dtype(DType dtype, const char* kernel) {
   switch (dtype) {
     case DType::F32: return CUDNN_DATA_FLOAT;
     case DType::F64: return CUDNN_DATA_DOUBLE;
-    default: fail(kernel, ": expected a floating dtype, got ", dtype_name(dtype));
+    default: fail(kernel, ": expected float32 or float64, got ", dtype_name(dtype), dtype_hint(dtype));
   }
 }
 
@@ -201,7 +202,8 @@ void CudaBackend::conv2d(const Conv2dParams& params, const View& x, const View& 
     return;
   }
   ConvPlan plan(params, x.shape, w.shape, y.shape, x.dtype, "conv2d");
-  convolve<Forward>(context, plan, "conv2d", plan.x, x.data, plan.w, w.data, plan.y, y.data);
+  cuda::RoundedOperand image(context, x, params.operands, "conv2d"), filter(context, w, params.operands, "conv2d");
+  convolve<Forward>(context, plan, "conv2d", plan.x, image.data(), plan.w, filter.data(), plan.y, y.data);
 }
 
 void CudaBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy,
@@ -213,7 +215,9 @@ void CudaBackend::conv2d_backward_data(const Conv2dParams& params, const View& d
     return;
   }
   ConvPlan plan(params, dx.shape, w.shape, dy.shape, dy.dtype, "conv2d_backward_data");
-  convolve<BackwardData>(context, plan, "conv2d_backward_data", plan.w, w.data, plan.y, dy.data,
+  cuda::RoundedOperand filter(context, w, params.operands, "conv2d_backward_data"),
+      gradient(context, dy, params.operands, "conv2d_backward_data");
+  convolve<BackwardData>(context, plan, "conv2d_backward_data", plan.w, filter.data(), plan.y, gradient.data(),
                          plan.x, dx.data);
 }
 
@@ -226,8 +230,10 @@ void CudaBackend::conv2d_backward_filter(const Conv2dParams& params, const View&
     return;
   }
   ConvPlan plan(params, x.shape, dw.shape, dy.shape, x.dtype, "conv2d_backward_filter");
-  convolve<BackwardFilter>(context, plan, "conv2d_backward_filter", plan.x, x.data, plan.y,
-                           dy.data, plan.w, dw.data);
+  cuda::RoundedOperand image(context, x, params.operands, "conv2d_backward_filter"),
+      gradient(context, dy, params.operands, "conv2d_backward_filter");
+  convolve<BackwardFilter>(context, plan, "conv2d_backward_filter", plan.x, image.data(), plan.y,
+                           gradient.data(), plan.w, dw.data);
 }
 
 }  // namespace margin

@@ -12,6 +12,7 @@
 
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_backend.h"
+#include "backends/cuda/rounded.h"
 
 namespace margin {
 namespace {
@@ -80,7 +81,7 @@ void gemm_typed(cublasHandle_t handle, bool trans_a, bool trans_b, T alpha, cons
 }  // namespace
 
 void CudaBackend::gemm(bool trans_a, bool trans_b, double alpha, const View& a, const View& b,
-                       double beta, const View& c) {
+                       double beta, const View& c, DType operands) {
   cuda::Context& context = activate();
   if (c.numel() == 0) return;
   int64_t k = trans_a ? a.shape[a.ndim() - 2] : a.shape[a.ndim() - 1];
@@ -90,10 +91,17 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, double alpha, const View& a, 
     return;
   }
   cublasHandle_t handle = context.blas();
+  // Half-precision operands: rounded copies, multiplied in float32 (rounded.h).
+  cuda::RoundedOperand a_operand(context, a, operands, "matmul"), b_operand(context, b, operands, "matmul");
+  View a_rounded = a, b_rounded = b;
+  a_rounded.data = const_cast<void*>(a_operand.data());
+  b_rounded.data = const_cast<void*>(b_operand.data());
   switch (c.dtype) {
-    case DType::F32: gemm_typed<float>(handle, trans_a, trans_b, float(alpha), a, b, float(beta), c); return;
+    case DType::F32:
+      gemm_typed<float>(handle, trans_a, trans_b, float(alpha), a_rounded, b_rounded, float(beta), c);
+      return;
     case DType::F64: gemm_typed<double>(handle, trans_a, trans_b, alpha, a, b, beta, c); return;
-    default: fail("matmul: expected a floating dtype, got ", dtype_name(c.dtype));
+    default: fail("matmul: expected float32 or float64, got ", dtype_name(c.dtype), dtype_hint(c.dtype));
   }
 }
 

@@ -133,7 +133,7 @@ void CudaBackend::margin_head(const View& x_hat, const View& w_hat, const View& 
                               const View& probs, const View& loss, const View& target_grad) {
   activate();
   // z = s · X̂ Ŵᵀ, written into probs (the only B×C buffer).
-  gemm(false, true, scale, x_hat, w_hat, 0.0, probs);
+  gemm(false, true, scale, x_hat, w_hat, 0.0, probs, DType::F32);  // the head: float32 products
   dispatch_floating(x_hat.dtype, "margin_head", [&](auto t) {
     cuda::margin_rows<decltype(t)>(labels, target_logit, scale * margin, probs, loss, target_grad);
   });
@@ -143,7 +143,7 @@ void CudaBackend::margin_logits(const View& x_hat, const View& w_hat, const View
                                 const View& target_logit, double scale, double margin,
                                 const View& logits, const View& log_normalizer) {
   activate();
-  gemm(false, true, scale, x_hat, w_hat, 0.0, logits);
+  gemm(false, true, scale, x_hat, w_hat, 0.0, logits, DType::F32);  // the head: float32 products
   dispatch_floating(x_hat.dtype, "margin_logits", [&](auto t) {
     cuda::margin_logit_rows<decltype(t)>(labels, target_logit, scale * margin, logits, log_normalizer);
   });
@@ -162,7 +162,7 @@ void CudaBackend::margin_head_backward(const View& x_hat, const View& w_hat, con
                                        const View& dw_hat) {
   activate();
   // dX̂ = diag(s·dloss)·(P·Ŵ): scale the B×d product, not the B×C matrix.
-  gemm(false, false, 1.0, probs, w_hat, 0.0, dx_hat);
+  gemm(false, false, 1.0, probs, w_hat, 0.0, dx_hat, DType::F32);  // the head: float32 products
   dispatch_floating(x_hat.dtype, "margin_head_backward", [&](auto t) {
     using T = decltype(t);
     cuda::scale_rows<T>(dx_hat, dloss, T(scale), dx_hat);
@@ -178,7 +178,7 @@ void CudaBackend::margin_head_backward(const View& x_hat, const View& w_hat, con
         using T = decltype(t);
         cuda::scale_rows<T>(x_hat, dloss, T(scale), weighted);
       });
-    gemm(true, false, 1.0, probs, weighted, 0.0, dw_hat);
+    gemm(true, false, 1.0, probs, weighted, 0.0, dw_hat, DType::F32);  // the head: float32 products
   } catch (...) {
     if (weighted.data) deallocate(weighted.data, bytes);
     throw;

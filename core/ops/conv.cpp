@@ -4,6 +4,7 @@
 //   db = Σ_{n, p, q} dy[n, k, p, q]     (the bias is added by broadcasting; sum_to is its adjoint)
 // Left out: transposed convolution as an op of its own, double backward.
 #include "core/ops/common.h"
+#include "core/precision.h"
 
 namespace margin {
 using namespace ops;
@@ -56,17 +57,20 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    params.pad_w, params.dilation_w, x, weight);
   Tensor input = contiguous_data(x), filter = contiguous_data(weight);
   Tensor out = Tensor::empty({x.size(0), weight.size(0), out_h, out_w}, x.dtype(), x.device());
-  backend_of(x).conv2d(params, input.view(), filter.view(), out.view());
+  // The products' operands as the autocast scope says (precision.h); the backward's likewise.
+  Conv2dParams product = params;
+  product.operands = x.dtype() == DType::F32 ? product_operands(autocast_precision()) : DType::F32;
+  backend_of(x).conv2d(product, input.view(), filter.view(), out.view());
   bool need_x = x.requires_grad(), need_w = weight.requires_grad();
   out = record(out, "conv2d", {x, weight}, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad), grad_x, grad_w;
     if (need_x) {
       grad_x = empty_like(input);
-      backend_of(grad).conv2d_backward_data(params, grad_out.view(), filter.view(), grad_x.view());
+      backend_of(grad).conv2d_backward_data(product, grad_out.view(), filter.view(), grad_x.view());
     }
     if (need_w) {
       grad_w = empty_like(filter);
-      backend_of(grad).conv2d_backward_filter(params, input.view(), grad_out.view(),
+      backend_of(grad).conv2d_backward_filter(product, input.view(), grad_out.view(),
                                               grad_w.view());
     }
     return std::vector<Tensor>{grad_x, grad_w};

@@ -1,5 +1,6 @@
 // core/ops/linalg.cpp — matrix product, plain or batched, with optional transposes.
 #include "core/ops/common.h"
+#include "core/precision.h"
 
 namespace margin {
 using namespace ops;
@@ -27,10 +28,15 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Shape shape = n == 3 ? Shape{a.size(0), m, cols} : Shape{m, cols};
   Tensor left = contiguous_data(a), right = contiguous_data(b);
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
-  backend_of(a).gemm(trans_a, trans_b, 1.0, left.view(), right.view(), 0.0, out.view());
+  // The products' operands as the autocast scope says (precision.h); the backward's two
+  // products run in the forward's precision.
+  const Precision precision = a.dtype() == DType::F32 ? autocast_precision() : Precision::FP32;
+  backend_of(a).gemm(trans_a, trans_b, 1.0, left.view(), right.view(), 0.0, out.view(),
+                     product_operands(precision));
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
   return record(out, "matmul", {a, b},
                 [=](const Tensor& grad) {
+                  AutocastScope scope(precision);
                   Tensor grad_a, grad_b;
                   if (need_a)
                     grad_a = trans_a ? matmul(right, grad, trans_b, true)

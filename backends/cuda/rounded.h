@@ -1,0 +1,33 @@
+// backends/cuda/rounded.h — the operands of a mixed-precision product (backend.h, "Products")
+// on CUDA: a float32 operand's values rounded to bfloat16 or float16 (to nearest even) and
+// widened back, in scratch memory from the caching allocator for the duration of one call.
+// cuBLAS and cuDNN then multiply them in float32: every product of two 16-bit values is exact
+// in float, so the results are those of a half-precision product with float32 sums — the
+// same numbers the CPU gives — at float32 speed. (Tensor-core speed needs the 16-bit data
+// types passed to cuBLAS/cuDNN themselves: not done.)
+//
+// Internal to backends/cuda.
+#pragma once
+#include "backends/cuda/context.h"
+#include "backends/types.h"
+
+namespace margin::cuda {
+
+class RoundedOperand {
+ public:
+  // `data` is the view's own memory for F32 operands; a rounded copy otherwise (BF16 or F16,
+  // float32 views only: anything else is an error naming `kernel`).
+  RoundedOperand(Context& context, const View& view, DType operands, const char* kernel);
+  ~RoundedOperand();
+  RoundedOperand(const RoundedOperand&) = delete;
+  RoundedOperand& operator=(const RoundedOperand&) = delete;
+  const void* data() const { return data_; }
+
+ private:
+  Context& context_;
+  const void* data_;
+  void* scratch_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+}  // namespace margin::cuda

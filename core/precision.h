@@ -1,0 +1,61 @@
+// core/precision.h — mixed precision, written in one place: which op multiplies in which type.
+//
+// margin's tensors (activations, gradients, parameters) stay float32 under every precision. A
+// precision names the type that the matrix products round their two operands to before
+// multiplying (backends/backend.h, "Products"); each product of two 16-bit values is exact in
+// float32, and the sums are float32, as on tensor cores. An AutocastScope sets the precision
+// for the ops run inside it, on this thread (torch.autocast's role); the trainer opens one
+// around the backbone's forward only, so the embedding reaches the margin head in float32, as
+// insightface does, and each product's backward uses the precision of its forward.
+//
+//   op (core/ops)                                fp32    bf16                fp16 (CUDA only)
+//   conv2d, matmul: forward, dx and dw products  fp32    bfloat16 operands   float16 operands
+//   batch norm (statistics, running averages)    fp32    fp32                fp32
+//   PReLU, ReLU, pools, adds, dropout, flatten   fp32    fp32                fp32
+//   l2-normalize, margin head, softmax, loss     fp32    fp32 (outside the scope)
+//   optimizer: master weights, momentum          fp32    fp32                fp32
+//
+// Why the elementwise ops stay float32: on the CPU they run at memory speed, and with float32
+// activations a 16-bit version would add two conversions to the same traffic; the products
+// are where the time is (bench/README.md: the GEMM kernels are ≈ 60% of a W2 step) and where
+// AVX-512 BF16 doubles the rate. Storing activations in 16 bits (half the memory traffic and
+// of the saved activations' memory) is not done.
+//
+// fp16 needs a loss scaler (its products underflow where bf16's do not) and runs on CUDA
+// only: the CPU backend refuses float16 products with an error that says so.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "backends/types.h"
+
+namespace margin {
+
+enum class Precision : uint8_t { FP32, BF16, FP16 };
+
+// "fp32", "bf16", "fp16" (what --precision takes); anything else is an error naming `what`
+// (the flag) and the value.
+Precision parse_precision(const std::string& text, const std::string& what = "--precision");
+const char* precision_name(Precision precision);
+// The operand type of this precision's products: F32, BF16 or F16.
+DType product_operands(Precision precision);
+// Refuses a precision the device cannot run (fp16 on the CPU), naming both.
+void check_precision(Precision precision, Device device);
+
+// Ops run while a scope is alive (on its thread) multiply in its precision; scopes nest, the
+// innermost wins, and the previous precision comes back when a scope ends.
+class AutocastScope {
+ public:
+  explicit AutocastScope(Precision precision);
+  ~AutocastScope();
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  Precision previous_;
+};
+
+// This thread's precision now: FP32 outside every scope.
+Precision autocast_precision();
+
+}  // namespace margin

@@ -1,0 +1,210 @@
+// tests/test_precision.cpp — mixed precision (core/precision.h): under an AutocastScope of bf16
+// the matrix products multiply bfloat16-rounded operands and sum in float32, their backward
+// products too, on every built device; the master weights stay float32.
+//
+// The bounds, stated once. With u = 2^-24 (float32's unit roundoff), u_b = 2^-8 (bfloat16's),
+// x̂ = bf16(x) the rounded operands and n the number of terms summed into an element
+// (forward: Cg·R·S; dx: Kg·R·S; dw: N·P·Q; matmul: K):
+//   1. |got − Σ x̂ ŵ| ≤ γ_n · Σ |x̂ ŵ| + u·|got|,  γ_n = n·u / (1 − n·u):
+//      the products of bfloat16 values are exact in float32; only the sum rounds (and the
+//      result's own rounding). A truncated or unrounded operand is far outside it.
+//   2. |got − Σ x w| ≤ (2·u_b + u_b²) · Σ |x w| + (bound 1):
+//      each rounded operand is within a factor (1 ± u_b) of the float32 one.
+#include <cmath>
+
+#include "backends/half.h"
+#include "conv_cases.h"
+#include "core/optim.h"
+#include "core/precision.h"
+#include "gradcheck.h"
+
+namespace margin {
+namespace {
+
+using namespace testing;
+
+constexpr double kU = 0x1p-24, kUb = 0x1p-8;
+
+double gamma(double n) { return n * kU / (1 - n * kU); }
+
+std::vector<double> rounded(const std::vector<double>& values) {
+  std::vector<double> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = bf16_float(bf16_bits(static_cast<float>(values[i])));
+  return out;
+}
+
+Tensor host_f64(const std::vector<double>& values, const Shape& shape) {
+  return Tensor::from_vector(values, shape, DType::F64, kCPU);
+}
+
+// Every element within bounds 1 and 2 (see the header); reports the worst excess.
+void check_bounds(const char* what, const std::vector<double>& got, const std::vector<double>& on_rounded,
+                  const std::vector<double>& rounded_scale, const std::vector<double>& exact,
+                  const std::vector<double>& exact_scale, double n) {
+  REQUIRE(got.size() == on_rounded.size());
+  REQUIRE(got.size() == exact.size());
+  double worst_1 = 0, worst_2 = 0;
+  size_t at_1 = 0, at_2 = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double bound_1 = gamma(n) * rounded_scale[i] + kU * std::abs(got[i]);
+    const double bound_2 = (2 * kUb + kUb * kUb) * exact_scale[i] + bound_1;
+    // excess over the bound, as a fraction of it (≤ 1 passes); a zero bound needs equality
+    const double excess_1 = std::abs(got[i] - on_rounded[i]) / std::max(bound_1, 1e-300);
+    const double excess_2 = std::abs(got[i] - exact[i]) / std::max(bound_2, 1e-300);
+    if (excess_1 > worst_1) worst_1 = excess_1, at_1 = i;
+    if (excess_2 > worst_2) worst_2 = excess_2, at_2 = i;
+  }
+  CAPTURE(what);
+  CAPTURE(n);
+  CAPTURE(at_1);
+  CAPTURE(got[at_1]);
+  CAPTURE(on_rounded[at_1]);
+  CHECK(worst_1 <= 1.0);
+  CAPTURE(at_2);
+  CAPTURE(exact[at_2]);
+  CHECK(worst_2 <= 1.0);
+}
+
+TEST_CASE("precision: names, nested scopes, and fp16 refused on the CPU naming both") {
+  CHECK(parse_precision("bf16") == Precision::BF16);
+  CHECK(parse_precision("fp32") == Precision::FP32);
+  CHECK(contains(error_of([] { parse_precision("bf17"); }), "--precision 'bf17': expected fp32, bf16 or fp16"));
+  CHECK(product_operands(Precision::BF16) == DType::BF16);
+  CHECK(autocast_precision() == Precision::FP32);
+  {
+    AutocastScope outer(Precision::BF16);
+    CHECK(autocast_precision() == Precision::BF16);
+    {
+      AutocastScope inner(Precision::FP32);
+      CHECK(autocast_precision() == Precision::FP32);
+    }
+    CHECK(autocast_precision() == Precision::BF16);
+  }
+  CHECK(autocast_precision() == Precision::FP32);
+  const std::string refused = error_of([] { check_precision(Precision::FP16, kCPU); });
+  CHECK(contains(refused, "fp16"));
+  CHECK(contains(refused, "cpu"));
+  // the CPU backend itself, asked for float16 products
+  Generator gen(1);
+  Tensor a = Tensor::randn({2, 2}, gen, DType::F32, kCPU);
+  const std::string kernel = error_of([&] {
+    AutocastScope fp16(Precision::FP16);
+    matmul(a, a);
+  });
+  CHECK(contains(kernel, "float16 products run on CUDA only"));
+}
+
+TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of bfloat16 operands summed in float32") {
+  Generator gen(17);
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases();
+  cases.insert(cases.end(), direct.begin(), direct.end());
+  for (const ConvCase& c : cases) {
+    CAPTURE(c.name);
+    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, default_device()).requires_grad_();
+    Tensor w = Tensor::uniform(c.w, -1, 1, gen, DType::F32, default_device()).requires_grad_();
+    Tensor y;
+    {
+      AutocastScope bf16(Precision::BF16);
+      y = conv2d(x, w, Tensor(), c.params);
+    }
+    Tensor dy = Tensor::uniform(y.shape(), -1, 1, gen, DType::F32, default_device());
+    sum(y * dy).backward();  // outside the scope: the backward keeps the forward's precision
+
+    const std::vector<double> xs = x.to_vector(), ws = w.to_vector(), dys = dy.to_vector();
+    Tensor x64 = host_f64(xs, c.x), w64 = host_f64(ws, c.w), dy64 = host_f64(dys, y.shape());
+    Tensor xr = host_f64(rounded(xs), c.x), wr = host_f64(rounded(ws), c.w), dyr = host_f64(rounded(dys), y.shape());
+    // forward: the backward reference with dy = 1 at one output would be slow; the forward's
+    // own reference and scale (|x̂|·|ŵ| summed) instead
+    const std::vector<double> y_exact = direct_conv(x64, w64, c.params, y.shape());
+    const std::vector<double> y_rounded = direct_conv(xr, wr, c.params, y.shape());
+    const std::vector<double> y_scale = direct_conv(abs(xr), abs(wr), c.params, y.shape());
+    const std::vector<double> y_exact_scale = direct_conv(abs(x64), abs(w64), c.params, y.shape());
+    const double Cg = static_cast<double>(c.w[1]), RS = static_cast<double>(c.w[2] * c.w[3]);
+    const double Kg = static_cast<double>(c.w[0] / c.params.groups);
+    const double NPQ = static_cast<double>(y.size(0) * y.size(2) * y.size(3));
+    check_bounds("y", y.to_vector(), y_rounded, y_scale, y_exact, y_exact_scale, Cg * RS);
+
+    Reference exact = direct_conv_backward(x64, w64, dy64, c.params);
+    Reference on_rounded = direct_conv_backward(xr, wr, dyr, c.params);
+    check_bounds("dx", x.grad().to_vector(), on_rounded.dx, on_rounded.dx_scale, exact.dx, exact.dx_scale, Kg * RS);
+    check_bounds("dw", w.grad().to_vector(), on_rounded.dw, on_rounded.dw_scale, exact.dw, exact.dw_scale, NPQ);
+  }
+}
+
+TEST_CASE("matmul under bf16 autocast: the product and both gradients round their operands, and only inside the scope") {
+  Generator gen(3);
+  const int64_t M = 37, K = 300, N = 53;
+  Tensor a = Tensor::uniform({M, K}, -1, 1, gen, DType::F32, default_device()).requires_grad_();
+  Tensor b = Tensor::uniform({K, N}, -1, 1, gen, DType::F32, default_device()).requires_grad_();
+  Tensor g = Tensor::uniform({M, N}, -1, 1, gen, DType::F32, default_device());
+  Tensor c;
+  {
+    AutocastScope bf16(Precision::BF16);
+    c = matmul(a, b);
+  }
+  sum(c * g).backward();
+  // references in float64 on the host: C = A B, dA = G Bᵀ, dB = Aᵀ G, on exact and rounded
+  // operands, with the sums of magnitudes
+  const std::vector<double> as = a.to_vector(), bs = b.to_vector(), gs = g.to_vector();
+  const std::vector<double> ar = rounded(as), br = rounded(bs), gr = rounded(gs);
+  struct Sums {
+    std::vector<double> value, scale;
+  };
+  auto product = [](const std::vector<double>& l, const std::vector<double>& r, int64_t rows, int64_t inner,
+                    int64_t cols, bool l_t, bool r_t) {
+    Sums s{std::vector<double>(rows * cols), std::vector<double>(rows * cols)};
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        for (int64_t k = 0; k < inner; ++k) {
+          const double term = (l_t ? l[k * rows + i] : l[i * inner + k]) * (r_t ? r[j * inner + k] : r[k * cols + j]);
+          s.value[i * cols + j] += term;
+          s.scale[i * cols + j] += std::abs(term);
+        }
+    return s;
+  };
+  Sums c_exact = product(as, bs, M, K, N, false, false), c_rounded = product(ar, br, M, K, N, false, false);
+  check_bounds("C", c.to_vector(), c_rounded.value, c_rounded.scale, c_exact.value, c_exact.scale, K);
+  Sums da_exact = product(gs, bs, M, N, K, false, true), da_rounded = product(gr, br, M, N, K, false, true);
+  check_bounds("dA", a.grad().to_vector(), da_rounded.value, da_rounded.scale, da_exact.value, da_exact.scale, N);
+  Sums db_exact = product(as, gs, K, M, N, true, false), db_rounded = product(ar, gr, K, M, N, true, false);
+  check_bounds("dB", b.grad().to_vector(), db_rounded.value, db_rounded.scale, db_exact.value, db_exact.scale, M);
+  // The same product outside any scope is float32's: within float32's bound of the exact
+  // product, which the bfloat16 one (off by ~u_b) misses.
+  const std::vector<double> plain = matmul(a, b).to_vector(), in_bf16 = c.to_vector();
+  double plain_worst = 0, bf16_worst = 0;
+  for (size_t i = 0; i < plain.size(); ++i) {
+    const double bound = gamma(K) * c_exact.scale[i] + kU * std::abs(plain[i]);
+    plain_worst = std::max(plain_worst, std::abs(plain[i] - c_exact.value[i]) / bound);
+    bf16_worst = std::max(bf16_worst, std::abs(in_bf16[i] - c_exact.value[i]) / bound);
+  }
+  CHECK(plain_worst <= 1.0);
+  CHECK(bf16_worst > 1.0);
+}
+
+TEST_CASE("a bf16 training step keeps float32 master weights: updates below bfloat16's resolution still land") {
+  // w = 1 everywhere; one SGD step of lr 1e-4 on L = Σ (x w)·g moves each weight by 1e-4·(xᵀg),
+  // far below bfloat16's spacing at 1 (2^-7 ≈ 0.0078): a bfloat16 master copy would not move.
+  Generator gen(5);
+  Tensor w = Tensor::ones({4, 3}, DType::F32, default_device()).requires_grad_();
+  Tensor x = Tensor::uniform({6, 4}, -1, 1, gen, DType::F32, default_device());
+  Tensor g = Tensor::uniform({6, 3}, -1, 1, gen, DType::F32, default_device());
+  SGD sgd({w}, {.lr = 1e-4});
+  {
+    AutocastScope bf16(Precision::BF16);
+    Tensor y = matmul(x, w);
+    sum(y * g).backward();  // (inside the scope too: the gradient products are bf16's either way)
+  }
+  const std::vector<double> grad = w.grad().to_vector();
+  sgd.step();
+  const std::vector<double> after = w.to_vector();
+  CHECK(w.dtype() == DType::F32);
+  for (size_t i = 0; i < after.size(); ++i) {
+    CAPTURE(i);
+    CHECK(after[i] != 1.0);
+    CHECK(std::abs(after[i] - (1.0 - 1e-4 * grad[i])) <= 0x1p-23);  // float32's spacing at 1
+    CHECK(bf16_float(bf16_bits(static_cast<float>(after[i]))) == 1.0f);  // what a bf16 copy would hold
+  }
+}
+
+}  // namespace
+}  // namespace margin
