@@ -141,15 +141,24 @@ void check_parity(const OpCase& c, Device device, DType dtype) {
   }
 }
 
-TEST_CASE("every op matches the CPU on every built GPU, float32 and float64, forward and backward (needs a CUDA device)") {
+// The GPUs to compare with the CPU; none reports the test case skipped, saying why.
+std::vector<Device> gpus_or_skip() {
   std::vector<Device> devices = gpu_devices();
   if (devices.empty())
-    return testing::skip(backend_built(DeviceType::CUDA)
-                             ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
-                             : "no CUDA device (margin was built without CUDA)");
+    testing::skip(backend_built(DeviceType::CUDA) ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
+                                                  : "no CUDA device (margin was built without CUDA)");
+  return devices;
+}
+
+std::vector<OpCase> parity_cases() {
   std::vector<OpCase> cases = testing::op_cases();
   for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
-  for (Device device : devices) {
+  return cases;
+}
+
+TEST_CASE("every op matches the CPU on every built GPU, float32 and float64, forward and backward (needs a CUDA device)") {
+  const std::vector<OpCase> cases = parity_cases();
+  for (Device device : gpus_or_skip()) {
     MESSAGE("comparing " << cases.size() << " op cases on " << device.str() << " with the CPU");
     for (DType dtype : {DType::F32, DType::F64})
       for (const OpCase& c : cases) check_parity(c, device, dtype);
@@ -159,15 +168,9 @@ TEST_CASE("every op matches the CPU on every built GPU, float32 and float64, for
 // Under bf16 autocast both devices multiply the same bfloat16-rounded operands exactly and sum
 // in float32 (backends/cuda/rounded.h on the GPU): the products agree as closely as float32's.
 TEST_CASE("every op matches the CPU under bf16 autocast on every built GPU, forward and backward (needs a CUDA device)") {
-  std::vector<Device> devices = gpu_devices();
-  if (devices.empty())
-    return testing::skip(backend_built(DeviceType::CUDA)
-                             ? "no CUDA device (built with CUDA, but the driver sees no GPU)"
-                             : "no CUDA device (margin was built without CUDA)");
-  std::vector<OpCase> cases = testing::op_cases();
-  for (OpCase& c : larger_cases()) cases.push_back(std::move(c));
+  const std::vector<OpCase> cases = parity_cases();
   AutocastScope bf16(Precision::BF16);
-  for (Device device : devices)
+  for (Device device : gpus_or_skip())
     for (const OpCase& c : cases) check_parity(c, device, DType::F32);
 }
 
