@@ -32,7 +32,6 @@
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
-#include "backends/half.h"
 
 namespace margin {
 using namespace cpu;
@@ -443,9 +442,8 @@ struct RoundedCopy {
   View view;
   RoundedCopy(const View& v, Operands operands) : view(v) {
     if (operands == Operands::kFloat) return;
-    const float* in = v.ptr<float>();
-    values.resize(v.numel());
-    for (size_t i = 0; i < values.size(); ++i) values[i] = bf16_float(bf16_bits(in[i]));
+    values.assign(v.ptr<float>(), v.ptr<float>() + v.numel());
+    round_to_bfloat16(values.data(), v.numel());
     view.data = values.data();
   }
 };

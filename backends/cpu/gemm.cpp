@@ -221,9 +221,8 @@ struct PairedB;
 // ---- bfloat16 operands ---------------------------------------------------------------------
 // The float kernel on bfloat16-rounded operands: a packed panel rounded in place.
 template <class T>
-void round_to_bfloat16(T* panel, int64_t count) {
-  if constexpr (std::is_same_v<T, float>)
-    for (int64_t i = 0; i < count; ++i) panel[i] = bf16_float(bf16_bits(panel[i]));
+void round_panel(T* panel, int64_t count) {
+  if constexpr (std::is_same_v<T, float>) round_to_bfloat16(panel, count);
 }
 
 // vdpbf16ps multiplies 32-bit lanes holding two bfloat16 values each, pairwise, and adds both
@@ -314,6 +313,10 @@ bool cpu_has_bfloat16() {
 }  // namespace
 
 void set_bfloat16_kernel(BFloat16Kernel kernel) { bfloat16_kernel = kernel; }
+
+void round_to_bfloat16(float* values, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) values[i] = bf16_float(bf16_bits(values[i]));
+}
 
 bool bfloat16_native() { return bfloat16_kernel == BFloat16Kernel::kAuto && cpu_has_bfloat16(); }
 
@@ -408,7 +411,7 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
         const int64_t n = std::min<int64_t>(kCols, nc - j);
         b.pack(k0, kc, j0 + j, n, kCols, packed_b + j * kc);
         zero_padding(packed_b + j * kc, kc, n, kCols);
-        if (round) round_to_bfloat16(packed_b + j * kc, kc * kCols);
+        if (round) round_panel(packed_b + j * kc, kc * kCols);
       }
       for (int64_t i0 = 0; i0 < M; i0 += kMc) {
         const int64_t mc = std::min(kMc, M - i0);
@@ -417,7 +420,7 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
             const int64_t rows = std::min<int64_t>(kRows, mc - i);
             pack_panel(a, i0 + i, rows, k0, kc, kRows, packed_a + i * kc);
             zero_padding(packed_a + i * kc, kc, rows, kRows);
-            if (round) round_to_bfloat16(packed_a + i * kc, kc * kRows);
+            if (round) round_panel(packed_a + i * kc, kc * kRows);
           }
         for (int64_t j = 0; j < nc; j += kCols)
           for (int64_t i = 0; i < mc; i += kRows) {

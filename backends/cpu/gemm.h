@@ -36,6 +36,10 @@ bool bfloat16_native();  // whether kBFloat16 products run on vdpbf16ps now
 // float32 data; anything else is an error naming the kernel.
 Operands operands_of(DType operands, DType dtype, const char* kernel);
 
+// values[i] ← values[i] rounded to bfloat16 (to nearest even), in place: what the float
+// kernel multiplies for kBFloat16 operands.
+void round_to_bfloat16(float* values, int64_t count);
+
 template <class T>
 struct StridedMatrix {
   const T* data;
