@@ -89,7 +89,7 @@ TEST_CASE("gemm: every transpose and block edge matches the three-loop definitio
 // â = bf16(a), b̂ = bf16(b) the rounded operands, two bounds hold entry by entry:
 //   1. |C − Σ_k â b̂| ≤ γ_K · Σ_k |â b̂|,   γ_K = K·u / (1 − K·u):
 //      the products of bfloat16 values are exact in float, so the only error left is float's
-//      summation of K terms (each vdpbf16ps adds two products, each add rounded once).
+//      summation of K terms (vdpbf16ps and tdpbf16ps add two products a step, each add rounded once).
 //      This pins the rounding itself: a truncated, or unrounded, operand misses it by far.
 //   2. |C − Σ_k a b| ≤ (2·u_b + u_b²) · Σ_k |a b| + γ_K · Σ_k |â b̂|:
 //      against the exact float product, each operand is off by at most a factor (1 ± u_b).
@@ -132,11 +132,11 @@ void check_bfloat16_product(const ProductCase& p, bool threaded, bool accumulate
 }
 
 TEST_CASE("gemm: bfloat16 operands — exact products of the rounded values, summed in float (both kernels)") {
-  const bool native = bfloat16_native();
-  MESSAGE("this CPU's bfloat16 kernel: " << std::string(native ? "vdpbf16ps (AVX-512 BF16)" : "none (emulated only)"));
-  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kEmulated}) {
+  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kVector, BFloat16Kernel::kEmulated}) {
     set_bfloat16_kernel(kernel);
-    CAPTURE(bfloat16_native());
+    const std::string name = bfloat16_kernel_name();
+    MESSAGE("bfloat16 kernel asked " << int(kernel) << ", on this CPU: " << name);
+    CAPTURE(name);
     for (const ProductCase& p : kCases)
       for (bool threaded : {false, true})
         for (bool accumulate : {false, true}) {
@@ -151,8 +151,9 @@ TEST_CASE("gemm: bfloat16 operands — exact products of the rounded values, sum
 TEST_CASE("gemm: bfloat16 operands round to nearest even, not by truncation") {
   // A = [1 + 2^-8 + 2^-9] (rounds up to 1 + 2^-7), B = [1 + 2^-8] (a tie: rounds to even, 1):
   // C = 1 + 2^-7 exactly. Truncation would give 1, no rounding 1 + 3·2^-8 + ….
-  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kEmulated}) {
+  for (BFloat16Kernel kernel : {BFloat16Kernel::kAuto, BFloat16Kernel::kVector, BFloat16Kernel::kEmulated}) {
     set_bfloat16_kernel(kernel);
+    CAPTURE(std::string(bfloat16_kernel_name()));
     std::vector<float> a = {1.0f + 0x1p-8f + 0x1p-9f}, b = {1.0f + 0x1p-8f}, c = {0};
     gemm(StridedMatrix<float>::row_major(a.data(), 1, 1), StridedMatrix<float>::row_major(b.data(), 1, 1), c.data(),
          1, 1.0f, false, Operands::kBFloat16);

@@ -26,7 +26,7 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("resume", config.resume, "checkpoint to continue from (e.g. runs/fmnist/checkpoint.bin); it must have been trained with the same flags");
   flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
-  flags.bind("precision", config.precision, "the CNN's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
+  flags.bind("precision", config.precision, "the CNN's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AMX or AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
 }
 
 FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,

@@ -26,7 +26,12 @@
 #include "backends/cpu/gemm.h"
 
 #if defined(__AVX512F__)
+#include <cpuid.h>
 #include <immintrin.h>
+#endif
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 #include <omp.h>
 
@@ -298,6 +303,80 @@ __attribute__((target("avx512f,avx512bf16"))) void tile_kernel_bfloat16(int64_t 
 }
 #endif
 
+#if defined(__AVX512F__)
+// ---- bfloat16 operands on AMX ----------------------------------------------------------------
+// AMX holds eight 16-row tiles of 64 bytes a row; tdpbf16ps adds the product of an A tile
+// (16 rows × 16 k-pairs, row-major pairs) and a B tile (16 k-pair rows × 16 columns: the pair
+// layout of pair_rows above) to a 16 × 16 float tile: 8,192 multiply-adds an instruction. The
+// kernel keeps a 16 × kCols block of C in three tiles (0–2), loads A into tile 3 and B's three
+// 16-column parts into tiles 4–6, and walks k 32 values (16 pairs) at a time; k is padded to a
+// multiple of 32 with zero pairs, and A to 16 rows with zero rows.
+constexpr int kTileRows = 16, kTilePairs = 16;
+
+// The tile shapes (palette 1: every tile 16 rows of 64 bytes), loaded once a product per thread.
+struct TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// A's rows [row0, row0 + rows) and k in [k0, k0 + kc) as kTileRows rows of `padded` pairs each
+// (pair p of a row: k0 + 2p low, k0 + 2p + 1 high; zeros past kc and past `rows`).
+void pair_rows_amx(const StridedMatrix<float>& a, int64_t row0, int64_t rows, int64_t k0, int64_t kc,
+                   int64_t padded, uint32_t* pairs) {
+  for (int64_t r = 0; r < kTileRows; ++r) {
+    uint32_t* out = pairs + r * padded;
+    int64_t p = 0;
+    if (r < rows) {
+      for (; p < kc / 2; ++p)
+        out[p] = bf16_bits(a(row0 + r, k0 + 2 * p)) | uint32_t(bf16_bits(a(row0 + r, k0 + 2 * p + 1))) << 16;
+      if (kc % 2) out[p++] = bf16_bits(a(row0 + r, k0 + kc - 1));
+    }
+    std::fill(out + p, out + padded, 0u);
+  }
+}
+
+__attribute__((target("amx-tile"))) void load_tile_config() {
+  TileConfig config;
+  for (int t = 0; t < 8; ++t) config.rows[t] = kTileRows, config.bytes_per_row[t] = 64;
+  _tile_loadconfig(&config);
+}
+__attribute__((target("amx-tile"))) void release_tiles() { _tile_release(); }
+
+// C[i·ldc + j] for i < rows ≤ 16, j < cols ≤ kCols = alpha · Σ_k A(i, k) B(k, j) (+ C), from
+// `chunks` × 16 pairs of a paired A block (its rows `padded` pairs apart) and of a B panel.
+__attribute__((target("amx-tile,amx-bf16"))) void tile_kernel_amx(int64_t chunks, const uint32_t* a, int64_t padded,
+                                                                 const uint32_t* b, float* c, int64_t ldc, int rows,
+                                                                 int cols, float alpha, bool accumulate) {
+  constexpr int kCols = Tile<float>::kCols;
+  static_assert(kCols == 3 * 16, "a B panel is three 16-column tiles");
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  for (int64_t q = 0; q < chunks; ++q) {
+    const uint32_t* b_rows = b + q * kTilePairs * kCols;
+    _tile_loadd(3, a + q * kTilePairs, padded * 4);
+    _tile_loadd(4, b_rows, kCols * 4);
+    _tile_loadd(5, b_rows + 16, kCols * 4);
+    _tile_loadd(6, b_rows + 32, kCols * 4);
+    _tile_dpbf16ps(0, 3, 4);
+    _tile_dpbf16ps(1, 3, 5);
+    _tile_dpbf16ps(2, 3, 6);
+  }
+  alignas(64) float sums[kTileRows][kCols];
+  _tile_stored(0, &sums[0][0], kCols * 4);
+  _tile_stored(1, &sums[0][16], kCols * 4);
+  _tile_stored(2, &sums[0][32], kCols * 4);
+  for (int i = 0; i < rows; ++i) {
+    float* out = c + i * ldc;
+    if (accumulate)
+      for (int j = 0; j < cols; ++j) out[j] += alpha * sums[i][j];
+    else
+      for (int j = 0; j < cols; ++j) out[j] = alpha * sums[i][j];
+  }
+}
+#endif
+
 std::atomic<BFloat16Kernel> bfloat16_kernel{BFloat16Kernel::kAuto};
 
 // Whether this CPU runs vdpbf16ps (and this build has the kernel: an AVX-512 build).
@@ -310,6 +389,31 @@ bool cpu_has_bfloat16() {
 #endif
 }
 
+// Whether this CPU has AMX with bfloat16 (CPUID leaf 7: EDX bit 24 AMX-TILE, bit 22 AMX-BF16)
+// and Linux lets this process use the tile registers (arch_prctl ARCH_REQ_XCOMP_PERM for
+// XTILEDATA, Linux 5.16 on).
+bool cpu_has_amx() {
+#if defined(__AVX512F__) && defined(__linux__)
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || !(edx >> 24 & 1) || !(edx >> 22 & 1)) return false;
+    constexpr long kRequestPermission = 0x1023, kTileData = 18;
+    return syscall(SYS_arch_prctl, kRequestPermission, kTileData) == 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+enum class Picked : uint8_t { kAmx, kVector, kEmulated };
+Picked picked_bfloat16_kernel() {
+  const BFloat16Kernel asked = bfloat16_kernel;
+  if (asked == BFloat16Kernel::kAuto && cpu_has_amx()) return Picked::kAmx;
+  if (asked != BFloat16Kernel::kEmulated && cpu_has_bfloat16()) return Picked::kVector;
+  return Picked::kEmulated;
+}
+
 }  // namespace
 
 void set_bfloat16_kernel(BFloat16Kernel kernel) { bfloat16_kernel = kernel; }
@@ -318,7 +422,14 @@ void round_to_bfloat16(float* values, int64_t count) {
   for (int64_t i = 0; i < count; ++i) values[i] = bf16_float(bf16_bits(values[i]));
 }
 
-bool bfloat16_native() { return bfloat16_kernel == BFloat16Kernel::kAuto && cpu_has_bfloat16(); }
+const char* bfloat16_kernel_name() {
+  switch (picked_bfloat16_kernel()) {
+    case Picked::kAmx: return "AMX (tdpbf16ps)";
+    case Picked::kVector: return "AVX-512 BF16 (vdpbf16ps)";
+    case Picked::kEmulated: break;
+  }
+  return "the float32 kernel on rounded operands";
+}
 
 Operands operands_of(DType operands, DType dtype, const char* kernel) {
   if (operands == DType::F32) return Operands::kFloat;
@@ -335,7 +446,7 @@ namespace {
 void notice_emulated_bfloat16() {
   static std::atomic<bool> said{false};
   if (bfloat16_kernel == BFloat16Kernel::kAuto && !said.exchange(true))
-    std::fprintf(stderr, "margin: this CPU has no AVX-512 BF16 (or the build no AVX-512): bfloat16 products run "
+    std::fprintf(stderr, "margin: this CPU has neither AMX nor AVX-512 BF16 (or the build no AVX-512): bfloat16 products run "
                          "on the float32 kernel (same results, float32 speed)\n");
 }
 
@@ -381,6 +492,46 @@ void blocked_product_bfloat16(const StridedMatrix<float>& a, const PanelSource<f
     }
   }
 }
+
+// blocked_product with bfloat16 operands on AMX: B's panels paired as for vdpbf16ps (k padded
+// to whole tiles), A's blocks paired row by row (pair_rows_amx), tile_kernel_amx per 16 × kCols.
+void blocked_product_amx(const StridedMatrix<float>& a, const PanelSource<float>& b, int64_t col_begin,
+                         int64_t col_end, float* c, int64_t ldc, float alpha, bool accumulate) {
+  constexpr int kCols = Tile<float>::kCols;
+  static_assert(kKc % (2 * kTilePairs) == 0 && kMc % kTileRows == 0, "blocks of whole tiles");
+  const int64_t M = a.rows, K = a.cols;
+  float* staging = thread_buffer<float, PackedB>(kKc * kCols);
+  uint32_t* paired_a = thread_buffer<uint32_t, PairedA>(kMc * (kKc / 2));
+  uint32_t* paired_b = thread_buffer<uint32_t, PairedB>(kNc<float> * (kKc / 2));
+  load_tile_config();
+  for (int64_t j0 = col_begin; j0 < col_end; j0 += kNc<float>) {
+    const int64_t nc = std::min(kNc<float>, col_end - j0);
+    for (int64_t k0 = 0; k0 < K; k0 += kKc) {
+      const int64_t kc = std::min(kKc, K - k0), steps = (kc + 1) / 2;
+      const int64_t padded = (steps + kTilePairs - 1) / kTilePairs * kTilePairs;
+      const bool add = accumulate || k0 > 0;
+      for (int64_t j = 0; j < nc; j += kCols) {
+        const int64_t n = std::min<int64_t>(kCols, nc - j);
+        b.pack(k0, kc, j0 + j, n, kCols, staging);
+        zero_padding(staging, kc, n, kCols);
+        uint32_t* panel = paired_b + j * padded;
+        pair_rows(staging, kc, kCols, panel);
+        std::fill(panel + steps * kCols, panel + padded * kCols, 0u);
+      }
+      for (int64_t i0 = 0; i0 < M; i0 += kMc) {
+        const int64_t mc = std::min(kMc, M - i0);
+        for (int64_t i = 0; i < mc; i += kTileRows)
+          pair_rows_amx(a, i0 + i, std::min<int64_t>(kTileRows, mc - i), k0, kc, padded, paired_a + i * padded);
+        for (int64_t j = 0; j < nc; j += kCols)
+          for (int64_t i = 0; i < mc; i += kTileRows)
+            tile_kernel_amx(padded / kTilePairs, paired_a + i * padded, padded, paired_b + j * padded,
+                            c + (i0 + i) * ldc + j0 + j, ldc, static_cast<int>(std::min<int64_t>(kTileRows, mc - i)),
+                            static_cast<int>(std::min<int64_t>(kCols, nc - j)), alpha, add);
+      }
+    }
+  }
+  release_tiles();
+}
 #endif
 
 // Columns [col_begin, col_end) of C = alpha·A·B (+ C), the blocked loops of the file header.
@@ -390,8 +541,11 @@ void blocked_product(const StridedMatrix<T>& a, const PanelSource<T>& b, int64_t
   const bool round = operands == Operands::kBFloat16;
 #if defined(__AVX512F__)
   if constexpr (std::is_same_v<T, float>)
-    if (round && bfloat16_native())
-      return blocked_product_bfloat16(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+    if (round) switch (picked_bfloat16_kernel()) {
+        case Picked::kAmx: return blocked_product_amx(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+        case Picked::kVector: return blocked_product_bfloat16(a, b, col_begin, col_end, c, ldc, alpha, accumulate);
+        case Picked::kEmulated: break;
+      }
 #endif
   if (round) notice_emulated_bfloat16();
   constexpr int kCols = Tile<T>::kCols;

@@ -13,10 +13,11 @@
 //
 // Operands::kBFloat16 (float only) rounds A and B to bfloat16 (to nearest even) as they are
 // packed and multiplies those: each product of two bfloat16 values is exact in float, and the
-// sums are float's, as on a GPU's tensor cores. On a CPU with AVX-512 BF16 the kernel runs on
-// vdpbf16ps, two products per lane and instruction (twice the float kernel's rate); on any
-// other CPU the float kernel multiplies the rounded values — the same products, at float speed
-// — after a one-line notice on stderr.
+// sums are float's, as on a GPU's tensor cores. On a CPU with AMX (Intel Sapphire Rapids on)
+// the kernel runs on tdpbf16ps, a 16 × 16 × 32 product an instruction; on one with AVX-512 BF16
+// only, on vdpbf16ps, two products per lane and instruction; on any other CPU the float kernel
+// multiplies the rounded values — the same products, at float speed — after a one-line notice
+// on stderr.
 #pragma once
 #include <cstdint>
 
@@ -26,11 +27,13 @@ namespace margin::cpu {
 
 enum class Operands : uint8_t { kFloat, kBFloat16 };
 
-// Which bfloat16 kernel runs: the CPU's (kAuto: vdpbf16ps where the CPU has it), or the float
-// kernel on rounded values (kEmulated), which tests and benchmarks may ask for on any CPU.
-enum class BFloat16Kernel : uint8_t { kAuto, kEmulated };
+// Which bfloat16 kernel runs: the CPU's best (kAuto: AMX's tdpbf16ps where the CPU and the OS
+// allow it, else vdpbf16ps where the CPU has it), vdpbf16ps even where AMX is there (kVector),
+// or the float kernel on rounded values (kEmulated). Tests and benchmarks may ask for any of them
+// on any CPU; one the CPU lacks falls to the next.
+enum class BFloat16Kernel : uint8_t { kAuto, kVector, kEmulated };
 void set_bfloat16_kernel(BFloat16Kernel kernel);
-bool bfloat16_native();  // whether kBFloat16 products run on vdpbf16ps now
+const char* bfloat16_kernel_name();  // the kernel kBFloat16 products run on now, in words
 
 // A backend call's `operands` (backend.h, "Products") for data of `dtype`: F32, or BF16 for
 // float32 data; anything else is an error naming the kernel.
