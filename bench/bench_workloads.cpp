@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 
+#include "backends/cpu/gemm.h"
 #include "bench/workload_timing.h"
 #include "core/flags.h"
 #include "core/threads.h"
@@ -128,6 +129,9 @@ int main(int argc, char** argv) try {
   std::string& precision_name_flag = flags.add<std::string>(
       "precision", "fp32", "fp32, or bf16: the backbone's products in bfloat16 (core/precision.h; W3, the head, "
                            "stays fp32), or fp16 on CUDA");
+  std::string& bf16_kernel = flags.add<std::string>(
+      "bf16-kernel", "auto", "the CPU's bf16 kernel: auto (AMX where there, else AVX-512 BF16), vector (AVX-512 BF16 "
+                             "even where AMX is there) or emulated (the fp32 kernel on rounded operands)");
   std::optional<int64_t> batch;
   flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;
@@ -144,6 +148,13 @@ int main(int argc, char** argv) try {
   if (!workloads.count(which)) fail("unknown workload '", which, "' (see --help)");
   const Precision precision = parse_precision(precision_name_flag);
   check_precision(precision, device);
+  const std::map<std::string, cpu::BFloat16Kernel> kernels{
+      {"auto", cpu::BFloat16Kernel::kAuto}, {"vector", cpu::BFloat16Kernel::kVector},
+      {"emulated", cpu::BFloat16Kernel::kEmulated}};
+  if (!kernels.count(bf16_kernel)) fail("--bf16-kernel: expected auto, vector or emulated, got '", bf16_kernel, "'");
+  cpu::set_bfloat16_kernel(kernels.at(bf16_kernel));
+  if (precision == Precision::BF16 && device.type == DeviceType::CPU && !json)
+    std::printf("bf16 products on %s\n", cpu::bfloat16_kernel_name());
   Workload workload = workloads[which](device, batch, precision);
   double matmul_rate = bench::matmul_gflops(device);
   for (int i = 0; i < warmup; ++i) workload.step();
