@@ -16,7 +16,7 @@
 // Sizes: a packed A panel (kRows × kKc) and B panel (kKc × kCols) stay in L1, the packed B
 // block (kKc × kNc, 768 KB for float) in L2.
 //
-// Why not Eigen, as elsewhere: on this project's machine (2 Zen 5 cores, AVX-512, 64 float
+// Why not Eigen, as elsewhere: on one of this project's machines (2 Zen 5 cores, AVX-512, 64 float
 // FLOP/cycle each; a plain FMA loop measures ≈ 195 GFLOP/s per core), Eigen 3.4's product
 // reaches ≈ 105 GFLOP/s per core on 1024³ and 80–95 on convolution shapes, this one ≈ 145 and
 // 120–175 (bench_matmul, bench_layers). The vector type is GCC's vector extension (also Clang's):
