@@ -12,7 +12,8 @@
 #   bash examples/lfw_study.sh              # from the repository root; builds what it needs
 #
 # Environment: LFW (default ../shared/data/lfw), OUT (runs/lfw), BUILD (build), THREADS (2),
-# ARCH (small; mbf: MobileFaceNet), SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"),
+# ARCH (small; mbf: MobileFaceNet), EPOCHS (10), CROP_PAD (0) and COLOR_JITTER (0): train_faces'
+# --crop-pad and --color-jitter augmentations, SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"),
 # VIEW2_LOSSES ("softmax lmcl"), VIEWS ("1 2"). A run whose model.bin exists is not trained
 # again, so an interrupted study continues where it stopped. Writes $OUT/view1.md and
 # $OUT/view2.md (a report per model and the tables) and $OUT/view1-roc.png,
@@ -44,7 +45,8 @@ fi
 EPOCHS=${EPOCHS:-10}
 ARCH=${ARCH:-small}
 COMMON=(--data "$LFW/images" --channels 3 --crop 128x112 --input 64x56 --arch "$ARCH"
-        --emb-dim 128 --epochs "$EPOCHS" --batch 64 --lr 0.1 --threads "$THREADS")
+        --emb-dim 128 --epochs "$EPOCHS" --batch 64 --lr 0.1 --threads "$THREADS"
+        --crop-pad "${CROP_PAD:-0}" --color-jitter "${COLOR_JITTER:-0}")
 if [ "$ARCH" = small ]; then COMMON+=(--widths 32,64,128); fi
 # Each loss's s and m (the losses' own defaults where the flag is absent).
 loss_flags() {
