@@ -310,7 +310,10 @@ __attribute__((target("avx512f,avx512bf16"))) void tile_kernel_bfloat16(int64_t 
 // layout of pair_rows above) to a 16 × 16 float tile: 8,192 multiply-adds an instruction. The
 // kernel keeps a 16 × kCols block of C in three tiles (0–2), loads A into tile 3 and B's three
 // 16-column parts into tiles 4–6, and walks k 32 values (16 pairs) at a time; k is padded to a
-// multiple of 32 with zero pairs, and A to 16 rows with zero rows.
+// multiple of 32 with zero pairs, and A to 16 rows with zero rows. Like vdpbf16ps, tdpbf16ps
+// treats subnormal bfloat16 inputs and results as zero (on this project's Intel machine, a
+// bfloat16 2^-127 times 2^126 gives 0 on both, not 0.5): operands below 2^-126 in magnitude
+// count as 0, far below anything the tests' bounds or a network's data notice.
 constexpr int kTileRows = 16, kTilePairs = 16;
 
 // The tile shapes (palette 1: every tile 16 rows of 64 bytes), loaded once a product per thread.
