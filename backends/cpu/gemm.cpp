@@ -454,6 +454,17 @@ void notice_emulated_bfloat16() {
 }
 
 #if defined(__AVX512F__)
+// B's columns [col, col + n) and k in [k0, k0 + kc) as a paired panel of kCols columns
+// (pair_rows, through the float staging panel), zero pairs up to `steps` ≥ ⌈kc/2⌉ pair-rows.
+void pair_b_panel(const PanelSource<float>& b, int64_t k0, int64_t kc, int64_t col, int64_t n, int64_t steps,
+                  float* staging, uint32_t* panel) {
+  constexpr int kCols = Tile<float>::kCols;
+  b.pack(k0, kc, col, n, kCols, staging);
+  zero_padding(staging, kc, n, kCols);
+  pair_rows(staging, kc, kCols, panel);
+  std::fill(panel + (kc + 1) / 2 * kCols, panel + steps * kCols, 0u);
+}
+
 // blocked_product with bfloat16 operands on vdpbf16ps: each panel is packed as floats into a
 // staging panel (the same packing as the float path), then paired and rounded (pair_rows).
 void blocked_product_bfloat16(const StridedMatrix<float>& a, const PanelSource<float>& b, int64_t col_begin,
@@ -468,12 +479,8 @@ void blocked_product_bfloat16(const StridedMatrix<float>& a, const PanelSource<f
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
       const int64_t kc = std::min(kKc, K - k0), steps = (kc + 1) / 2;
       const bool add = accumulate || k0 > 0;
-      for (int64_t j = 0; j < nc; j += kCols) {
-        const int64_t n = std::min<int64_t>(kCols, nc - j);
-        b.pack(k0, kc, j0 + j, n, kCols, staging);
-        zero_padding(staging, kc, n, kCols);
-        pair_rows(staging, kc, kCols, paired_b + j * steps);
-      }
+      for (int64_t j = 0; j < nc; j += kCols)
+        pair_b_panel(b, k0, kc, j0 + j, std::min<int64_t>(kCols, nc - j), steps, staging, paired_b + j * steps);
       for (int64_t i0 = 0; i0 < M; i0 += kMc) {
         const int64_t mc = std::min(kMc, M - i0);
         for (int64_t i = 0; i < mc; i += kRows) {
@@ -513,14 +520,8 @@ void blocked_product_amx(const StridedMatrix<float>& a, const PanelSource<float>
       const int64_t kc = std::min(kKc, K - k0), steps = (kc + 1) / 2;
       const int64_t padded = (steps + kTilePairs - 1) / kTilePairs * kTilePairs;
       const bool add = accumulate || k0 > 0;
-      for (int64_t j = 0; j < nc; j += kCols) {
-        const int64_t n = std::min<int64_t>(kCols, nc - j);
-        b.pack(k0, kc, j0 + j, n, kCols, staging);
-        zero_padding(staging, kc, n, kCols);
-        uint32_t* panel = paired_b + j * padded;
-        pair_rows(staging, kc, kCols, panel);
-        std::fill(panel + steps * kCols, panel + padded * kCols, 0u);
-      }
+      for (int64_t j = 0; j < nc; j += kCols)
+        pair_b_panel(b, k0, kc, j0 + j, std::min<int64_t>(kCols, nc - j), padded, staging, paired_b + j * padded);
       for (int64_t i0 = 0; i0 < M; i0 += kMc) {
         const int64_t mc = std::min(kMc, M - i0);
         for (int64_t i = 0; i < mc; i += kTileRows)
