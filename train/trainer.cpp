@@ -71,17 +71,22 @@ void save_scaler_state(const LossScaler* scaler, TrainingState& state) {
   state.values[kCleanStepsKey] = std::to_string(scaler->clean_steps());
 }
 
+// The checkpoint value `text` of `key` as a T, or an error naming both.
+template <class T>
+T stored_number(const std::string& path, const std::string& key, const std::string& text) {
+  T value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size())
+    fail("checkpoint ", path, ": ", key, " '", text, "' is not a number");
+  return value;
+}
+
 void restore_scaler_state(const std::string& path, const TrainingState& state, LossScaler* scaler) {
   auto scale = state.values.find(kLossScaleKey), clean_steps = state.values.find(kCleanStepsKey);
   if (!scaler || scale == state.values.end() || clean_steps == state.values.end()) return;
-  auto number = [&](const std::string& key, const std::string& text, auto value) {
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end != text.data() + text.size())
-      fail("checkpoint ", path, ": ", key, " '", text, "' is not a number");
-    return value;
-  };
   try {
-    scaler->restore(number(kLossScaleKey, scale->second, 0.0), number(kCleanStepsKey, clean_steps->second, int64_t{0}));
+    scaler->restore(stored_number<double>(path, kLossScaleKey, scale->second),
+                    stored_number<int64_t>(path, kCleanStepsKey, clean_steps->second));
   } catch (const Error& e) {
     fail("checkpoint ", path, ": ", e.what());
   }
@@ -93,14 +98,27 @@ int64_t resume(TrainingJob& job, Communicator& comm, LossScaler* scaler) {
   if (!job.resume) return 0;
   const bool partial = job.head.partial();
   const std::string path = rank_file(*job.resume, comm, partial);
-  if (partial && !std::filesystem::exists(path))
-    fail("checkpoint ", path, " is missing: this Partial FC job has ", comm.size(),
-         " ranks, and each rank r > 0 resumes from its own file ", *job.resume, ".rank<r>");
+  if (partial) {
+    // A Partial FC job resumes with the ranks that wrote it, each from its own file. Rank 0's
+    // file says how many those were, and every rank learns it before looking for its own, so
+    // that all of them give the same advice, whichever reaches its error first.
+    Tensor written_by = Tensor::from_indices({1}, {1}, kCPU);
+    if (comm.rank() == 0) {
+      const TrainingState stored = read_checkpoint_state(path);
+      const auto ranks = stored.values.find("ranks");
+      if (ranks != stored.values.end())
+        written_by = Tensor::from_indices({stored_number<int64_t>(path, "ranks", ranks->second)}, {1}, kCPU);
+    }
+    host_communicator(comm).broadcast(written_by.view(), 0);
+    const int64_t n = written_by.to_indices()[0];
+    if (n != comm.size())
+      fail("checkpoint ", *job.resume, " was written by ", n, " ranks with Partial FC (W split ", n,
+           " ways); resume it with mpirun -np ", n);
+    if (!std::filesystem::exists(path))
+      fail("checkpoint ", path, " is missing: this Partial FC job has ", comm.size(),
+           " ranks, and each rank r > 0 resumes from its own file ", *job.resume, ".rank<r>");
+  }
   TrainingState position = load_checkpoint(path, checkpointed(job), &job.sgd, [&](const TrainingState& stored) {
-    const std::string written_by = stored.values.count("ranks") ? stored.values.at("ranks") : "1";
-    if (partial && written_by != std::to_string(comm.size()))
-      fail("checkpoint ", path, " was written by ", written_by, " ranks with Partial FC (W split ", written_by,
-           " ways); resume it with mpirun -np ", written_by);
     check_resume_settings(path, stored, job.settings, job.settings_may_change);
   });
   if (position.epoch > job.epochs)
