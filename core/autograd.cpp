@@ -19,13 +19,10 @@ NoGradGuard::~NoGradGuard() { recording = previous_; }
 
 Node::~Node() {
   std::vector<std::shared_ptr<Node>> orphans;
-  auto adopt = [&orphans](std::vector<Tensor>& inputs) {
-    for (Tensor& input : inputs) {
-      TensorImpl* impl = input.impl();
-      // Only the last owner of a tensor whose node has no other owner may take that node.
-      if (impl && impl->grad_fn && impl->grad_fn.use_count() == 1 && input.use_count() == 1)
-        orphans.push_back(std::move(impl->grad_fn));
-    }
+  auto adopt = [&orphans](std::vector<Edge>& inputs) {
+    // Only the last owner of a node (no tensor holds it, no other edge) may take it.
+    for (Edge& input : inputs)
+      if (input.node && input.node.use_count() == 1) orphans.push_back(std::move(input.node));
     inputs.clear();
   };
   adopt(inputs);
@@ -41,7 +38,15 @@ Tensor record(Tensor result, const char* name, std::vector<Tensor> inputs, Backw
   bool needed = false;
   for (const Tensor& input : inputs) needed = needed || (input.defined() && input.requires_grad());
   if (!needed) return result;
-  result.set_grad_fn(std::make_shared<Node>(Node{name, std::move(inputs), std::move(backward)}));
+  std::vector<Edge> edges;
+  edges.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    Edge& edge = edges.emplace_back();
+    if (!input.defined() || !input.requires_grad()) continue;
+    edge = Edge{input.grad_fn(), input.grad_fn() ? Tensor() : input, true, input.shape(), input.dtype(),
+                input.device()};
+  }
+  result.set_grad_fn(std::make_shared<Node>(Node{name, std::move(edges), std::move(backward)}));
   return result;
 }
 
@@ -56,8 +61,7 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
   while (!stack.empty()) {
     auto& [node, next] = stack.back();
     if (next < node->inputs.size()) {
-      const Tensor& input = node->inputs[next++];
-      std::shared_ptr<Node> child = input.defined() ? input.grad_fn() : nullptr;
+      const std::shared_ptr<Node>& child = node->inputs[next++].node;
       if (child && visited.insert(child.get()).second) stack.push_back({child, 0});
     } else {
       post_order.push_back(node);
@@ -97,10 +101,10 @@ void accumulate_into_leaf(const Tensor& leaf, const Tensor& grad) {
   backend_for(leaf.device()).axpy(1.0, source.view(), slot.view());
 }
 
-void check_grad(const Node& node, size_t i, const Tensor& input, const Tensor& grad) {
-  if (grad.shape() != input.shape() || grad.dtype() != input.dtype())
-    fail("autograd: the backward of '", node.name, "' returned ", grad.describe(),
-         " for its input ", i, ", which is ", input.describe());
+void check_grad(const Node& node, size_t i, const Edge& input, const Tensor& grad) {
+  if (grad.shape() != input.shape || grad.dtype() != input.dtype)
+    fail("autograd: the backward of '", node.name, "' returned ", grad.describe(), " for its input ", i,
+         ", which is ", dtype_name(input.dtype), shape_str(input.shape), " on ", input.device.str());
 }
 
 }  // namespace
@@ -137,12 +141,12 @@ void run_backward(const Tensor& root, const Tensor& seed_in) {
       input_grads = node->backward(grad);
     }
     for (size_t i = 0; i < input_grads.size(); ++i) {
-      const Tensor& input = node->inputs[i];
+      const Edge& input = node->inputs[i];
       const Tensor& input_grad = input_grads[i];
-      if (!input_grad.defined() || !input.defined() || !input.requires_grad()) continue;
+      if (!input_grad.defined() || !input.requires_grad) continue;
       check_grad(*node, i, input, input_grad);
-      if (input.grad_fn()) accumulate(pending[input.grad_fn().get()], input_grad);
-      else accumulate_into_leaf(input, input_grad);
+      if (input.node) accumulate(pending[input.node.get()], input_grad);
+      else accumulate_into_leaf(input.leaf, input_grad);
     }
     // Free the graph as we go: saved tensors and edges are released with the closure.
     node->backward = nullptr;

@@ -1,12 +1,15 @@
 // core/autograd.h — reverse-mode automatic differentiation, define-by-run.
 //
 // Every differentiable op that sees an input requiring grad attaches a Node to its result:
-// the inputs (edges back through the graph) and a backward function that maps the result's
-// gradient to one gradient per input (undefined where an input needs none). The result owns
-// its node, the node owns its inputs: the graph lives exactly as long as what was computed
-// from it, and there is no global tape. backward() sorts the nodes topologically (iteratively,
-// so deep networks cannot overflow the stack), runs them once each in reverse order with
-// gradient recording off, accumulates into leaves' .grad, and frees the graph.
+// an edge per input (back to the node that made it, or to the leaf whose .grad it feeds) and
+// a backward function that maps the result's gradient to one gradient per input (undefined
+// where an input needs none). The result owns its node, the node owns the nodes behind it:
+// the graph lives exactly as long as what was computed from it, and there is no global tape.
+// An edge holds the node, not the tensor, so the graph keeps no activation alive: memory
+// until the backward is what the backward functions save (as in PyTorch), not every
+// intermediate result. backward() sorts the nodes topologically (iteratively, so deep
+// networks cannot overflow the stack), runs them once each in reverse order with gradient
+// recording off, accumulates into leaves' .grad, and frees the graph.
 //
 // Left out: higher-order gradients (backward runs under no_grad), retain_graph, hooks.
 #pragma once
@@ -21,9 +24,19 @@ namespace margin {
 
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
+// Where an input's gradient goes, and what it must look like.
+struct Edge {
+  std::shared_ptr<Node> node;  // the node that made the input; null for a leaf
+  Tensor leaf;                 // a leaf that requires grad (its .grad receives the gradient)
+  bool requires_grad = false;  // false: the input takes no gradient
+  Shape shape;                 // the input's shape, dtype and device: its gradient's
+  DType dtype = DType::F32;
+  Device device;
+};
+
 struct Node {
-  const char* name;            // the op, for errors and profiles
-  std::vector<Tensor> inputs;  // gradients flow back to these
+  const char* name;          // the op, for errors and profiles
+  std::vector<Edge> inputs;  // gradients flow back along these
   BackwardFn backward;
   // Unlinks the chain behind it iteratively: recursive destruction of a long graph
   // (one dropped without backward) would overflow the stack.

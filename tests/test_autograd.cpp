@@ -84,6 +84,23 @@ TEST_CASE("backward frees the graph, a second backward through it is an error") 
   CHECK(error_of([&] { y.backward(); }).find("already freed") != std::string::npos);
 }
 
+TEST_CASE("the graph keeps alive only what backward functions save, not the intermediate results themselves") {
+  Tensor x = Tensor::ones({4}, DType::F64, kCPU).requires_grad_();
+  Tensor constant = Tensor::full({4}, 5.0, DType::F64, kCPU);
+  Tensor a = x + x;         // add saves nothing (its gradients are grad, grad)
+  Tensor b = a + x;         // nor here
+  Tensor c = b * x;         // mul saves both factors: each is the other's derivative
+  Tensor d = c * constant;  // only the constant: c's derivative; c itself takes no part
+  Tensor loss = sum(d);
+  CHECK(a.impl()->storage.use_count() == 1);  // its handle alone
+  CHECK(b.impl()->storage.use_count() == 2);  // and mul's backward
+  CHECK(c.impl()->storage.use_count() == 1);
+  CHECK(d.impl()->storage.use_count() == 1);
+  a = Tensor(), b = Tensor(), c = Tensor(), d = Tensor();  // the backward needs none of them
+  loss.backward();
+  CHECK(x.grad().to_vector() == std::vector<double>(4, 30.0));  // d/dx Σ 5·3x² = 30x
+}
+
 TEST_CASE("a non-scalar needs a seed of its own shape") {
   Tensor x = Tensor::ones({2, 2}, DType::F64, kCPU).requires_grad_();
   Tensor y = x * 3.0;

@@ -75,14 +75,15 @@ Tensor sub(const Tensor& a, const Tensor& b) {
                 });
 }
 
-// d(a·b) = b·da + a·db
+// d(a·b) = b·da + a·db: each factor is kept only when the other one needs its gradient.
 Tensor mul(const Tensor& a, const Tensor& b) {
   bool need_a = a.requires_grad(), need_b = b.requires_grad();
   return record(binary_forward(BinaryOp::Mul, a, b), "mul", {a, b},
-                [need_a, need_b, sa = a.detach(), sb = b.detach()](const Tensor& grad) {
+                [need_a, need_b, shape_a = a.shape(), shape_b = b.shape(), sa = need_b ? a.detach() : Tensor(),
+                 sb = need_a ? b.detach() : Tensor()](const Tensor& grad) {
                   return std::vector<Tensor>{
-                      need_a ? sum_to(grad * sb, sa.shape()) : Tensor(),
-                      need_b ? sum_to(grad * sa, sb.shape()) : Tensor()};
+                      need_a ? sum_to(grad * sb, shape_a) : Tensor(),
+                      need_b ? sum_to(grad * sa, shape_b) : Tensor()};
                 });
 }
 
