@@ -6,11 +6,18 @@
 // synchronizes the device.
 //
 // Sizes are rounded up (to 64 bytes up to 4 KiB, 512 bytes up to 1 MiB, then 1/8 of the size's power of two above 1 MiB, to
-// bound waste at 12.5%), and a block is reused only for the same rounded size. Thread-safe
-// (data-loader threads allocate too). Left out: splitting and merging blocks, streams.
+// bound waste at 12.5%). A request takes a cached block of its rounded size, else the smallest
+// cached block up to twice that size, else a new one. Without the second rule a block served
+// only its own size, and the pool held, for each size, the most blocks of it ever alive at
+// once: with bf16 autocast, whose kept activations are half the size of the float32 ones,
+// that was 2.46 GB from the system for a W2 step whose tensors never took more than 1.41 GB
+// at once. (On the CPU the pages of a larger block beyond the request are never touched and
+// cost nothing.) Thread-safe (data-loader threads allocate too). Left out: splitting and
+// merging blocks, streams.
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -39,11 +46,14 @@ class CachingPool {
     size_t size = round_size(bytes == 0 ? 1 : bytes);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      auto& free_list = free_[size];
-      if (!free_list.empty()) {
-        void* block = free_list.back();
-        free_list.pop_back();
-        cached_bytes_ -= size;
+      auto cached = free_.lower_bound(size);  // the smallest cached size ≥ size (no list is empty)
+      if (cached != free_.end() && cached->first <= 2 * size) {
+        const size_t block_size = cached->first;
+        void* block = cached->second.back();
+        cached->second.pop_back();
+        if (cached->second.empty()) free_.erase(cached);
+        cached_bytes_ -= block_size;
+        if (block_size != size) lent_[block] = block_size;
         return block;
       }
     }
@@ -57,6 +67,10 @@ class CachingPool {
     if (!block) return;
     size_t size = round_size(bytes == 0 ? 1 : bytes);
     std::lock_guard<std::mutex> lock(mutex_);
+    if (auto lent = lent_.find(block); lent != lent_.end()) {  // a larger block than asked for
+      size = lent->second;
+      lent_.erase(lent);
+    }
     free_[size].push_back(block);
     cached_bytes_ += size;
   }
@@ -84,7 +98,8 @@ class CachingPool {
   RawAllocate raw_allocate_;
   RawFree raw_free_;
   mutable std::mutex mutex_;
-  std::unordered_map<size_t, std::vector<void*>> free_;
+  std::map<size_t, std::vector<void*>> free_;  // cached blocks by size; no list is empty
+  std::unordered_map<void*, size_t> lent_;      // blocks handed out for a smaller size: theirs
   size_t cached_bytes_ = 0;
   size_t system_allocations_ = 0;
 };

@@ -1,9 +1,10 @@
 // tests/test_tensor.cpp — tensor factories, views sharing storage, conversions, printing,
-// and the errors bad shapes and dtypes raise.
+// the errors bad shapes and dtypes raise, and the caching pool's reuse of blocks.
 #include "gradcheck.h"
 
 #include <sstream>
 
+#include "backends/caching_pool.h"
 #include "core/flags.h"
 #include "core/ops.h"
 #include "core/random.h"
@@ -162,5 +163,38 @@ TEST_CASE("--threads takes 1 to 1024 CPU threads and refuses the rest, naming th
   set_threads(before);
 }
 
+
+TEST_CASE("the caching pool reuses a block of the same size, or the smallest cached one up to twice as large") {
+  std::vector<size_t> system;  // the sizes asked of the system, in order
+  CachingPool pool([&](size_t bytes) { system.push_back(bytes); return std::malloc(bytes); },
+                   [](void* block) { std::free(block); });
+  const size_t mib = size_t(1) << 20;
+  void* large = pool.allocate(8 * mib);
+  void* small = pool.allocate(3 * mib);
+  CHECK(system == std::vector<size_t>{8 * mib, 3 * mib});
+  pool.deallocate(large, 8 * mib);
+  pool.deallocate(small, 3 * mib);
+  CHECK(pool.cached_bytes() == 11 * mib);
+  CHECK(pool.allocate(8 * mib) == large);  // its own size first
+  // 5 MiB: no block of its size; the 8 MiB one is taken (≤ 2 × 5), not a new one
+  pool.deallocate(large, 8 * mib);
+  CHECK(pool.allocate(5 * mib) == large);
+  CHECK(system.size() == 2);
+  // 1 MiB: the 3 MiB block is more than twice as large, so the system gives a new one
+  void* one = pool.allocate(mib);
+  CHECK(one != small);
+  CHECK(system.size() == 3);
+  // The lent block goes back to its own size: an 8 MiB request takes it again.
+  pool.deallocate(large, 5 * mib);
+  CHECK(pool.cached_bytes() == 11 * mib);
+  CHECK(pool.allocate(8 * mib) == large);
+  CHECK(pool.system_allocations() == 3);
+  pool.deallocate(large, 8 * mib);
+  pool.deallocate(one, mib);
+  pool.release_cached();
+  CHECK(pool.cached_bytes() == 0);
+}
+
 }  // namespace
 }  // namespace margin
+
