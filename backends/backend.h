@@ -9,7 +9,11 @@
 //  * Floating kernels accept float32 and float64 (all operands of one call share the dtype);
 //    indices are int64. bfloat16 and float16 are storage types: only copy and fill take them
 //    (converting, round to nearest even: backends/half.h); every other kernel refuses them,
-//    saying to convert with .to(DType::F32).
+//    saying to convert with .to(DType::F32). One exception, the inputs an op keeps for its
+//    backward under bf16 autocast (core/precision.h): conv2d's and conv2d_backward_filter's
+//    image x with BF16 operands, and batch_norm_backward's and prelu_backward's x along
+//    float32 dy, may be bfloat16; the kernels read them widened to float32 (exactly), and
+//    give bit for bit what those float32 values give.
 //  * Outputs are ASSIGNED (overwritten), never accumulated into — with the one explicit
 //    exception of `axpy`, which autograd uses to add into `.grad`. "Backward kernels assign;
 //    autograd alone accumulates."

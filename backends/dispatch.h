@@ -1,6 +1,7 @@
 // backends/dispatch.h — what the CPU and CUDA kernel files share on the host side: calling a
 // kernel body with the C++ type of a tensor's dtype, and seeing a shape as [outer, n, inner]
-// around one axis (the contract of the axis kernels in backend.h).
+// around one axis (the contract of the axis kernels in backend.h), and the dtype checks of the
+// inputs kept for a backward under bf16 autocast.
 #pragma once
 #include "backends/half.h"
 #include "backends/types.h"
@@ -30,6 +31,20 @@ void dispatch_any(DType dtype, F&& f) {
     case DType::F16: f(float16{}); return;
   }
   fail("dispatch_any: unknown dtype code ", int(dtype));
+}
+
+// The inputs kept for a backward under bf16 autocast (backend.h): a convolution's image may be
+// bfloat16 only for bfloat16 products of float32 data, a backward's saved x only along
+// float32 data; any other mix of dtypes is an error naming the kernel.
+inline void check_kept_image(DType image, DType operands, DType data, const char* kernel) {
+  if (image == DType::BF16 && (operands != DType::BF16 || data != DType::F32))
+    fail(kernel, ": a bfloat16 image with ", dtype_name(operands), " operands and ", dtype_name(data),
+         " data (expected bfloat16 operands and float32 data)");
+}
+inline void check_kept_input(DType x, DType data, const char* kernel) {
+  if (x != data && !(x == DType::BF16 && data == DType::F32))
+    fail(kernel, ": x is ", dtype_name(x), " and dy ", dtype_name(data),
+         " (expected one dtype, or a bfloat16 x with float32 dy)");
 }
 
 // A shape seen as [outer, n, inner] around one axis.

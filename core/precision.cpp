@@ -41,4 +41,8 @@ AutocastScope::~AutocastScope() { current = previous_; }
 
 Precision autocast_precision() { return current; }
 
+DType saved_activation_dtype(DType dtype) {
+  return current == Precision::BF16 && dtype == DType::F32 ? DType::BF16 : dtype;
+}
+
 }  // namespace margin

@@ -1,12 +1,14 @@
-// core/precision.h — mixed precision, written in one place: which op multiplies in which type.
+// core/precision.h — mixed precision, written in one place: which op multiplies in which type,
+// and in which type it keeps its activations for the backward.
 //
-// margin's tensors (activations, gradients, parameters) stay float32 under every precision. A
-// precision names the type that the matrix products round their two operands to before
-// multiplying (backends/backend.h, "Products"); each product of two 16-bit values is exact in
-// float32, and the sums are float32, as on tensor cores. An AutocastScope sets the precision
-// for the ops run inside it, on this thread (torch.autocast's role); the trainer opens one
-// around the backbone's forward only, so the embedding reaches the margin head in float32, as
-// insightface does, and each product's backward uses the precision of its forward.
+// margin's ops compute on float32 tensors under every precision: their results, gradients and
+// parameters are float32. A precision names the type that the matrix products round their two
+// operands to before multiplying (backends/backend.h, "Products"); each product of two 16-bit
+// values is exact in float32, and the sums are float32, as on tensor cores. An AutocastScope
+// sets the precision for the ops run inside it, on this thread (torch.autocast's role); the
+// trainer opens one around the backbone's forward only, so the embedding reaches the margin
+// head in float32, as insightface does, and each product's backward uses the precision of its
+// forward.
 //
 //   op (core/ops)                                fp32    bf16                fp16 (CUDA only)
 //   conv2d, matmul: forward, dx and dw products  fp32    bfloat16 operands   float16 operands
@@ -14,15 +16,25 @@
 //   PReLU, ReLU, pools, adds, dropout, flatten   fp32    fp32                fp32
 //   l2-normalize, margin head, softmax, loss     fp32    fp32 (outside the scope)
 //   optimizer: master weights, momentum          fp32    fp32                fp32
+//   kept for the backward: the inputs of conv2d, fp32    bfloat16            fp32
+//     batch norm and PReLU
 //
-// Why the elementwise ops stay float32: on the CPU they run at memory speed, and with float32
-// activations a 16-bit version would add two conversions to the same traffic; the products
-// are where the time is (bench/README.md: the GEMM kernels are ≈ 60% of a W2 step in float32)
-// and where AVX-512 BF16 doubles the rate and AMX multiplies it by more than five. Storing activations in 16 bits (half the memory traffic and
-// of the saved activations' memory) is not done.
+// The kept inputs are most of a training step's memory (they live from the forward to the
+// backward); under bf16 they are rounded once when the op runs, and the backward kernels read
+// them widened (saved_activation_dtype). For conv2d this changes nothing: its products round
+// the input to those very values. Batch norm's and PReLU's gradients are then those of inputs
+// within bfloat16's 2^-9 relative rounding, as with PyTorch's bf16 autocast, whose activations
+// are bfloat16 throughout. On W2 (bench/README.md) this took peak memory from 2299 MiB to
+// 1920 MiB (with the caching pool's reuse of larger blocks, backends/caching_pool.h).
+//
+// Why the elementwise ops compute in float32: on the CPU they run at memory speed, and with
+// float32 activations a 16-bit version would add two conversions to the same traffic; the
+// products are where the time is (bench/README.md: the GEMM kernels are ≈ 60% of a W2 step in
+// float32) and where AVX-512 BF16 doubles the rate and AMX multiplies it by more than five.
 //
 // fp16 needs a loss scaler (its products underflow where bf16's do not) and runs on CUDA
-// only: the CPU backend refuses float16 products with an error that says so.
+// only: the CPU backend refuses float16 products with an error that says so. Its kept inputs
+// stay float32.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -57,5 +69,10 @@ class AutocastScope {
 
 // This thread's precision now: FP32 outside every scope.
 Precision autocast_precision();
+
+// The dtype in which an op keeps a float32 activation for its backward: bfloat16 under a bf16
+// scope (half the memory until the backward, as PyTorch's bf16 autocast keeps its
+// activations), else the activation's own dtype.
+DType saved_activation_dtype(DType dtype);
 
 }  // namespace margin

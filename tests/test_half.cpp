@@ -351,6 +351,36 @@ TEST_CASE("to(float16) of a float32 tensor rounds each element and to(float32) g
   CHECK(h.t().to(DType::F32).to_vector() == x.t().to(DType::F16).to(DType::F32).to_vector());
 }
 
+TEST_CASE("to(bfloat16) of a float32 tensor rounds each element as bf16_bits does, and to(float32) widens them back") {
+  // Ties, NaN, infinities, subnormals and the largest finite floats among random values, in a
+  // tensor long enough to be converted by several threads, contiguous and strided.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> values{1 + 0x1p-8f, 1 + 3 * 0x1p-8f, -(1 + 0x1p-8f), inf, -inf, nan, 0x1p-133f,
+                            0x1p-126f - 0x1p-149f, 3.4028235e38f, -3.4028235e38f, 0.0f, -0.0f};
+  std::mt19937_64 gen(41);
+  while (values.size() < 200000) values.push_back(bits_float(static_cast<uint32_t>(gen())));
+  Tensor x = Tensor::from_vector(std::vector<double>(values.begin(), values.end()), {400, 500}, DType::F32,
+                                 default_device());
+  // what x holds (through double, a signalling NaN may have come back quiet)
+  backend_for(kCPU).copy_to_host(x.to(kCPU).view(), values.data());
+  Tensor b = x.to(DType::BF16);
+  const std::vector<uint16_t> got = bits_of(b);
+  size_t wrong = 0, first_wrong = 0;
+  for (size_t i = 0; i < values.size(); ++i)
+    if (got[i] != bf16_bits(values[i]) && wrong++ == 0) first_wrong = i;
+  CAPTURE(hex(float_bits(values[first_wrong])));
+  CHECK(wrong == 0);
+  const std::vector<double> wide = b.to(DType::F32).to_vector();
+  size_t unequal = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const float expected = bf16_float(bf16_bits(values[i]));
+    if (!(wide[i] == expected || (std::isnan(wide[i]) && std::isnan(expected)))) ++unequal;
+  }
+  CHECK(unequal == 0);
+  // a strided source converts element by element, to the same bits
+  CHECK(bits_of(x.t().to(DType::BF16)) == bits_of(b.t()));
+}
+
 TEST_CASE("float64, int64, bfloat16 and float16 tensors convert into each other with one rounding") {
   // float64: the double-rounding trap, on the device.
   Tensor d = Tensor::from_vector({1 + p2(-8) + p2(-40), 1 + p2(-11) + p2(-40)}, {2}, DType::F64, default_device());

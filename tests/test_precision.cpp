@@ -131,6 +131,110 @@ TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of 
   }
 }
 
+TEST_CASE("conv2d and its backward-filter kernel take the image stored as bfloat16 and give bit for bit what its float32 values give") {
+  Generator gen(23);
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases();
+  cases.insert(cases.end(), direct.begin(), direct.end());
+  Backend& backend = backend_for(default_device());
+  for (const ConvCase& c : cases) {
+    CAPTURE(c.name);
+    Conv2dParams params = c.params;
+    params.operands = DType::BF16;
+    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, default_device());
+    Tensor w = Tensor::uniform(c.w, -1, 1, gen, DType::F32, default_device());
+    Tensor stored = x.to(DType::BF16);
+    Tensor y = conv2d(x, w, Tensor(), c.params).detach();  // for its shape
+    Tensor dy = Tensor::uniform(y.shape(), -1, 1, gen, DType::F32, default_device());
+    Tensor y_float = Tensor::empty(y.shape()), y_stored = Tensor::empty(y.shape());
+    backend.conv2d(params, x.view(), w.view(), y_float.view());
+    backend.conv2d(params, stored.view(), w.view(), y_stored.view());
+    CHECK(y_stored.to_vector() == y_float.to_vector());
+    Tensor dw_float = Tensor::empty(c.w), dw_stored = Tensor::empty(c.w);
+    backend.conv2d_backward_filter(params, x.view(), dy.view(), dw_float.view());
+    backend.conv2d_backward_filter(params, stored.view(), dy.view(), dw_stored.view());
+    CHECK(dw_stored.to_vector() == dw_float.to_vector());
+  }
+  // A bfloat16 image is for bfloat16 products only.
+  const ConvCase& c = cases.front();
+  Tensor x = Tensor::zeros(c.x, DType::BF16), w = Tensor::zeros(c.w), y = conv2d(Tensor::zeros(c.x), w, Tensor(), c.params);
+  CHECK(contains(error_of([&] { backend.conv2d(c.params, x.view(), w.view(), y.view()); }),
+                 "a bfloat16 image with float32 operands"));
+}
+
+TEST_CASE("conv2d under bf16 autocast keeps its input for the backward in bfloat16, not the float32 tensor") {
+  Generator gen(29);
+  Tensor w = Tensor::uniform({8, 4, 3, 3}, -1, 1, gen).requires_grad_();
+  for (Precision precision : {Precision::FP32, Precision::BF16}) {
+    const std::string name = precision_name(precision);
+    CAPTURE(name);
+    Tensor leaf = Tensor::uniform({2, 4, 6, 6}, -1, 1, gen).requires_grad_();
+    Tensor x = leaf + leaf;  // a layer's output (add keeps nothing for its backward)
+    Tensor y;
+    {
+      AutocastScope scope(precision);
+      y = conv2d(x, w, Tensor(), Conv2dParams{});
+    }
+    // x's memory is held by x alone under bf16 (the graph keeps a rounded copy), by x and the
+    // graph under fp32
+    CHECK(x.impl()->storage.use_count() == (precision == Precision::BF16 ? 1 : 2));
+    // and dw from the kept copy is the backend's dw of x itself with the precision's operands
+    sum(y).backward();
+    Conv2dParams params;
+    params.operands = product_operands(precision);
+    Tensor expected = Tensor::empty(w.shape()), ones = Tensor::ones(y.shape());
+    backend_for(default_device()).conv2d_backward_filter(params, x.view(), ones.view(), expected.view());
+    CHECK(w.grad().to_vector() == expected.to_vector());
+    w.zero_grad();
+  }
+}
+
+TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat16, and their gradients are the kernels' on those rounded inputs") {
+  Generator gen(31);
+  const Device device = default_device();
+  Backend& backend = backend_for(device);
+  const Shape shape{4, 6, 5, 7};
+  Tensor leaf = Tensor::uniform(shape, -2, 3, gen, DType::F32, device).requires_grad_();
+  Tensor gamma = Tensor::uniform({6}, 0.5, 1.5, gen, DType::F32, device).requires_grad_();
+  Tensor beta = Tensor::uniform({6}, -1, 1, gen, DType::F32, device).requires_grad_();
+  Tensor slopes = Tensor::uniform({6}, 0, 0.5, gen, DType::F32, device).requires_grad_();
+  Tensor x = leaf + leaf;  // a layer's output (add keeps nothing for its backward)
+  Tensor y, z;
+  {
+    AutocastScope bf16(Precision::BF16);
+    y = batch_norm(x, gamma, beta, Tensor(), Tensor(), true, 0.1, 1e-5);
+    z = prelu(y, slopes);
+  }
+  // x and y are held by their handles alone: batch norm and PReLU keep rounded copies
+  CHECK(x.impl()->storage.use_count() == 1);
+  CHECK(y.impl()->storage.use_count() == 1);
+  Tensor dz = Tensor::uniform(shape, -1, 1, gen, DType::F32, device);
+  sum(z * dz).backward();
+
+  // The same kernels on the inputs rounded to bfloat16 and widened back, by hand.
+  Tensor x_rounded = x.detach().to(DType::BF16).to(DType::F32), y_rounded = y.detach().to(DType::BF16).to(DType::F32);
+  Tensor dy = Tensor::empty(shape, DType::F32, device), dslopes = Tensor::empty({6}, DType::F32, device);
+  backend.prelu_backward(y_rounded.view(), slopes.detach().view(), dz.view(), dy.view(), dslopes.view());
+  CHECK(slopes.grad().to_vector() == dslopes.to_vector());
+  Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
+  Tensor normalized = Tensor::empty(shape, DType::F32, device);
+  backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
+                                   beta.detach().view(), normalized.view(), mean.view(), inv_std.view(), View{}, View{});
+  Tensor dx = Tensor::empty(shape, DType::F32, device), dgamma = Tensor::empty({6}, DType::F32, device),
+         dbeta = Tensor::empty({6}, DType::F32, device);
+  backend.batch_norm_backward(true, x_rounded.view(), dy.view(), gamma.detach().view(), mean.view(), inv_std.view(),
+                              dx.view(), dgamma.view(), dbeta.view());
+  CHECK(gamma.grad().to_vector() == dgamma.to_vector());
+  CHECK(beta.grad().to_vector() == dbeta.to_vector());
+  CHECK(leaf.grad().to_vector() == (dx + dx).to_vector());  // x = leaf + leaf
+  // a bfloat16 input goes with float32 data only
+  Tensor x64 = Tensor::zeros(shape, DType::F64, device), s64 = Tensor::zeros({6}, DType::F64, device);
+  CHECK(contains(error_of([&] {
+                   backend.prelu_backward(x_rounded.to(DType::BF16).view(), s64.view(), x64.view(), x64.view(),
+                                          s64.view());
+                 }),
+                 "expected one dtype, or a bfloat16 x with float32 dy"));
+}
+
 TEST_CASE("matmul under bf16 autocast: the product and both gradients round their operands, and only inside the scope") {
   Generator gen(3);
   const int64_t M = 37, K = 300, N = 53;

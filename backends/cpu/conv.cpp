@@ -26,12 +26,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin {
 using namespace cpu;
@@ -197,22 +199,30 @@ struct ColumnLayout {
   }
 };
 
-template <class T>
+// The image is read as T, or as bfloat16 (S = bfloat16, T = float: an image stored rounded,
+// backend.h's "Products"), whose values the columns hold widened to float, exactly.
+template <class T, class S = T>
 struct Unfolding : ColumnLayout {
-  const T* x;  // the whole input [N, C, H, W]
+  const S* x;  // the whole input [N, C, H, W]
   int64_t group;
 
-  const T* plane(Pixel at, int64_t c) const {
+  const S* plane(Pixel at, int64_t c) const {
     return x + plane_at(chunk.first + at.sample, g.C, group * g.Cg + c, g.in_plane());
   }
-  void emit(const T* plane, Span span, int64_t length, T* out) const {
+  void emit(const S* plane, Span span, int64_t length, T* out) const {
     const int64_t stride = g.params.stride_w;
     // The pieces are short (a few to 48 elements): loops.h's short_copy and short_fill.
     short_fill(out, span.lo);
-    if (stride == 1)
-      short_copy(plane + span.offset + span.lo, span.hi - span.lo, out + span.lo);
-    else
-      for (int64_t t = span.lo; t < span.hi; ++t) out[t] = plane[span.offset + t * stride];
+    if constexpr (std::is_same_v<S, T>) {
+      if (stride == 1)
+        short_copy(plane + span.offset + span.lo, span.hi - span.lo, out + span.lo);
+      else
+        for (int64_t t = span.lo; t < span.hi; ++t) out[t] = plane[span.offset + t * stride];
+    } else if (stride == 1) {
+      short_widen(plane + span.offset + span.lo, span.hi - span.lo, out + span.lo);
+    } else {
+      for (int64_t t = span.lo; t < span.hi; ++t) out[t] = static_cast<T>(plane[span.offset + t * stride]);
+    }
     short_fill(out + span.hi, length - span.hi);
   }
 
@@ -230,7 +240,7 @@ struct Unfolding : ColumnLayout {
       const int64_t length = std::min(g.Q - at.q, count - done);
       for (int64_t tap = 0; tap < taps; ++tap) spans[tap] = span(tap / g.S, tap % g.S, at, length);
       int64_t tap = first_row % taps;
-      const T* channel = plane(at, first_row / taps);
+      const S* channel = plane(at, first_row / taps);
       for (int64_t i = 0; i < rows; ++i) {
         emit(channel, spans[tap], length, out + i * row_stride + done);
         if (++tap == taps) tap = 0, channel += g.in_plane();
@@ -242,10 +252,10 @@ struct Unfolding : ColumnLayout {
 };
 
 // B = cols: a panel's rows are rows of cols, unfolded in place.
-template <class T>
+template <class T, class S = T>
 struct ColumnPanels final : PanelSource<T> {  // B = cols [Cg·R·S, width]
-  Unfolding<T> cols;
-  explicit ColumnPanels(const Unfolding<T>& u) : PanelSource<T>(u.g.col_rows(), u.chunk.width(u.g)), cols(u) {}
+  Unfolding<T, S> cols;
+  explicit ColumnPanels(const Unfolding<T, S>& u) : PanelSource<T>(u.g.col_rows(), u.chunk.width(u.g)), cols(u) {}
   void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
     cols.unfold(k0, kc, j0, n, dst, width);
   }
@@ -255,10 +265,10 @@ struct ColumnPanels final : PanelSource<T> {  // B = cols [Cg·R·S, width]
 // n rows of cols are unfolded into this thread's staging buffer and interleaved into the
 // panel by the GEMM's in-register transpose.
 struct Staging;
-template <class T>
+template <class T, class S = T>
 struct TransposedColumnPanels final : PanelSource<T> {  // B = colsᵀ [width, Cg·R·S]
-  Unfolding<T> cols;
-  explicit TransposedColumnPanels(const Unfolding<T>& u)
+  Unfolding<T, S> cols;
+  explicit TransposedColumnPanels(const Unfolding<T, S>& u)
       : PanelSource<T>(u.chunk.width(u.g), u.g.col_rows()), cols(u) {}
   void pack(int64_t k0, int64_t kc, int64_t j0, int64_t n, int width, T* dst) const override {
     T* staging = thread_buffer<T, Staging>(n * kc);
@@ -334,13 +344,14 @@ StridedMatrix<T> filter_of(const ConvGeometry& g, const T* w, int64_t group) {
 }
 
 // ---- the three kernels -----------------------------------------------------------------------
-template <class T>
-void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y) {
+// The image x is T, or bfloat16 for float products of bfloat16 operands (S, as in Unfolding).
+template <class T, class S = T>
+void conv_forward(const ConvGeometry& g, const S* x, const T* w, T* y) {
   for_each_chunk(g, Schedule::kDynamic, [&](Chunk chunk) {  // each chunk writes its own outputs
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group) {
       OutputBlock<T> out = output_block(g, y, chunk, group, block);
-      gemm_threaded(filter_of(g, w, group), ColumnPanels<T>({{g, chunk}, x, group}), out.data, out.stride, T(1), false,
+      gemm_threaded(filter_of(g, w, group), ColumnPanels<T, S>({{g, chunk}, x, group}), out.data, out.stride, T(1), false,
                     g.operands);
       scatter_block(g, out.data, chunk, group, y);
     }
@@ -411,8 +422,8 @@ void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx) {
 }
 
 struct FilterPartial;
-template <class T>
-void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw) {
+template <class T, class S = T>
+void conv_backward_filter(const ConvGeometry& g, const S* x, const T* dy, T* dw) {
   const int64_t filter_size = g.K * g.col_rows();
   // Each thread sums its samples into its own partial dw (the first thread's is dw itself); the
   // partials are added at the end.
@@ -427,7 +438,7 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
     }
     T* block = chunk.count > 1 ? chunk_scratch<T>(g, chunk, g.Kg) : nullptr;
     for (int64_t group = 0; group < g.groups; ++group)
-      gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T>({{g, chunk}, x, group}),
+      gemm_threaded(gradient_block(g, dy, chunk, group, block), TransposedColumnPanels<T, S>({{g, chunk}, x, group}),
                     partials[thread] + group * g.Kg * g.col_rows(), g.col_rows(), T(1), true, g.operands);
   });
   for (int t = 1; t < threads; ++t)
@@ -436,41 +447,59 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw)
 }
 
 // The direct kernels (depthwise.h) multiply their inputs as they are: for bfloat16 products
-// they are given rounded copies of both factors.
+// they are given rounded copies of both factors (a bfloat16 image widened to float).
 struct RoundedCopy {
   std::vector<float> values;
   View view;
   RoundedCopy(const View& v, Operands operands) : view(v) {
     if (operands == Operands::kFloat) return;
-    values.assign(v.ptr<float>(), v.ptr<float>() + v.numel());
-    round_to_bfloat16(values.data(), v.numel());
+    values.resize(v.numel());
+    if (v.dtype == DType::BF16) {
+      const bfloat16* in = v.ptr<bfloat16>();
+      for (int64_t i = 0; i < v.numel(); ++i) values[i] = in[i];
+      view.dtype = DType::F32;
+    } else {
+      std::copy_n(v.ptr<float>(), v.numel(), values.data());
+      round_to_bfloat16(values.data(), v.numel());
+    }
     view.data = values.data();
   }
 };
 
+// A kernel's geometry and operands. The image may be bfloat16 for bfloat16 products of float
+// data (backend.h, "Products"): `data` is the dtype of the kernel's other operands.
 ConvGeometry geometry(const Conv2dParams& params, const View& image, const View& filter, const View& output,
-                      const char* kernel) {
+                      DType data, const char* kernel) {
   ConvGeometry g(params, image.shape, filter.shape, output.shape);
-  g.operands = operands_of(params.operands, image.dtype, kernel);
+  check_kept_image(image.dtype, params.operands, data, kernel);
+  g.operands = operands_of(params.operands, data, kernel);
   return g;
+}
+
+// Runs body(image) with the image's pointer: float's for a bfloat16 image (the products' T is
+// float then), else the floating type the other operands have.
+template <class Body>
+void dispatch_image(const View& image, DType data, const char* kernel, Body&& body) {
+  if (image.dtype == DType::BF16) return body(float{}, image.ptr<bfloat16>());
+  dispatch_floating(data, kernel, [&](auto t) { body(t, image.ptr<decltype(t)>()); });
 }
 
 }  // namespace
 
 void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w,
                         const View& y) {
-  ConvGeometry g = geometry(params, x, w, y, "conv2d");
+  ConvGeometry g = geometry(params, x, w, y, w.dtype, "conv2d");
   if (direct_convolution(params, x.shape, w.shape))
     return direct_conv2d(params, RoundedCopy(x, g.operands).view, RoundedCopy(w, g.operands).view, y);
-  dispatch_floating(x.dtype, "conv2d", [&](auto t) {
+  dispatch_image(x, w.dtype, "conv2d", [&](auto t, const auto* image) {
     using T = decltype(t);
-    conv_forward<T>(g, x.ptr<T>(), w.ptr<T>(), y.ptr<T>());
+    conv_forward(g, image, w.ptr<T>(), y.ptr<T>());
   });
 }
 
 void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w,
                                       const View& dx) {
-  ConvGeometry g = geometry(params, dx, w, dy, "conv2d_backward_data");
+  ConvGeometry g = geometry(params, dx, w, dy, dx.dtype, "conv2d_backward_data");
   if (direct_convolution(params, dx.shape, w.shape))
     return direct_conv2d_backward_data(params, RoundedCopy(dy, g.operands).view, RoundedCopy(w, g.operands).view,
                                        dx);
@@ -482,13 +511,13 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
 
 void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& x,
                                         const View& dy, const View& dw) {
-  ConvGeometry g = geometry(params, x, dw, dy, "conv2d_backward_filter");
+  ConvGeometry g = geometry(params, x, dw, dy, dw.dtype, "conv2d_backward_filter");
   if (direct_convolution(params, x.shape, dw.shape))
     return direct_conv2d_backward_filter(params, RoundedCopy(x, g.operands).view, RoundedCopy(dy, g.operands).view,
                                          dw);
-  dispatch_floating(x.dtype, "conv2d_backward_filter", [&](auto t) {
+  dispatch_image(x, dw.dtype, "conv2d_backward_filter", [&](auto t, const auto* image) {
     using T = decltype(t);
-    conv_backward_filter<T>(g, x.ptr<T>(), dy.ptr<T>(), dw.ptr<T>());
+    conv_backward_filter(g, image, dy.ptr<T>(), dw.ptr<T>());
   });
 }
 

@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "backends/backend.h"
 #include "backends/dispatch.h"
@@ -93,6 +96,20 @@ template <class T>
 void short_fill(T* out, int64_t n) {
   static constexpr T kZeros[64 / sizeof(T)] = {};
   short_copy<T, true>(kZeros, n, out);
+}
+
+// out[i] = in[i] widened to float (exactly: the bits moved up by 16) for n bfloat16 values, 16
+// at a time: an element loop over short pieces, as convolution's unfolding copies, ran slower
+// than short_copy of twice the bytes.
+inline void short_widen(const bfloat16* in, int64_t n, float* out) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= n; i += 16) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i)));
+    _mm512_storeu_ps(out + i, _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
+  }
+#endif
+  for (; i < n; ++i) out[i] = in[i];
 }
 
 // Only spread a loop over threads when it has enough work to pay for the fork.

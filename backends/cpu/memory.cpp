@@ -5,6 +5,7 @@
 #include "backends/caching_pool.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin {
 using namespace cpu;
@@ -51,6 +52,24 @@ void CpuBackend::copy_to_host(const View& src, void* host) {
 void CpuBackend::copy(const View& src, const View& dst) {
   if (src.dtype == dst.dtype && src.is_contiguous() && dst.is_contiguous()) {
     copy_bytes(dst.data, src.data, dst.numel() * dtype_size(dst.dtype));
+    return;
+  }
+  // float32 ↔ bfloat16, contiguous (a convolution's input stored for its backward under bf16
+  // autocast, core/ops/conv.cpp): loops that vectorize. A float rounds to bfloat16 in one
+  // step, as through double (exact from float) in the general loop below.
+  const int64_t n = dst.numel();
+  if (src.is_contiguous() && dst.is_contiguous() && src.dtype == DType::F32 && dst.dtype == DType::BF16) {
+    const float* in = src.ptr<float>();
+    uint16_t* out = static_cast<uint16_t*>(dst.data);
+#pragma omp parallel for if (worth_threads(n))
+    for (int64_t i = 0; i < n; ++i) out[i] = bf16_bits(in[i]);
+    return;
+  }
+  if (src.is_contiguous() && dst.is_contiguous() && src.dtype == DType::BF16 && dst.dtype == DType::F32) {
+    const uint16_t* in = static_cast<const uint16_t*>(src.data);
+    float* out = dst.ptr<float>();
+#pragma omp parallel for if (worth_threads(n))
+    for (int64_t i = 0; i < n; ++i) out[i] = bf16_float(in[i]);
     return;
   }
   RowWalk walk(dst.shape);

@@ -8,11 +8,13 @@
 // Left out: fused BN + activation, NHWC layouts.
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "backends/channel_split.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin {
 using namespace cpu;
@@ -25,28 +27,55 @@ bool present(const View& v) { return v.data != nullptr; }
 // that every loop reads plain contiguous runs (a lambda of the index, capturing the pointers,
 // compiled to vector gathers) and vectorizes.
 
+// A run of n values as T: the run itself, or for a bfloat16 input (one kept rounded for the
+// backward, backend.h) its values widened into this thread's buffer for operand `kOperand`.
+// Every loop below then runs the same float code, in the same order, whatever x was kept in:
+// a bfloat16 x gives bit for bit what its widened values give.
+template <class T, int kOperand, class A>
+const T* as_run(const A* run, int64_t n) {
+  if constexpr (std::is_same_v<A, T>) {
+    return run;
+  } else {
+    thread_local std::vector<T> widened;
+    if (static_cast<int64_t>(widened.size()) < n) widened.resize(n);
+    for (int64_t i = 0; i < n; ++i) widened[i] = T(run[i]);
+    return widened.data();
+  }
+}
+
 // out[at] = f(a[at], b[at]) for every element `at` of channel c.
-template <class T, class F>
-void map_channel(const ChannelSplit& split, int64_t c, T* out, const T* a, const T* b, F f) {
+template <class T, class A, class B, class F>
+void map_channel(const ChannelSplit& split, int64_t c, T* out, const A* a, const B* b, F f) {
   for (int64_t n = 0; n < split.batch; ++n) {
     const int64_t start = (n * split.channels + c) * split.inner;
     T* o = out + start;
-    const T *x = a + start, *y = b + start;
+    const T* x = as_run<T, 0>(a + start, split.inner);
+    const T* y = as_run<T, 1>(b + start, split.inner);
 #pragma omp simd
     for (int64_t i = 0; i < split.inner; ++i) o[i] = f(x[i], y[i]);
   }
 }
 
 // Σ f(a[at], b[at]) over channel c, each run of `inner` values summed by chunked_sum.
-template <class T, class F>
-double sum_channel(const ChannelSplit& split, int64_t c, const T* a, const T* b, F f) {
+template <class T, class A, class B, class F>
+double sum_channel(const ChannelSplit& split, int64_t c, const A* a, const B* b, F f) {
   double total = 0;
   for (int64_t n = 0; n < split.batch; ++n) {
     const int64_t start = (n * split.channels + c) * split.inner;
-    const T *x = a + start, *y = b + start;
+    const T* x = as_run<T, 0>(a + start, split.inner);
+    const T* y = as_run<T, 1>(b + start, split.inner);
     total += chunked_sum<T>(split.inner, [=](int64_t i) { return f(x[i], y[i]); });
   }
   return total;
+}
+
+// Runs body(t, x) with x's pointer: float's for a bfloat16 x (an input kept rounded for the
+// backward, backend.h) read along float32 data, else x's own floating type.
+template <class Body>
+void dispatch_saved(const View& x, DType data, const char* kernel, Body&& body) {
+  check_kept_input(x.dtype, data, kernel);
+  if (x.dtype == DType::BF16) return body(float{}, x.ptr<bfloat16>());
+  dispatch_floating(data, kernel, [&](auto t) { body(t, x.ptr<decltype(t)>()); });
 }
 
 template <class T>
@@ -63,7 +92,7 @@ void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, cons
   double scale = inv_std * value_or<T>(weight, c, T(1));
   double shift = value_or<T>(bias, c, T(0)) - mean * scale;
   const T a = static_cast<T>(scale), b = static_cast<T>(shift);
-  map_channel(split, c, out, in, in, [=](T v, T) { return v * a + b; });
+  map_channel<T>(split, c, out, in, in, [=](T v, T) { return v * a + b; });
 }
 
 }  // namespace
@@ -79,10 +108,10 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
     const T* in = x.ptr<T>();
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
-      double mean = sum_channel(split, c, in, in, [](T v, T) { return v; }) / count;
+      double mean = sum_channel<T>(split, c, in, in, [](T v, T) { return v; }) / count;
       // Two passes (mean, then squared deviations): no cancellation for large means.
       const T m = static_cast<T>(mean);
-      double squares = sum_channel(split, c, in, in, [=](T v, T) { return (v - m) * (v - m); });
+      double squares = sum_channel<T>(split, c, in, in, [=](T v, T) { return (v - m) * (v - m); });
       double variance = squares / count;
       double inv_std = 1.0 / std::sqrt(variance + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
@@ -126,15 +155,15 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
                                      const View& dweight, const View& dbias) {
   ChannelSplit split(x.shape);
   double count = static_cast<double>(split.per_channel());
-  dispatch_floating(x.dtype, "batch_norm_backward", [&](auto t) {
+  dispatch_saved(x, dy.dtype, "batch_norm_backward", [&](auto t, const auto* in) {
     using T = decltype(t);
-    const T *in = x.ptr<T>(), *grad_out = dy.ptr<T>();
+    const T* grad_out = dy.ptr<T>();
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       double mean = saved_mean.ptr<T>()[c], inv_std = saved_inv_std.ptr<T>()[c];
       const T m = static_cast<T>(mean);
-      double sum_dy = sum_channel(split, c, grad_out, grad_out, [](T g, T) { return g; });
-      double sum_dy_xhat = sum_channel(split, c, grad_out, in, [=](T g, T v) { return g * (v - m); }) * inv_std;
+      double sum_dy = sum_channel<T>(split, c, grad_out, grad_out, [](T g, T) { return g; });
+      double sum_dy_xhat = sum_channel<T>(split, c, grad_out, in, [=](T g, T v) { return g * (v - m); }) * inv_std;
       if (present(dbias)) dbias.ptr<T>()[c] = T(sum_dy);
       if (present(dweight)) dweight.ptr<T>()[c] = T(sum_dy_xhat);
       if (!present(dx)) continue;
@@ -142,7 +171,7 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       double scale = value_or<T>(weight, c, T(1)) * inv_std;
       if (!batch_stats) {
         const T a = static_cast<T>(scale);
-        map_channel(split, c, grad_in, grad_out, grad_out, [=](T g, T) { return a * g; });
+        map_channel<T>(split, c, grad_in, grad_out, grad_out, [=](T g, T) { return a * g; });
         continue;
       }
       // The mean and variance depend on every x of the channel: subtracting the mean of dy
@@ -151,7 +180,7 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
       const T a = static_cast<T>(scale), b = static_cast<T>(-scale * mean_dy_xhat * inv_std);
       const T shift = static_cast<T>(-scale * mean_dy);
-      map_channel(split, c, grad_in, grad_out, in, [=](T g, T v) { return a * g + b * (v - m) + shift; });
+      map_channel<T>(split, c, grad_in, grad_out, in, [=](T g, T v) { return a * g + b * (v - m) + shift; });
     }
   });
 }
@@ -166,7 +195,7 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y) {
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       T slope = weight.ptr<T>()[shared ? 0 : c];
-      map_channel(split, c, out, in, in, [=](T v, T) { return v > T(0) ? v : slope * v; });
+      map_channel<T>(split, c, out, in, in, [=](T v, T) { return v > T(0) ? v : slope * v; });
     }
   });
 }
@@ -175,19 +204,19 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
                                 const View& dx, const View& dweight) {
   ChannelSplit split(x.shape);
   bool shared = weight.numel() == 1;
-  dispatch_floating(x.dtype, "prelu_backward", [&](auto t) {
+  dispatch_saved(x, dy.dtype, "prelu_backward", [&](auto t, const auto* in) {
     using T = decltype(t);
-    const T *in = x.ptr<T>(), *grad_out = dy.ptr<T>();
+    const T* grad_out = dy.ptr<T>();
     std::vector<double> slope_grads(split.channels, 0.0);
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       T slope = weight.ptr<T>()[shared ? 0 : c];
       if (present(dx)) {
         T* grad_in = dx.ptr<T>();
-        map_channel(split, c, grad_in, in, grad_out, [=](T v, T g) { return v > T(0) ? g : slope * g; });
+        map_channel<T>(split, c, grad_in, in, grad_out, [=](T v, T g) { return v > T(0) ? g : slope * g; });
       }
       // ∂y/∂slope = min(x, 0).
-      slope_grads[c] = sum_channel(split, c, in, grad_out, [](T v, T g) { return std::min(v, T(0)) * g; });
+      slope_grads[c] = sum_channel<T>(split, c, in, grad_out, [](T v, T g) { return std::min(v, T(0)) * g; });
     }
     if (!present(dweight)) return;
     T* grad_slope = dweight.ptr<T>();

@@ -18,6 +18,7 @@
 #include "backends/cuda/context.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/rounded.h"
+#include "backends/dispatch.h"
 
 namespace margin {
 namespace {
@@ -201,7 +202,8 @@ void CudaBackend::conv2d(const Conv2dParams& params, const View& x, const View& 
     fill(y, 0.0);
     return;
   }
-  ConvPlan plan(params, x.shape, w.shape, y.shape, x.dtype, "conv2d");
+  check_kept_image(x.dtype, params.operands, w.dtype, "conv2d");
+  ConvPlan plan(params, x.shape, w.shape, y.shape, w.dtype, "conv2d");  // x may be stored rounded
   cuda::RoundedOperand image(context, x, params.operands, "conv2d"), filter(context, w, params.operands, "conv2d");
   convolve<Forward>(context, plan, "conv2d", plan.x, image.data(), plan.w, filter.data(), plan.y, y.data);
 }
@@ -229,7 +231,8 @@ void CudaBackend::conv2d_backward_filter(const Conv2dParams& params, const View&
     fill(dw, 0.0);
     return;
   }
-  ConvPlan plan(params, x.shape, dw.shape, dy.shape, x.dtype, "conv2d_backward_filter");
+  check_kept_image(x.dtype, params.operands, dw.dtype, "conv2d_backward_filter");
+  ConvPlan plan(params, x.shape, dw.shape, dy.shape, dw.dtype, "conv2d_backward_filter");
   cuda::RoundedOperand image(context, x, params.operands, "conv2d_backward_filter"),
       gradient(context, dy, params.operands, "conv2d_backward_filter");
   convolve<BackwardFilter>(context, plan, "conv2d_backward_filter", plan.x, image.data(), plan.y,

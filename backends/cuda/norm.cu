@@ -7,6 +7,7 @@
 #include "backends/channel_split.h"
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/launch.cuh"
+#include "backends/cuda/rounded.h"
 
 namespace margin {
 namespace cuda {
@@ -204,9 +205,10 @@ void CudaBackend::batch_norm_backward(bool batch_stats, const View& x, const Vie
                                       const View& weight, const View& saved_mean,
                                       const View& saved_inv_std, const View& dx,
                                       const View& dweight, const View& dbias) {
-  activate();
-  dispatch_floating(x.dtype, "batch_norm_backward", [&](auto t) {
-    cuda::batch_norm_backward_typed<decltype(t)>(batch_stats, x, dy, weight, saved_mean,
+  cuda::Context& context = activate();
+  const cuda::WidenedInput input(context, x, dy.dtype, "batch_norm_backward");
+  dispatch_floating(dy.dtype, "batch_norm_backward", [&](auto t) {
+    cuda::batch_norm_backward_typed<decltype(t)>(batch_stats, input.view, dy, weight, saved_mean,
                                                  saved_inv_std, dx, dweight, dbias);
   });
 }
@@ -219,9 +221,10 @@ void CudaBackend::prelu(const View& x, const View& weight, const View& y) {
 
 void CudaBackend::prelu_backward(const View& x, const View& weight, const View& dy,
                                  const View& dx, const View& dweight) {
-  activate();
-  dispatch_floating(x.dtype, "prelu_backward", [&](auto t) {
-    cuda::prelu_backward_typed<decltype(t)>(x, weight, dy, dx, dweight);
+  cuda::Context& context = activate();
+  const cuda::WidenedInput input(context, x, dy.dtype, "prelu_backward");
+  dispatch_floating(dy.dtype, "prelu_backward", [&](auto t) {
+    cuda::prelu_backward_typed<decltype(t)>(input.view, weight, dy, dx, dweight);
   });
 }
 

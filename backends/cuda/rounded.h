@@ -16,7 +16,9 @@ namespace margin::cuda {
 class RoundedOperand {
  public:
   // `data` is the view's own memory for F32 operands; a rounded copy otherwise (BF16 or F16,
-  // float32 views only: anything else is an error naming `kernel`).
+  // of a float32 view), or for a bfloat16 view with BF16 operands its values widened (a
+  // convolution's image stored rounded, backend.h's "Products"). Anything else is an error
+  // naming `kernel`.
   RoundedOperand(Context& context, const View& view, DType operands, const char* kernel);
   ~RoundedOperand();
   RoundedOperand(const RoundedOperand&) = delete;
@@ -28,6 +30,15 @@ class RoundedOperand {
   const void* data_;
   void* scratch_ = nullptr;
   size_t bytes_ = 0;
+};
+
+// A backward's saved input as float32: the view itself, or for a bfloat16 view (an input kept
+// rounded for the backward, backend.h) along float32 data its values widened into scratch.
+// Any other mix of dtypes is an error naming `kernel`.
+struct WidenedInput {
+  WidenedInput(Context& context, const View& x, DType data, const char* kernel);
+  RoundedOperand widened;
+  View view;
 };
 
 }  // namespace margin::cuda

@@ -60,18 +60,24 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   // The products' operands as the autocast scope says (precision.h); the backward's likewise.
   Conv2dParams product = params;
   product.operands = x.dtype() == DType::F32 ? product_operands(autocast_precision()) : DType::F32;
-  backend_of(x).conv2d(product, input.view(), filter.view(), out.view());
-  bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  // With bfloat16 operands the image is rounded once, here, and kept rounded: the forward and
+  // the backward-filter products read the very values they would round it to, and the copy
+  // kept for the backward holds half the memory of the float32 input.
+  Tensor image = product.operands == DType::BF16 ? input.to(DType::BF16) : input;
+  backend_of(x).conv2d(product, image.view(), filter.view(), out.view());
+  const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  // The backward keeps what it reads: the filter for dx, the image for dw.
+  Tensor kept_filter = need_x ? filter : Tensor(), kept_image = need_w ? image : Tensor();
+  const Shape x_shape = x.shape(), w_shape = weight.shape();
   out = record(out, "conv2d", {x, weight}, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad), grad_x, grad_w;
     if (need_x) {
-      grad_x = empty_like(input);
-      backend_of(grad).conv2d_backward_data(product, grad_out.view(), filter.view(), grad_x.view());
+      grad_x = Tensor::empty(x_shape, grad.dtype(), grad.device());
+      backend_of(grad).conv2d_backward_data(product, grad_out.view(), kept_filter.view(), grad_x.view());
     }
     if (need_w) {
-      grad_w = empty_like(filter);
-      backend_of(grad).conv2d_backward_filter(product, input.view(), grad_out.view(),
-                                              grad_w.view());
+      grad_w = Tensor::empty(w_shape, grad.dtype(), grad.device());
+      backend_of(grad).conv2d_backward_filter(product, kept_image.view(), grad_out.view(), grad_w.view());
     }
     return std::vector<Tensor>{grad_x, grad_w};
   });

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "core/ops/common.h"
+#include "core/precision.h"
 #include "core/random.h"
 
 namespace margin {
@@ -17,6 +18,13 @@ using namespace ops;
 namespace {
 
 View absent_view() { return View{}; }
+
+// The input as the backward keeps it: in bfloat16 under a bf16 autocast scope (precision.h;
+// the kernels read it widened), else the input itself.
+Tensor kept_for_backward(const Tensor& input) {
+  const DType dtype = saved_activation_dtype(input.dtype());
+  return dtype == input.dtype() ? input : input.to(dtype);
+}
 View view_or_absent(const Tensor& t) { return t.defined() ? t.view() : absent_view(); }
 
 // A per-channel tensor of x: [C], x's dtype and device, contiguous (kernels index it as a
@@ -79,15 +87,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   bool need_x = x.requires_grad();
   bool need_weight = weight.defined() && weight.requires_grad();
   bool need_bias = bias.defined() && bias.requires_grad();
+  if (!grad_enabled() || !(need_x || need_weight || need_bias)) return out;
   Tensor saved_weight = weight.defined() ? weight.detach() : Tensor();
+  Tensor saved_input = kept_for_backward(input);
   return record(out, op, {x, weight, bias},
                 [=](const Tensor& grad) {
                   Tensor grad_out = contiguous_data(grad);
-                  Tensor grad_x = need_x ? empty_like(input) : Tensor();
+                  Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
                   Tensor grad_weight = need_weight ? empty_like(saved_mean) : Tensor();
                   Tensor grad_bias = need_bias ? empty_like(saved_mean) : Tensor();
-                  backend_of(input).batch_norm_backward(
-                      training, input.view(), grad_out.view(), view_or_absent(saved_weight),
+                  backend_of(grad_out).batch_norm_backward(
+                      training, saved_input.view(), grad_out.view(), view_or_absent(saved_weight),
                       saved_mean.view(), saved_inv_std.view(), view_or_absent(grad_x),
                       view_or_absent(grad_weight), view_or_absent(grad_bias));
                   return std::vector<Tensor>{grad_x, grad_weight, grad_bias};
@@ -105,12 +115,14 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
   Tensor out = empty_like(input);
   backend_of(x).prelu(input.view(), slopes.view(), out.view());
   bool need_x = x.requires_grad(), need_weight = weight.requires_grad();
+  if (!grad_enabled() || !(need_x || need_weight)) return out;
+  Tensor saved_input = kept_for_backward(input);
   return record(out, op, {x, weight}, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad);
-    Tensor grad_x = need_x ? empty_like(input) : Tensor();
+    Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
     Tensor grad_weight = need_weight ? empty_like(slopes) : Tensor();
-    backend_of(input).prelu_backward(input.view(), slopes.view(), grad_out.view(),
-                                     view_or_absent(grad_x), view_or_absent(grad_weight));
+    backend_of(grad_out).prelu_backward(saved_input.view(), slopes.view(), grad_out.view(),
+                                        view_or_absent(grad_x), view_or_absent(grad_weight));
     return std::vector<Tensor>{grad_x, grad_weight};
   });
 }
