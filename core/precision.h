@@ -23,9 +23,10 @@
 // backward); under bf16 they are rounded once when the op runs, and the backward kernels read
 // them widened (saved_activation_dtype). For conv2d this changes nothing: its products round
 // the input to those very values. Batch norm's and PReLU's gradients are then those of inputs
-// within bfloat16's 2^-9 relative rounding, as with PyTorch's bf16 autocast, whose activations
-// are bfloat16 throughout. On W2 (bench/README.md) this took peak memory from 2299 MiB to
-// 1920 MiB (with the caching pool's reuse of larger blocks, backends/caching_pool.h).
+// within a relative 2^-8 (bfloat16's unit roundoff) of theirs, as with PyTorch's bf16
+// autocast, whose activations are bfloat16 throughout. On W2 (docs/precision.md) this took
+// peak memory from 2299 MiB to 1920 MiB (with the caching pool's reuse of larger blocks,
+// backends/caching_pool.h).
 //
 // Why the elementwise ops compute in float32: on the CPU they run at memory speed, and with
 // float32 activations a 16-bit version would add two conversions to the same traffic; the
