@@ -99,8 +99,7 @@ void short_fill(T* out, int64_t n) {
 }
 
 // out[i] = in[i] widened to float (exactly: the bits moved up by 16) for n bfloat16 values, 16
-// at a time: an element loop over short pieces, as convolution's unfolding copies, ran slower
-// than short_copy of twice the bytes.
+// at a time (convolution's unfolding widens pieces of rows of a bfloat16 image with it).
 inline void short_widen(const bfloat16* in, int64_t n, float* out) {
   int64_t i = 0;
 #if defined(__AVX512F__)

@@ -54,8 +54,8 @@ void CpuBackend::copy(const View& src, const View& dst) {
     copy_bytes(dst.data, src.data, dst.numel() * dtype_size(dst.dtype));
     return;
   }
-  // float32 ↔ bfloat16, contiguous (a convolution's input stored for its backward under bf16
-  // autocast, core/ops/conv.cpp): loops that vectorize. A float rounds to bfloat16 in one
+  // float32 ↔ bfloat16, contiguous (the inputs ops keep for their backward under bf16
+  // autocast, core/precision.h): loops that vectorize. A float rounds to bfloat16 in one
   // step, as through double (exact from float) in the general loop below.
   const int64_t n = dst.numel();
   if (src.is_contiguous() && dst.is_contiguous() && src.dtype == DType::F32 && dst.dtype == DType::BF16) {

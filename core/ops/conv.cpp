@@ -60,14 +60,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
   // The products' operands as the autocast scope says (precision.h); the backward's likewise.
   Conv2dParams product = params;
   product.operands = x.dtype() == DType::F32 ? product_operands(autocast_precision()) : DType::F32;
-  // With bfloat16 operands the image is rounded once, here, and kept rounded: the forward and
-  // the backward-filter products read the very values they would round it to, and the copy
-  // kept for the backward holds half the memory of the float32 input.
-  Tensor image = product.operands == DType::BF16 ? input.to(DType::BF16) : input;
-  backend_of(x).conv2d(product, image.view(), filter.view(), out.view());
   const bool need_x = x.requires_grad(), need_w = weight.requires_grad();
+  // An image kept for the backward (dw needs it) with bfloat16 operands is rounded once, here:
+  // the forward and backward-filter products read the very values they would round it to, and
+  // the kept copy holds half the memory of the float32 input. Not kept, it is rounded as packed.
+  const bool keep_image = grad_enabled() && need_w;
+  Tensor image = keep_image && product.operands == DType::BF16 ? input.to(DType::BF16) : input;
+  backend_of(x).conv2d(product, image.view(), filter.view(), out.view());
   // The backward keeps what it reads: the filter for dx, the image for dw.
-  Tensor kept_filter = need_x ? filter : Tensor(), kept_image = need_w ? image : Tensor();
+  Tensor kept_filter = need_x ? filter : Tensor(), kept_image = keep_image ? image : Tensor();
   const Shape x_shape = x.shape(), w_shape = weight.shape();
   out = record(out, "conv2d", {x, weight}, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad), grad_x, grad_w;

@@ -18,6 +18,7 @@ using namespace ops;
 namespace {
 
 View absent_view() { return View{}; }
+View view_or_absent(const Tensor& t) { return t.defined() ? t.view() : absent_view(); }
 
 // The input as the backward keeps it: in bfloat16 under a bf16 autocast scope (precision.h;
 // the kernels read it widened), else the input itself.
@@ -25,7 +26,6 @@ Tensor kept_for_backward(const Tensor& input) {
   const DType dtype = saved_activation_dtype(input.dtype());
   return dtype == input.dtype() ? input : input.to(dtype);
 }
-View view_or_absent(const Tensor& t) { return t.defined() ? t.view() : absent_view(); }
 
 // A per-channel tensor of x: [C], x's dtype and device, contiguous (kernels index it as a
 // plain array, and running statistics are updated through it in place).
