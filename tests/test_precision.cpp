@@ -96,8 +96,9 @@ TEST_CASE("precision: names, nested scopes, and fp16 refused on the CPU naming b
 
 TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of bfloat16 operands summed in float32") {
   Generator gen(17);
-  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases();
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases(), amx = amx_cases(default_device());
   cases.insert(cases.end(), direct.begin(), direct.end());
+  cases.insert(cases.end(), amx.begin(), amx.end());
   for (const ConvCase& c : cases) {
     CAPTURE(c.name);
     Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, default_device()).requires_grad_();
@@ -133,8 +134,9 @@ TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of 
 
 TEST_CASE("conv2d and its backward-filter kernel take the image stored as bfloat16 and give bit for bit what its float32 values give") {
   Generator gen(23);
-  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases();
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases(), amx = amx_cases(default_device());
   cases.insert(cases.end(), direct.begin(), direct.end());
+  cases.insert(cases.end(), amx.begin(), amx.end());
   Backend& backend = backend_for(default_device());
   for (const ConvCase& c : cases) {
     CAPTURE(c.name);

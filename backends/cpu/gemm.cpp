@@ -339,12 +339,6 @@ void pair_rows_amx(const StridedMatrix<float>& a, int64_t row0, int64_t rows, in
   }
 }
 
-__attribute__((target("amx-tile"))) void load_tile_config() {
-  TileConfig config;
-  for (int t = 0; t < 8; ++t) config.rows[t] = kTileRows, config.bytes_per_row[t] = 64;
-  _tile_loadconfig(&config);
-}
-__attribute__((target("amx-tile"))) void release_tiles() { _tile_release(); }
 
 // C[i·ldc + j] for i < rows ≤ 16, j < cols ≤ kCols = alpha · Σ_k A(i, k) B(k, j) (+ C), from
 // `chunks` × 16 pairs of a paired A block (its rows `padded` pairs apart) and of a B panel.
@@ -420,6 +414,22 @@ Picked picked_bfloat16_kernel() {
 }  // namespace
 
 void set_bfloat16_kernel(BFloat16Kernel kernel) { bfloat16_kernel = kernel; }
+
+bool bfloat16_products_on_amx() { return picked_bfloat16_kernel() == Picked::kAmx; }
+
+#if defined(__AVX512F__)
+__attribute__((target("amx-tile"))) void configure_amx_tiles() {
+  // A static object: GCC 12's _tile_loadconfig tells the compiler it reads 8 bytes of the
+  // configuration, so the stores to a local one past those were dropped as dead.
+  static const TileConfig config = [] {
+    TileConfig tiles;
+    for (int t = 0; t < 8; ++t) tiles.rows[t] = kTileRows, tiles.bytes_per_row[t] = 64;
+    return tiles;
+  }();
+  _tile_loadconfig(&config);
+}
+__attribute__((target("amx-tile"))) void release_amx_tiles() { _tile_release(); }
+#endif
 
 void round_to_bfloat16(float* values, int64_t count) {
   for (int64_t i = 0; i < count; ++i) values[i] = bf16_float(bf16_bits(values[i]));
@@ -513,7 +523,7 @@ void blocked_product_amx(const StridedMatrix<float>& a, const PanelSource<float>
   float* staging = thread_buffer<float, PackedB>(kKc * kCols);
   uint32_t* paired_a = thread_buffer<uint32_t, PairedA>(kMc * (kKc / 2));
   uint32_t* paired_b = thread_buffer<uint32_t, PairedB>(kNc<float> * (kKc / 2));
-  load_tile_config();
+  configure_amx_tiles();
   for (int64_t j0 = col_begin; j0 < col_end; j0 += kNc<float>) {
     const int64_t nc = std::min(kNc<float>, col_end - j0);
     for (int64_t k0 = 0; k0 < K; k0 += kKc) {
@@ -534,7 +544,7 @@ void blocked_product_amx(const StridedMatrix<float>& a, const PanelSource<float>
       }
     }
   }
-  release_tiles();
+  release_amx_tiles();
 }
 #endif
 

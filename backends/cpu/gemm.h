@@ -34,6 +34,13 @@ enum class Operands : uint8_t { kFloat, kBFloat16 };
 enum class BFloat16Kernel : uint8_t { kAuto, kVector, kEmulated };
 void set_bfloat16_kernel(BFloat16Kernel kernel);
 const char* bfloat16_kernel_name();  // the kernel kBFloat16 products run on now, in words
+bool bfloat16_products_on_amx();     // whether that kernel is AMX's
+#if defined(__AVX512F__)
+// This thread's eight AMX tiles, each 16 rows of 64 bytes: configured before tile code runs,
+// released after it.
+void configure_amx_tiles();
+void release_amx_tiles();
+#endif
 
 // A backend call's `operands` (backend.h, "Products") for data of `dtype`: F32, or BF16 for
 // float32 data; anything else is an error naming the kernel.

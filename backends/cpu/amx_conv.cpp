@@ -1,0 +1,471 @@
+// backends/cpu/amx_conv.cpp — convolutions of stride 1 or 2 with bfloat16 products on AMX,
+// reading the image where it lies instead of an unfolded copy of it.
+//
+// The flat padded plane. Pad each input plane with its zeros and lay it out row after row,
+// rows `row` = W + 2·pad_w apart. With o = h·row + w, output (h, w) reads, for filter tap
+// (r, s), the padded input at (h + r, w + s): flat index o + r·row + s. So for one tap,
+// consecutive o read consecutive words: a tile row of 16 outputs is 16 consecutive words of
+// the plane, shifted by the tap. The kernels run over every o < P·row, the row − Q columns
+// past each output row included: those outputs read the next row's start and are dropped.
+// That is (row − Q)/Q more work (2/56 for a 3x3 filter on 56 columns, 2/7 on 7) and no
+// unfolding: the 9 copies of the image that conv.cpp's implicit GEMM gathers for a 3x3 filter
+// are here 9 tile loads at 9 shifts of one copy. Stride 2 lays out the image's four phases
+// instead (Flat, below), each tap a shift of one of them.
+//
+// AMX's tdpbf16ps (gemm.cpp) multiplies an A tile of 16 rows × 16 k-pairs by a B tile of
+// 16 k-pair rows × 16 columns, each k-pair two bfloat16 side by side in 32 bits.
+//   forward          y[f, o]  = Σ_{tap, c} w[f, c, tap] · x[c, o + offset(tap)]
+//                    A = the filter (rows f, pairs of channels: packed once a call),
+//                    B = the image (rows: channel pairs; columns: 16 consecutive o). The image
+//                    is laid out with its channels paired: plane i holds x[2i] and x[2i + 1]
+//                    of each flat position in one 32-bit word, so a B tile is 16 rows of 16
+//                    words, the channel pairs' planes a fixed stride apart.
+//   backward data    stride 1: a forward convolution of dy by the filter with its channels
+//                    swapped and its taps rotated 180°, padded R − 1 − pad (conv.cpp says
+//                    why); stride 2 stays with conv.cpp's col2im.
+//   backward filter  dw[f, c, tap] = Σ_{n, o} dy[f, o] · x[c, o + offset(tap)], for each tap
+//                    a product with k = o: A = the image (rows c, 32 consecutive positions:
+//                    the plane as it lies, unpaired), B = dy as pairs of consecutive o (word
+//                    (q, f) holds dy[f, 2q] and dy[f, 2q + 1]), zero at the dropped columns,
+//                    so that whatever the image holds there adds nothing.
+// Each output tile keeps its sums in the tile registers over its whole k (forward) or over a
+// run of it (backward filter, whose sums for all taps live in a float buffer between runs).
+// Laying out the image and dy costs one pass over each (a few % of a W2 step, perf);
+// the tile kernels themselves about a fifth.
+//
+// Threading: each thread takes its share of the batch (in order, so that the backward
+// filter's per-thread partial sums, added in thread order, do not depend on the schedule).
+#include "backends/cpu/amx_conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "backends/cpu/gemm.h"
+#include "backends/cpu/loops.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace margin::cpu {
+
+bool amx_convolution(const Conv2dParams& p, const Shape& image, const Shape& filter) {
+#if defined(__AVX512F__)
+  return bfloat16_products_on_amx() && p.operands == DType::BF16 && p.stride_h == p.stride_w &&
+         (p.stride_h == 1 || p.stride_h == 2) && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 &&
+         image[1] % 32 == 0 && filter[0] % 32 == 0;
+#else
+  (void)p, (void)image, (void)filter;
+  return false;
+#endif
+}
+
+bool amx_convolution_backward_data(const Conv2dParams& p, const Shape& image, const Shape& filter) {
+  return amx_convolution(p, image, filter) && p.stride_h == 1 && p.pad_h < filter[2] && p.pad_w < filter[3];
+}
+
+#if defined(__AVX512F__)
+namespace {
+
+constexpr int64_t kStep = 32;            // outputs a step of k or of columns: two tiles' worth
+constexpr int64_t kGroupBytes = 1 << 20;  // a group of samples' laid-out data: about half of L2
+
+// One convolution of stride 1 or 2 on flat planes: image [N, C, H, W], filter [F, C, R, S].
+// Stride 2 splits the padded image into its four phases (even or odd rows by even or odd
+// columns), each a plane of ⌈(H + 2·pad_h)/2⌉ × ⌈(W + 2·pad_w)/2⌉: output (h, w) reads for tap
+// (r, s) the padded input (2h + r, 2w + s), which is phase (r mod 2, s mod 2) at
+// (h + ⌊r/2⌋, w + ⌊s/2⌋), so each tap is again a shift of one flat plane. Stride 1 has one phase.
+struct Flat {
+  int64_t N, C, H, W, F, R, S, pad_h, pad_w, stride;
+  int64_t P, Q;
+  int64_t rows, row;  // a phase plane's rows and its row length (the flat index o = h·row + w)
+  int64_t steps;      // ⌈P·row / kStep⌉: the outputs o run to steps·kStep
+  int64_t length;     // a laid-out phase plane: the image, then zeros as far as the last step reads
+  Flat(int64_t N, int64_t C, int64_t H, int64_t W, int64_t F, int64_t R, int64_t S, int64_t pad_h, int64_t pad_w,
+       int64_t stride)
+      : N(N), C(C), H(H), W(W), F(F), R(R), S(S), pad_h(pad_h), pad_w(pad_w), stride(stride),
+        P((H + 2 * pad_h - R) / stride + 1), Q((W + 2 * pad_w - S) / stride + 1),
+        rows((H + 2 * pad_h + stride - 1) / stride), row((W + 2 * pad_w + stride - 1) / stride),
+        steps((P * row + kStep - 1) / kStep) {
+    const int64_t reach = (R - 1) / stride * row + (S - 1) / stride;  // the largest tap's shift
+    length = (std::max(rows * row, steps * kStep + reach) + 15) / 16 * 16;
+  }
+  Flat(const Conv2dParams& p, const Shape& image, const Shape& filter)
+      : Flat(image[0], image[1], image[2], image[3], filter[0], filter[2], filter[3], p.pad_h, p.pad_w, p.stride_h) {}
+  int64_t taps() const { return R * S; }
+  int64_t phases() const { return stride * stride; }
+  int64_t planes() const { return phases() * length; }  // a channel's (or channel pair's) phase planes
+  // Where tap (r, s) reads output o's input: o + tap_offset(tap) in a channel's planes.
+  int64_t tap_offset(int64_t tap) const {
+    const int64_t r = tap / S, s = tap % S;
+    return (r % stride * stride + s % stride) * length + r / stride * row + s / stride;
+  }
+};
+
+inline uint16_t bits_of(float value) { return bf16_bits(value); }
+inline uint16_t bits_of(bfloat16 value) { return value.bits; }
+inline uint32_t pair_of(uint16_t low, uint16_t high) { return low | uint32_t(high) << 16; }
+
+// 16 values' bfloat16 bits in the low halves of 32-bit lanes: bf16_bits, 16 at a time.
+inline __m512i bits_16(const float* values) {
+  const __m512i bits = _mm512_castps_si512(_mm512_loadu_ps(values));
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+  const __m512i quiet_nan = _mm512_or_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(0x40));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff)),
+                                                _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_mov_epi32(rounded, nan, quiet_nan);
+}
+inline __m512i load_32(const bfloat16* values) { return _mm512_loadu_si512(values); }  // 32 as 16 pairs
+inline __m512i bits_16(const bfloat16* values) {
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
+}
+
+// `count` channels' (or channel pairs') phase planes of one sample into out (channel i at
+// out + i·planes()): the image's words at its positions, zeros at the padding and past it.
+// words(i, at, n, line) writes channel i's n words at image offsets at, at + stride, … to line.
+template <class Word, class Words>
+void lay_out(const Flat& g, int64_t count, Word* out, Words&& words) {
+  const int64_t stride = g.stride;
+  for (int64_t i = 0; i < count; ++i)
+    for (int64_t a = 0; a < stride; ++a)
+      for (int64_t b = 0; b < stride; ++b) {
+        Word* plane = out + i * g.planes() + (a * stride + b) * g.length;
+        // the phase's columns j whose image column j·stride + b − pad_w lies in [0, W)
+        const int64_t first = std::max<int64_t>(0, g.pad_w - b + stride - 1) / stride;
+        const int64_t last = std::clamp<int64_t>((g.W + g.pad_w - b + stride - 1) / stride, first, g.row);
+        for (int64_t i_row = 0; i_row < g.rows; ++i_row) {
+          const int64_t h = i_row * stride + a - g.pad_h, at = h * g.W + b - g.pad_w;
+          Word* line = plane + i_row * g.row;
+          if (h < 0 || h >= g.H) {
+            std::fill(line, line + g.row, Word(0));
+            continue;
+          }
+          std::fill(line, line + first, Word(0));
+          words(i, at + first * stride, last - first, line + first);
+          std::fill(line + last, line + g.row, Word(0));
+        }
+        std::fill(plane + g.rows * g.row, plane + g.length, Word(0));
+      }
+}
+
+// A sample's image with its channels paired (the forward's B), or as it is (the backward
+// filter's A), as bfloat16 bits.
+template <class Image>
+void paired_planes(const Flat& g, const Image* x, uint32_t* out) {
+  const int64_t plane = g.H * g.W;
+  lay_out(g, g.C / 2, out, [&](int64_t i, int64_t at, int64_t n, uint32_t* line) {
+    const Image *low = x + 2 * i * plane + at, *high = low + plane;
+    int64_t j = 0;
+    if (g.stride == 1)
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_si512(line + j, _mm512_or_si512(bits_16(low + j), _mm512_slli_epi32(bits_16(high + j), 16)));
+    else if constexpr (std::is_same_v<Image, bfloat16>)  // the even ones of 32 values: each lane's low half
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_si512(line + j, _mm512_or_si512(_mm512_and_si512(load_32(low + 2 * j), _mm512_set1_epi32(0xffff)),
+                                                      _mm512_slli_epi32(load_32(high + 2 * j), 16)));
+    for (; j < n; ++j) line[j] = pair_of(bits_of(low[j * g.stride]), bits_of(high[j * g.stride]));
+  });
+}
+template <class Image>
+void single_planes(const Flat& g, const Image* x, uint16_t* out) {
+  const int64_t plane = g.H * g.W;
+  lay_out(g, g.C, out, [&](int64_t c, int64_t at, int64_t n, uint16_t* line) {
+    const Image* in = x + c * plane + at;
+    int64_t j = 0;
+    if (g.stride == 1)
+      for (; j < n; ++j) line[j] = bits_of(in[j]);  // vectorized
+    else if constexpr (std::is_same_v<Image, bfloat16>)
+      for (; j + 16 <= n; j += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(load_32(in + 2 * j)));
+    for (; j < n; ++j) line[j] = bits_of(in[j * g.stride]);
+  });
+}
+
+// The filter as the forward's A tiles: tile (fb, tap, cb) holds filters 16·fb … 16·fb + 15
+// (rows) by channels 32·cb … 32·cb + 31 of the tap (16 pairs a row), 256 words, in that order.
+// weight(f, c, r, s) gives the filter's values.
+template <class Weight>
+void pack_filter(const Flat& g, uint32_t* out, Weight&& weight) {
+  const int64_t channel_blocks = g.C / 32;
+  for (int64_t fb = 0; fb < g.F / 16; ++fb)
+    for (int64_t tap = 0; tap < g.taps(); ++tap)
+      for (int64_t cb = 0; cb < channel_blocks; ++cb)
+        for (int64_t row = 0; row < 16; ++row)
+          for (int64_t pair = 0; pair < 16; ++pair) {
+            const int64_t f = fb * 16 + row, c = cb * 32 + 2 * pair, r = tap / g.S, s = tap % g.S;
+            *out++ = pair_of(bf16_bits(weight(f, c, r, s)), bf16_bits(weight(f, c + 1, r, s)));
+          }
+}
+
+// Outputs f0 … f0 + 31 by o0 … o0 + 31 of one sample: the sums of every tap and channel pair,
+// into sums (a 32 × 32 block).
+__attribute__((target("amx-tile,amx-bf16"))) void forward_step(const Flat& g, const uint32_t* image,
+                                                              const uint32_t* filter, int64_t f0, int64_t o0,
+                                                              float (*sums)[kStep]) {
+  const int64_t channel_blocks = g.C / 32, tile_words = 256;
+  const int64_t stride = g.planes() * 4;
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t tap = 0; tap < g.taps(); ++tap) {
+    const uint32_t* a0 = filter + ((f0 / 16 * g.taps() + tap) * channel_blocks) * tile_words;
+    const uint32_t* a1 = a0 + g.taps() * channel_blocks * tile_words;  // the next 16 filters
+    const uint32_t* b = image + o0 + g.tap_offset(tap);
+    for (int64_t cb = 0; cb < channel_blocks; ++cb) {
+      _tile_loadd(4, a0 + cb * tile_words, 64);
+      _tile_loadd(5, a1 + cb * tile_words, 64);
+      _tile_loadd(6, b + cb * 16 * g.planes(), stride);
+      _tile_loadd(7, b + cb * 16 * g.planes() + 16, stride);
+      _tile_dpbf16ps(0, 4, 6);
+      _tile_dpbf16ps(1, 4, 7);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, &sums[0][0], kStep * 4);
+  _tile_stored(1, &sums[0][16], kStep * 4);
+  _tile_stored(2, &sums[16][0], kStep * 4);
+  _tile_stored(3, &sums[16][16], kStep * 4);
+}
+
+// The block's outputs that exist (h < P, w < Q) into y, one sample's [F, P, Q]: the pieces of
+// output rows among the block's 32 columns, each copied whole.
+void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t o0, float* y) {
+  struct Piece {
+    int64_t column, length, at;
+  } pieces[kStep];
+  int64_t count = 0;
+  for (int64_t o = o0; o < o0 + kStep;) {
+    const int64_t h = o / g.row, w = o % g.row, length = std::min(g.Q - w, o0 + kStep - o);
+    if (h >= g.P) break;
+    if (length > 0) pieces[count++] = {o - o0, length, h * g.Q + w};
+    o += length > 0 ? length : g.row - w;  // to the next row's start past the dropped columns
+  }
+  for (int64_t i = 0; i < kStep; ++i) {
+    float* plane = y + (f0 + i) * g.P * g.Q;
+    for (int64_t k = 0; k < count; ++k) std::copy_n(&sums[i][pieces[k].column], pieces[k].length, plane + pieces[k].at);
+  }
+}
+
+// Each thread's samples in groups whose laid-out data fit kGroupBytes (at least one sample):
+// body(first, count) on this thread, inside an OpenMP parallel region.
+template <class Body>
+void for_my_groups(const Flat& g, int64_t sample_bytes, Body&& body) {
+  const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+  const int64_t begin = g.N * thread / threads, end = g.N * (thread + 1) / threads;
+  const int64_t group = std::max<int64_t>(1, kGroupBytes / sample_bytes);
+  for (int64_t first = begin; first < end; first += group) body(first, std::min(group, end - first));
+}
+
+struct PairedImage;
+// y = the convolution of x by the packed filter (pack_filter's layout) on g.
+template <class Image>
+void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* y) {
+  const int64_t sample_words = g.C / 2 * g.planes();
+#pragma omp parallel
+  {
+    configure_amx_tiles();
+    alignas(64) float sums[kStep][kStep];
+    for_my_groups(g, sample_words * 4, [&](int64_t first, int64_t count) {
+      uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
+      for (int64_t i = 0; i < count; ++i)
+        paired_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * sample_words);
+      // the filter's tiles for 32 outputs (up to 9·512·32 bfloat16) stay in L2 over the group
+      for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
+        for (int64_t i = 0; i < count; ++i)
+          for (int64_t step = 0; step < g.steps; ++step) {
+            forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
+            write_block(g, sums, f0, step * kStep, y + (first + i) * g.F * g.P * g.Q);
+          }
+    });
+    release_amx_tiles();
+  }
+}
+
+struct PackedFilter;
+uint32_t* packed_filter(const Flat& g) { return thread_buffer<uint32_t, PackedFilter>(g.F * g.C / 2 * g.taps()); }
+
+// The backward filter's sums for taps × C × F over a run of (sample, step) pairs v0 … v1 of a
+// group (v = sample·steps + step): channels c0 … c0 + 31 by filters f0 … f0 + 31 of one tap,
+// added to their place in sums [tap][C][F].
+__attribute__((target("amx-tile,amx-bf16"))) void filter_step(const Flat& g, const uint16_t* image,
+                                                             const uint32_t* grad, int64_t tap, int64_t c0,
+                                                             int64_t f0, int64_t v0, int64_t v1, float* sums) {
+  float* c = sums + (tap * g.C + c0) * g.F + f0;
+  const int64_t ldc = g.F * 4, a_stride = g.planes() * 2, b_stride = g.F * 4;
+  const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
+  _tile_loadd(0, c, ldc);
+  _tile_loadd(1, c + 16, ldc);
+  _tile_loadd(2, c + 16 * g.F, ldc);
+  _tile_loadd(3, c + 16 * g.F + 16, ldc);
+  for (int64_t v = v0; v < v1; ++v) {
+    const int64_t n = v / g.steps, o0 = v % g.steps * kStep;
+    const uint16_t* a = image + n * image_words + c0 * g.planes() + o0 + g.tap_offset(tap);
+    const uint32_t* b = grad + n * grad_words + o0 / 2 * g.F + f0;
+    _tile_loadd(4, a, a_stride);
+    _tile_loadd(5, a + 16 * g.planes(), a_stride);
+    _tile_loadd(6, b, b_stride);
+    _tile_loadd(7, b + 16, b_stride);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, c, ldc);
+  _tile_stored(1, c + 16, ldc);
+  _tile_stored(2, c + 16 * g.F, ldc);
+  _tile_stored(3, c + 16 * g.F + 16, ldc);
+}
+
+// The unmasked unpack and shuffle intrinsics pass GCC 12 an undefined vector for their unused
+// source, which it reports as used uninitialized; these give it the first operand instead.
+inline __m512i unpack_low_32(__m512i a, __m512i b) { return _mm512_mask_unpacklo_epi32(a, 0xffff, a, b); }
+inline __m512i unpack_high_32(__m512i a, __m512i b) { return _mm512_mask_unpackhi_epi32(a, 0xffff, a, b); }
+inline __m512i unpack_low_64(__m512i a, __m512i b) { return _mm512_mask_unpacklo_epi64(a, 0xff, a, b); }
+inline __m512i unpack_high_64(__m512i a, __m512i b) { return _mm512_mask_unpackhi_epi64(a, 0xff, a, b); }
+template <int Lanes>
+inline __m512i shuffle_lanes(__m512i a, __m512i b) { return _mm512_mask_shuffle_i32x4(a, 0xffff, a, b, Lanes); }
+
+// out[j·out_stride + i] = in[i·in_stride + j] for i, j < 16 (32-bit words): 16 rows loaded,
+// interleaved by 32 and 64 bits within each 128-bit lane, then lanes exchanged twice.
+inline void transpose_16x16(const uint32_t* in, int64_t in_stride, uint32_t* out, int64_t out_stride) {
+  __m512i r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + i * in_stride);
+  for (int i = 0; i < 16; i += 2) {  // lane L of t[i]: rows i, i+1 at columns 4L, 4L+1; t[i+1]: 4L+2, 4L+3
+    t[i] = unpack_low_32(r[i], r[i + 1]);
+    t[i + 1] = unpack_high_32(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {  // lane L of r[i + m]: rows i … i+3 at column 4L + m
+    r[i] = unpack_low_64(t[i], t[i + 2]);
+    r[i + 1] = unpack_high_64(t[i], t[i + 2]);
+    r[i + 2] = unpack_low_64(t[i + 1], t[i + 3]);
+    r[i + 3] = unpack_high_64(t[i + 1], t[i + 3]);
+  }
+  for (int m = 0; m < 4; ++m) {  // lanes 0, 2 (0x88) or 1, 3 (0xdd) of two row groups
+    t[m] = shuffle_lanes<0x88>(r[m], r[4 + m]);
+    t[4 + m] = shuffle_lanes<0xdd>(r[m], r[4 + m]);
+    t[8 + m] = shuffle_lanes<0x88>(r[8 + m], r[12 + m]);
+    t[12 + m] = shuffle_lanes<0xdd>(r[8 + m], r[12 + m]);
+  }
+  for (int m = 0; m < 4; ++m) {  // column 4L + m: lane L of all four row groups
+    _mm512_storeu_si512(out + m * out_stride, shuffle_lanes<0x88>(t[m], t[8 + m]));
+    _mm512_storeu_si512(out + (8 + m) * out_stride, shuffle_lanes<0xdd>(t[m], t[8 + m]));
+    _mm512_storeu_si512(out + (4 + m) * out_stride, shuffle_lanes<0x88>(t[4 + m], t[12 + m]));
+    _mm512_storeu_si512(out + (12 + m) * out_stride, shuffle_lanes<0xdd>(t[4 + m], t[12 + m]));
+  }
+}
+
+// One sample's dy [F, P, Q] as pairs of consecutive outputs: word (q, f) = dy[f, 2q], dy[f, 2q + 1]
+// (o = h·row + w), zero where o is no output. Sixteen filters at a time: their flat planes (as
+// bfloat16 pairs) into `flat`, then transposed 16 × 16 words at a time.
+struct FlatGradient;
+void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
+  const int64_t pairs = g.steps * kStep / 2;
+  uint32_t* flat = thread_buffer<uint32_t, FlatGradient>(16 * pairs);
+  for (int64_t f0 = 0; f0 < g.F; f0 += 16) {
+    for (int64_t i = 0; i < 16; ++i) {
+      uint16_t* plane = reinterpret_cast<uint16_t*>(flat + i * pairs);
+      const float* rows = dy + (f0 + i) * g.P * g.Q;
+      for (int64_t h = 0; h < g.P; ++h) {
+        uint16_t* line = plane + h * g.row;
+        for (int64_t w = 0; w < g.Q; ++w) line[w] = bf16_bits(rows[h * g.Q + w]);
+        std::fill(line + g.Q, line + g.row, uint16_t(0));
+      }
+      std::fill(plane + g.P * g.row, plane + 2 * pairs, uint16_t(0));
+    }
+    for (int64_t q = 0; q < pairs; q += 16) transpose_16x16(flat + q, pairs, out + q * g.F + f0, g.F);
+  }
+}
+
+struct SingleImage;
+struct PairedGradient;
+struct FilterSums;
+struct FilterTotal;
+
+}  // namespace
+
+template <class Image>
+void amx_conv_forward(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
+                      const float* w, float* y) {
+  const Flat g(params, image, filter);
+  uint32_t* packed = packed_filter(g);
+  pack_filter(g, packed, [&](int64_t f, int64_t c, int64_t r, int64_t s) {
+    return w[((f * g.C + c) * g.R + r) * g.S + s];
+  });
+  forward_pass(g, x, packed, y);
+}
+
+void amx_conv_backward_data(const Conv2dParams& params, const Shape& image, const Shape& filter, const float* dy,
+                            const float* w, float* dx) {
+  const Flat g(params, image, filter);
+  // dx = dy convolved by w with in and out channels swapped and taps rotated, padded R − 1 − pad
+  const Flat flipped(g.N, g.F, g.P, g.Q, g.C, g.R, g.S, g.R - 1 - g.pad_h, g.S - 1 - g.pad_w, 1);
+  uint32_t* packed = packed_filter(flipped);
+  pack_filter(flipped, packed, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
+    return w[((f * g.C + c) * g.R + g.R - 1 - r) * g.S + g.S - 1 - s];
+  });
+  forward_pass(flipped, dy, packed, dx);
+}
+
+template <class Image>
+void amx_conv_backward_filter(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
+                              const float* dy, float* dw) {
+  const Flat g(params, image, filter);
+  const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
+  const int64_t sums_size = g.taps() * g.C * g.F;
+  // a run of steps whose image rows and dy pairs fit kGroupBytes together: the sums' tiles are
+  // loaded and stored once a run
+  const int64_t run = std::max<int64_t>(1, kGroupBytes / (kStep * 2 * (g.C + g.F)));
+  std::vector<float*> partials(omp_get_max_threads(), nullptr);
+#pragma omp parallel
+  {
+    float* sums = thread_buffer<float, FilterSums>(sums_size);
+    std::fill(sums, sums + sums_size, 0.0f);
+    partials[omp_get_thread_num()] = sums;
+    configure_amx_tiles();
+    for_my_groups(g, image_words * 2 + grad_words * 4, [&](int64_t first, int64_t count) {
+      uint16_t* planes = thread_buffer<uint16_t, SingleImage>(count * image_words);
+      uint32_t* grad = thread_buffer<uint32_t, PairedGradient>(count * grad_words);
+      for (int64_t i = 0; i < count; ++i) {
+        single_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * image_words);
+        paired_gradient(g, dy + (first + i) * g.F * g.P * g.Q, grad + i * grad_words);
+      }
+      for (int64_t v0 = 0; v0 < count * g.steps; v0 += run)
+        for (int64_t tap = 0; tap < g.taps(); ++tap)
+          for (int64_t c0 = 0; c0 < g.C; c0 += kStep)
+            for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
+              filter_step(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
+    });
+    release_amx_tiles();
+#pragma omp barrier
+    // dw[f, c, tap] = the threads' sums[tap, c, f], added in thread order
+    // (one channel at a time: its taps × F sums added along F, then written tap after tap)
+    float* total = thread_buffer<float, FilterTotal>(g.taps() * g.F);
+#pragma omp for
+    for (int64_t c = 0; c < g.C; ++c) {
+      std::fill(total, total + g.taps() * g.F, 0.0f);
+      for (float* partial : partials)
+        if (partial)
+          for (int64_t tap = 0; tap < g.taps(); ++tap)
+            for (int64_t f = 0; f < g.F; ++f) total[tap * g.F + f] += partial[(tap * g.C + c) * g.F + f];
+      for (int64_t f = 0; f < g.F; ++f)
+        for (int64_t tap = 0; tap < g.taps(); ++tap) dw[(f * g.C + c) * g.taps() + tap] = total[tap * g.F + f];
+    }
+  }
+}
+
+template void amx_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*, float*);
+template void amx_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*, const float*,
+                               float*);
+template void amx_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*,
+                                       float*);
+template void amx_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*,
+                                       const float*, float*);
+#endif
+
+}  // namespace margin::cpu
