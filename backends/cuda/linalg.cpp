@@ -1,5 +1,6 @@
 // backends/cuda/linalg.cpp — matrix products through cuBLAS (float32: Sgemm, float64: Dgemm;
-// batched: the strided-batched variants).
+// bfloat16 or float16 operands of float32 data: GemmEx on the 16-bit values with float32 sums
+// and result, the tensor cores' product; batched: the strided-batched variants).
 //
 // margin's matrices are row-major and cuBLAS's column-major. A row-major [M, N] matrix is the
 // column-major [N, M] matrix of its transpose, so C = op(A)·op(B) is computed as
@@ -67,6 +68,18 @@ cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_b, cublasOp
                                    a, s.lda, s.a_size, beta, c, s.ldc, s.c_size, s.batch);
 }
 
+// Operands of `type` (CUDA_R_16BF or CUDA_R_16F), float32 sums and C.
+cublasStatus_t gemm_call(cublasHandle_t handle, cublasOperation_t op_b, cublasOperation_t op_a,
+                         const GemmShape& s, const float* alpha, const void* b, const void* a,
+                         const float* beta, float* c, cudaDataType type) {
+  if (s.batch == 1)
+    return cublasGemmEx(handle, op_b, op_a, s.n, s.m, s.k, alpha, b, type, s.ldb, a, type, s.lda, beta, c,
+                        CUDA_R_32F, s.ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  return cublasGemmStridedBatchedEx(handle, op_b, op_a, s.n, s.m, s.k, alpha, b, type, s.ldb, s.b_size, a, type,
+                                    s.lda, s.a_size, beta, c, CUDA_R_32F, s.ldc, s.c_size, s.batch,
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
 template <class T>
 void gemm_typed(cublasHandle_t handle, bool trans_a, bool trans_b, T alpha, const View& a,
                 const View& b, T beta, const View& c) {
@@ -91,14 +104,21 @@ void CudaBackend::gemm(bool trans_a, bool trans_b, double alpha, const View& a, 
     return;
   }
   cublasHandle_t handle = context.blas();
-  // Half-precision operands: rounded copies, multiplied in float32 (rounded.h).
-  cuda::RoundedOperand a_operand(context, a, operands, "matmul"), b_operand(context, b, operands, "matmul");
-  View a_rounded = a, b_rounded = b;
-  a_rounded.data = const_cast<void*>(a_operand.data());
-  b_rounded.data = const_cast<void*>(b_operand.data());
+  if (operands != DType::F32) {  // 16-bit copies of the operands (rounded.h), float32 sums and result
+    using Width = cuda::RoundedOperand::Width;
+    cuda::RoundedOperand a_half(context, a, operands, "matmul", Width::kHalf),
+        b_half(context, b, operands, "matmul", Width::kHalf);
+    GemmShape s = gemm_shape(trans_a, a, b, c);
+    const float alpha_f = float(alpha), beta_f = float(beta);
+    cuda::check_cublas(gemm_call(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, s,
+                                 &alpha_f, b_half.data(), a_half.data(), &beta_f, c.ptr<float>(),
+                                 operands == DType::BF16 ? CUDA_R_16BF : CUDA_R_16F),
+                       s.batch == 1 ? "cublasGemmEx" : "cublasGemmStridedBatchedEx");
+    return;
+  }
   switch (c.dtype) {
     case DType::F32:
-      gemm_typed<float>(handle, trans_a, trans_b, float(alpha), a_rounded, b_rounded, float(beta), c);
+      gemm_typed<float>(handle, trans_a, trans_b, float(alpha), a, b, float(beta), c);
       return;
     case DType::F64: gemm_typed<double>(handle, trans_a, trans_b, alpha, a, b, beta, c); return;
     default: fail("matmul: expected float32 or float64, got ", dtype_name(c.dtype), dtype_hint(c.dtype));

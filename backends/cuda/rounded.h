@@ -1,10 +1,14 @@
 // backends/cuda/rounded.h — the operands of a mixed-precision product (backend.h, "Products")
-// on CUDA: a float32 operand's values rounded to bfloat16 or float16 (to nearest even) and
-// widened back, in scratch memory from the caching allocator for the duration of one call.
-// cuBLAS and cuDNN then multiply them in float32: every product of two 16-bit values is exact
-// in float, so the results are those of a half-precision product with float32 sums — the
-// same numbers the CPU gives — at float32 speed. (Tensor-core speed needs the 16-bit data
-// types passed to cuBLAS/cuDNN themselves: not done.)
+// on CUDA, in scratch memory from the caching allocator for the duration of one call:
+//  - Width::kFloat: a float32 operand's values rounded to bfloat16 or float16 (to nearest
+//    even) and widened back. cuDNN multiplies them in float32: every product of two 16-bit
+//    values is exact in float, so the results are those of a half-precision product with
+//    float32 sums — the same numbers the CPU gives — at float32 speed. (cuDNN's convolutions
+//    take 16-bit operands only with an output of the same type, which would round every
+//    result to 16 bits where the CPU keeps float32; so they are not given any.)
+//  - Width::kHalf: the rounded values themselves, 16 bits each, for cuBLAS's cublasGemmEx,
+//    which multiplies them on the tensor cores with float32 sums and writes a float32 result;
+//    a bfloat16 view (an input stored rounded) is passed as it is, without a copy.
 //
 // Internal to backends/cuda.
 #pragma once
@@ -15,11 +19,13 @@ namespace margin::cuda {
 
 class RoundedOperand {
  public:
+  enum class Width { kFloat, kHalf };
   // `data` is the view's own memory for F32 operands; a rounded copy otherwise (BF16 or F16,
   // of a float32 view), or for a bfloat16 view with BF16 operands its values widened (a
-  // convolution's image stored rounded, backend.h's "Products"). Anything else is an error
-  // naming `kernel`.
-  RoundedOperand(Context& context, const View& view, DType operands, const char* kernel);
+  // convolution's image stored rounded, backend.h's "Products") or, kHalf, the view itself.
+  // Anything else is an error naming `kernel`.
+  RoundedOperand(Context& context, const View& view, DType operands, const char* kernel,
+                 Width width = Width::kFloat);
   ~RoundedOperand();
   RoundedOperand(const RoundedOperand&) = delete;
   RoundedOperand& operator=(const RoundedOperand&) = delete;
