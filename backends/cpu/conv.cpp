@@ -498,7 +498,8 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
     using T = decltype(t);
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
-      if (amx_convolution(params, x.shape, w.shape)) return amx_conv_forward(params, x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
+      if (amx_convolution(params, x.shape, w.shape))
+        return amx_conv_forward(params, x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
 #endif
     conv_forward(g, image, w.ptr<T>(), y.ptr<T>());
   });

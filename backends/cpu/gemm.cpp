@@ -339,7 +339,6 @@ void pair_rows_amx(const StridedMatrix<float>& a, int64_t row0, int64_t rows, in
   }
 }
 
-
 // C[i·ldc + j] for i < rows ≤ 16, j < cols ≤ kCols = alpha · Σ_k A(i, k) B(k, j) (+ C), from
 // `chunks` × 16 pairs of a paired A block (its rows `padded` pairs apart) and of a B panel.
 __attribute__((target("amx-tile,amx-bf16"))) void tile_kernel_amx(int64_t chunks, const uint32_t* a, int64_t padded,

@@ -104,7 +104,8 @@ cublasStatus_t gemm_ex(cublasHandle_t handle, cublasOperation_t transa, cublasOp
                        const void* B, cudaDataType Btype, int ldb, long long stride_b, const void* beta, void* C,
                        cudaDataType Ctype, int ldc, long long stride_c, int batches,
                        cublasComputeType_t compute, const char* name) {
-  if (Atype != Btype || Ctype != CUDA_R_32F || (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_PEDANTIC))
+  const bool float_compute = compute == CUBLAS_COMPUTE_32F || compute == CUBLAS_COMPUTE_32F_PEDANTIC;
+  if (Atype != Btype || Ctype != CUDA_R_32F || !float_compute)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   auto run = [&](const auto* a, const auto* b) {
     return gemm(handle, transa, transb, m, n, k, static_cast<const float*>(alpha), a, lda, stride_a, b, ldb,
