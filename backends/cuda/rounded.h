@@ -3,9 +3,9 @@
 //  - Width::kFloat: a float32 operand's values rounded to bfloat16 or float16 (to nearest
 //    even) and widened back. cuDNN multiplies them in float32: every product of two 16-bit
 //    values is exact in float, so the results are those of a half-precision product with
-//    float32 sums — the same numbers the CPU gives — at float32 speed. (cuDNN's convolutions
-//    take 16-bit operands only with an output of the same type, which would round every
-//    result to 16 bits where the CPU keeps float32; so they are not given any.)
+//    float32 sums — the same numbers the CPU gives — at float32 speed. (cudnnConvolutionForward
+//    and its backward calls take 16-bit operands only with an output of the same type, which
+//    would round every result to 16 bits where the CPU keeps float32; so they get none.)
 //  - Width::kHalf: the rounded values themselves, 16 bits each, for cuBLAS's cublasGemmEx,
 //    which multiplies them on the tensor cores with float32 sums and writes a float32 result;
 //    a bfloat16 view (an input stored rounded) is passed as it is, without a copy.
