@@ -323,48 +323,11 @@ __attribute__((target("amx-tile,amx-bf16"))) void filter_step(const Flat& g, con
   _tile_stored(3, c + 16 * g.F + 16, ldc);
 }
 
-// The unmasked unpack and shuffle intrinsics pass GCC 12 an undefined vector for their unused
-// source, which it reports as used uninitialized; these give it the first operand instead.
-inline __m512i unpack_low_32(__m512i a, __m512i b) { return _mm512_mask_unpacklo_epi32(a, 0xffff, a, b); }
-inline __m512i unpack_high_32(__m512i a, __m512i b) { return _mm512_mask_unpackhi_epi32(a, 0xffff, a, b); }
-inline __m512i unpack_low_64(__m512i a, __m512i b) { return _mm512_mask_unpacklo_epi64(a, 0xff, a, b); }
-inline __m512i unpack_high_64(__m512i a, __m512i b) { return _mm512_mask_unpackhi_epi64(a, 0xff, a, b); }
-template <int Lanes>
-inline __m512i shuffle_lanes(__m512i a, __m512i b) { return _mm512_mask_shuffle_i32x4(a, 0xffff, a, b, Lanes); }
-
-// out[j·out_stride + i] = in[i·in_stride + j] for i, j < 16 (32-bit words): 16 rows loaded,
-// interleaved by 32 and 64 bits within each 128-bit lane, then lanes exchanged twice. (Only
-// vector loads read `in`, so it may hold the words as pairs of 16-bit values.)
-inline void transpose_16x16(const uint32_t* in, int64_t in_stride, uint32_t* out, int64_t out_stride) {
-  __m512i r[16], t[16];
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(in + i * in_stride);
-  for (int i = 0; i < 16; i += 2) {  // lane L of t[i]: rows i, i+1 at columns 4L, 4L+1; t[i+1]: 4L+2, 4L+3
-    t[i] = unpack_low_32(r[i], r[i + 1]);
-    t[i + 1] = unpack_high_32(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {  // lane L of r[i + m]: rows i … i+3 at column 4L + m
-    r[i] = unpack_low_64(t[i], t[i + 2]);
-    r[i + 1] = unpack_high_64(t[i], t[i + 2]);
-    r[i + 2] = unpack_low_64(t[i + 1], t[i + 3]);
-    r[i + 3] = unpack_high_64(t[i + 1], t[i + 3]);
-  }
-  for (int m = 0; m < 4; ++m) {  // lanes 0, 2 (0x88) or 1, 3 (0xdd) of two row groups
-    t[m] = shuffle_lanes<0x88>(r[m], r[4 + m]);
-    t[4 + m] = shuffle_lanes<0xdd>(r[m], r[4 + m]);
-    t[8 + m] = shuffle_lanes<0x88>(r[8 + m], r[12 + m]);
-    t[12 + m] = shuffle_lanes<0xdd>(r[8 + m], r[12 + m]);
-  }
-  for (int m = 0; m < 4; ++m) {  // column 4L + m: lane L of all four row groups
-    _mm512_storeu_si512(out + m * out_stride, shuffle_lanes<0x88>(t[m], t[8 + m]));
-    _mm512_storeu_si512(out + (8 + m) * out_stride, shuffle_lanes<0xdd>(t[m], t[8 + m]));
-    _mm512_storeu_si512(out + (4 + m) * out_stride, shuffle_lanes<0x88>(t[4 + m], t[12 + m]));
-    _mm512_storeu_si512(out + (12 + m) * out_stride, shuffle_lanes<0xdd>(t[4 + m], t[12 + m]));
-  }
-}
-
 // One sample's dy [F, P, Q] as pairs of consecutive outputs: word (q, f) = dy[f, 2q], dy[f, 2q + 1]
 // (o = h·row + w), zero where o is no output. Sixteen filters at a time: their flat planes (as
-// bfloat16 pairs) into `flat`, then transposed 16 × 16 words at a time.
+// bfloat16 pairs) into `flat`, then transposed by the GEMM's in-register transpose
+// (interleave_rows, gemm.h), which moves the 32-bit words as floats, bit for bit, by memcpy
+// and shuffles: `pairs` is a multiple of 16, so no word goes through a float register alone.
 struct FlatGradient;
 void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
   const int64_t pairs = g.steps * kStep / 2;
@@ -380,8 +343,8 @@ void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
       }
       std::fill(plane + g.P * g.row, plane + 2 * pairs, uint16_t(0));
     }
-    for (int64_t q = 0; q < pairs; q += 16)
-      transpose_16x16(reinterpret_cast<const uint32_t*>(flat) + q, pairs, out + q * g.F + f0, g.F);
+    interleave_rows(reinterpret_cast<const float*>(flat), pairs, 16, pairs, static_cast<int>(g.F),
+                    reinterpret_cast<float*>(out) + f0);
   }
 }
 

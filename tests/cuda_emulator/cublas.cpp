@@ -38,17 +38,11 @@ struct Stored {
   }
 };
 
-// A and B's elements: float, double, or the bits of a bfloat16 or float16.
-struct BFloat16Bits {
-  uint16_t bits;
-};
-struct Float16Bits {
-  uint16_t bits;
-};
+// A and B's elements: float, double, bfloat16 or float16 (backends/half.h).
 double value(float x) { return x; }
 double value(double x) { return x; }
-double value(BFloat16Bits x) { return margin::bf16_float(x.bits); }
-double value(Float16Bits x) { return margin::fp16_float(x.bits); }
+double value(margin::bfloat16 x) { return margin::bf16_float(x.bits); }
+double value(margin::float16 x) { return margin::fp16_float(x.bits); }
 
 // E: A's and B's element type; T: C's, alpha's and beta's.
 template <class E, class T>
@@ -113,8 +107,8 @@ cublasStatus_t gemm_ex(cublasHandle_t handle, cublasOperation_t transa, cublasOp
   };
   switch (Atype) {
     case CUDA_R_32F: return run(static_cast<const float*>(A), static_cast<const float*>(B));
-    case CUDA_R_16BF: return run(static_cast<const BFloat16Bits*>(A), static_cast<const BFloat16Bits*>(B));
-    case CUDA_R_16F: return run(static_cast<const Float16Bits*>(A), static_cast<const Float16Bits*>(B));
+    case CUDA_R_16BF: return run(static_cast<const margin::bfloat16*>(A), static_cast<const margin::bfloat16*>(B));
+    case CUDA_R_16F: return run(static_cast<const margin::float16*>(A), static_cast<const margin::float16*>(B));
     default: return CUBLAS_STATUS_NOT_SUPPORTED;
   }
 }
