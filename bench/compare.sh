@@ -43,24 +43,32 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 rounds=${ROUNDS:-3}
 precisions=${PRECISIONS:-fp32 bf16}
+bf16_kernel=${BF16_KERNEL:-auto}
+torch_isa=()
+case "$bf16_kernel" in
+  auto) ;;
+  vector) torch_isa=(ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) ;;
+  *) echo "compare.sh: BF16_KERNEL must be auto or vector, got '$bf16_kernel'" >&2; exit 1 ;;
+esac
 for w in $workloads; do
   for round in $(seq "$rounds"); do
     for p in $precisions; do
       [ "$p" = bf16 ] && [ "$w" = W3 ] && continue  # the head alone: float32 under every precision
       echo "running $w $p, round $round of $rounds…" >&2
-      OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --precision "$p" --json \
+      OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --precision "$p" \
+        --bf16-kernel "$bf16_kernel" --json \
         | sed 's/^/margin /' >>"$results"
       if [ "$p" = fp32 ]; then
-        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 bench/torch_workloads.py --workload "$w" \
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${torch_isa[@]}" /usr/bin/python3 bench/torch_workloads.py --workload "$w" \
           --threads 2 | sed 's/^/torch /' >>"$results"
       fi
-      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE GLIBC_TUNABLES=$keep_memory /usr/bin/python3 \
+      env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE GLIBC_TUNABLES=$keep_memory "${torch_isa[@]}" /usr/bin/python3 \
         bench/torch_workloads.py --workload "$w" --threads 2 --precision "$p" | sed 's/^/torch-keepmem /' >>"$results"
     done
   done
 done
 
-/usr/bin/python3 - "$results" <<'PY'
+/usr/bin/python3 - "$results" "$bf16_kernel" <<'PY'
 import json, sys
 rows = {}
 for line in open(sys.argv[1]):  # one line per (side, round); the rounds' steps are pooled
@@ -96,6 +104,8 @@ for w in sorted({key.split(" ")[0] for key in rows}):  # margin's own bf16 speed
         print(f'{w}: margin bf16 / fp32 step time {rows[w + " bf16"]["margin"]["median_s"] / rows[w + " fp32"]["margin"]["median_s"]:.2f}')
 rounds = len(next(iter(rows.values()))["margin"]["rounds"])
 print(f"{rounds} round(s) per workload, margin and PyTorch alternating; medians and min–max over every timed step of all rounds.")
+if sys.argv[2] == "vector":
+    print("bf16 as without AMX: margin on vdpbf16ps, PyTorch's oneDNN kept to AVX512_CORE_BF16.")
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
 print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
 peaks = [p for r in rows.values() for p in r["margin"].get("fma_peaks", [])]

@@ -104,24 +104,25 @@ inline std::vector<ConvCase> direct_cases() {
   };
 }
 
-// Stride 1, one group, input and output channels multiples of 32: with bfloat16 products on a
-// CPU with AMX, backends/cpu/amx_conv.cpp's kernels take them (elsewhere the implicit GEMM).
+// Stride 1 or 2, one group, input and output channels multiples of 32: with bfloat16 products
+// on a CPU with AMX or AVX-512 BF16, backends/cpu/flat_conv.cpp's kernels take them (elsewhere
+// the implicit GEMM).
 // Planes of every width against the 32 outputs of a step, several samples laid out at once,
 // and, on the CPU, a backward filter whose sums are stored and reloaded between runs of steps
 // (its references take 6 s, which on another device would check nothing new).
-inline std::vector<ConvCase> amx_cases(Device device) {
+inline std::vector<ConvCase> flat_cases(Device device) {
   std::vector<ConvCase> cases = {
-      {"amx(N=3,C=32,H=9,W=7,K=32,k=3,p=1) odd plane", {3, 32, 9, 7}, {32, 32, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
-      {"amx(N=2,C=64,H=5,W=12,K=32,k=3) no padding", {2, 64, 5, 12}, {32, 64, 3, 3}, {}},
-      {"amx(N=2,C=32,H=6,W=5,K=64,k=1) pointwise", {2, 32, 6, 5}, {64, 32, 1, 1}, {}},
-      {"amx(N=1,C=32,H=7,W=6,K=32,k=3x2,p=2x1) asymmetric", {1, 32, 7, 6}, {32, 32, 3, 2}, {1, 1, 2, 1, 1, 1, 1}},
+      {"flat(N=3,C=32,H=9,W=7,K=32,k=3,p=1) odd plane", {3, 32, 9, 7}, {32, 32, 3, 3}, {1, 1, 1, 1, 1, 1, 1}},
+      {"flat(N=2,C=64,H=5,W=12,K=32,k=3) no padding", {2, 64, 5, 12}, {32, 64, 3, 3}, {}},
+      {"flat(N=2,C=32,H=6,W=5,K=64,k=1) pointwise", {2, 32, 6, 5}, {64, 32, 1, 1}, {}},
+      {"flat(N=1,C=32,H=7,W=6,K=32,k=3x2,p=2x1) asymmetric", {1, 32, 7, 6}, {32, 32, 3, 2}, {1, 1, 2, 1, 1, 1, 1}},
       // stride 2 (forward and backward filter; backward data takes the implicit GEMM)
-      {"amx(N=2,C=32,H=9,W=8,K=32,k=3,s=2,p=1) odd rows, even columns", {2, 32, 9, 8}, {32, 32, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
-      {"amx(N=3,C=32,H=8,W=7,K=64,k=1,s=2) downsampling 1x1", {3, 32, 8, 7}, {64, 32, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
-      {"amx(N=1,C=64,H=6,W=9,K=32,k=2x3,s=2,p=0x2) asymmetric", {1, 64, 6, 9}, {32, 64, 2, 3}, {2, 2, 0, 2, 1, 1, 1}},
+      {"flat(N=2,C=32,H=9,W=8,K=32,k=3,s=2,p=1) odd rows, even columns", {2, 32, 9, 8}, {32, 32, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
+      {"flat(N=3,C=32,H=8,W=7,K=64,k=1,s=2) downsampling 1x1", {3, 32, 8, 7}, {64, 32, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
+      {"flat(N=1,C=64,H=6,W=9,K=32,k=2x3,s=2,p=0x2) asymmetric", {1, 64, 6, 9}, {32, 64, 2, 3}, {2, 2, 0, 2, 1, 1, 1}},
   };
   if (device == kCPU)
-    cases.push_back({"amx(N=4,C=64,H=40,W=40,K=64,k=3,p=1) runs of steps", {4, 64, 40, 40}, {64, 64, 3, 3},
+    cases.push_back({"flat(N=4,C=64,H=40,W=40,K=64,k=3,p=1) runs of steps", {4, 64, 40, 40}, {64, 64, 3, 3},
                      {1, 1, 1, 1, 1, 1, 1}});
   return cases;
 }

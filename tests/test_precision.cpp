@@ -12,6 +12,7 @@
 //      each rounded operand is within a factor (1 ± u_b) of the float32 one.
 #include <cmath>
 
+#include "backends/cpu/gemm.h"
 #include "backends/half.h"
 #include "conv_cases.h"
 #include "core/optim.h"
@@ -94,49 +95,67 @@ TEST_CASE("precision: names, nested scopes, and fp16 refused on the CPU naming b
   CHECK(contains(kernel, "float16 products run on CUDA only"));
 }
 
+// The bfloat16 kernels a convolution test runs on: on the CPU each of gemm.h's (AMX's and
+// vdpbf16ps' where the CPU has them, falling to the next where it lacks one; the float kernel
+// on rounded values), which also pick the convolution's algorithm (flat_conv.cpp or the
+// implicit GEMM); another device has one.
+std::vector<cpu::BFloat16Kernel> bfloat16_kernels(Device device) {
+  if (device != kCPU) return {cpu::BFloat16Kernel::kAuto};
+  return {cpu::BFloat16Kernel::kAuto, cpu::BFloat16Kernel::kVector, cpu::BFloat16Kernel::kEmulated};
+}
+
+std::vector<ConvCase> all_conv_cases() {
+  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases(), flat = flat_cases(default_device());
+  cases.insert(cases.end(), direct.begin(), direct.end());
+  cases.insert(cases.end(), flat.begin(), flat.end());
+  return cases;
+}
+
 TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of bfloat16 operands summed in float32") {
   Generator gen(17);
-  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases(), amx = amx_cases(default_device());
-  cases.insert(cases.end(), direct.begin(), direct.end());
-  cases.insert(cases.end(), amx.begin(), amx.end());
-  for (const ConvCase& c : cases) {
+  for (const ConvCase& c : all_conv_cases()) {
     CAPTURE(c.name);
-    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, default_device()).requires_grad_();
-    Tensor w = Tensor::uniform(c.w, -1, 1, gen, DType::F32, default_device()).requires_grad_();
-    Tensor y;
-    {
-      AutocastScope bf16(Precision::BF16);
-      y = conv2d(x, w, Tensor(), c.params);
-    }
-    Tensor dy = Tensor::uniform(y.shape(), -1, 1, gen, DType::F32, default_device());
-    sum(y * dy).backward();  // outside the scope: the backward keeps the forward's precision
+    Tensor x = Tensor::uniform(c.x, -1, 1, gen, DType::F32, default_device());
+    Tensor w = Tensor::uniform(c.w, -1, 1, gen, DType::F32, default_device());
+    const Shape y_shape = conv2d(x, w, Tensor(), c.params).shape();
+    Tensor dy = Tensor::uniform(y_shape, -1, 1, gen, DType::F32, default_device());
 
     const std::vector<double> xs = x.to_vector(), ws = w.to_vector(), dys = dy.to_vector();
-    Tensor x64 = host_f64(xs, c.x), w64 = host_f64(ws, c.w), dy64 = host_f64(dys, y.shape());
-    Tensor xr = host_f64(rounded(xs), c.x), wr = host_f64(rounded(ws), c.w), dyr = host_f64(rounded(dys), y.shape());
+    Tensor x64 = host_f64(xs, c.x), w64 = host_f64(ws, c.w), dy64 = host_f64(dys, y_shape);
+    Tensor xr = host_f64(rounded(xs), c.x), wr = host_f64(rounded(ws), c.w), dyr = host_f64(rounded(dys), y_shape);
     // forward: the backward reference with dy = 1 at one output would be slow; the forward's
     // own reference and scale (|x̂|·|ŵ| summed) instead
-    const std::vector<double> y_exact = direct_conv(x64, w64, c.params, y.shape());
-    const std::vector<double> y_rounded = direct_conv(xr, wr, c.params, y.shape());
-    const std::vector<double> y_scale = direct_conv(abs(xr), abs(wr), c.params, y.shape());
-    const std::vector<double> y_exact_scale = direct_conv(abs(x64), abs(w64), c.params, y.shape());
+    const std::vector<double> y_exact = direct_conv(x64, w64, c.params, y_shape);
+    const std::vector<double> y_rounded = direct_conv(xr, wr, c.params, y_shape);
+    const std::vector<double> y_scale = direct_conv(abs(xr), abs(wr), c.params, y_shape);
+    const std::vector<double> y_exact_scale = direct_conv(abs(x64), abs(w64), c.params, y_shape);
+    const Reference exact = direct_conv_backward(x64, w64, dy64, c.params);
+    const Reference on_rounded = direct_conv_backward(xr, wr, dyr, c.params);
     const double Cg = static_cast<double>(c.w[1]), RS = static_cast<double>(c.w[2] * c.w[3]);
     const double Kg = static_cast<double>(c.w[0] / c.params.groups);
-    const double NPQ = static_cast<double>(y.size(0) * y.size(2) * y.size(3));
-    check_bounds("y", y.to_vector(), y_rounded, y_scale, y_exact, y_exact_scale, Cg * RS);
+    const double NPQ = static_cast<double>(y_shape[0] * y_shape[2] * y_shape[3]);
 
-    Reference exact = direct_conv_backward(x64, w64, dy64, c.params);
-    Reference on_rounded = direct_conv_backward(xr, wr, dyr, c.params);
-    check_bounds("dx", x.grad().to_vector(), on_rounded.dx, on_rounded.dx_scale, exact.dx, exact.dx_scale, Kg * RS);
-    check_bounds("dw", w.grad().to_vector(), on_rounded.dw, on_rounded.dw_scale, exact.dw, exact.dw_scale, NPQ);
+    for (cpu::BFloat16Kernel kernel : bfloat16_kernels(default_device())) {
+      cpu::set_bfloat16_kernel(kernel);
+      CAPTURE(std::string(cpu::bfloat16_kernel_name()));
+      Tensor xk = x.detach().requires_grad_(), wk = w.detach().requires_grad_();
+      Tensor y;
+      {
+        AutocastScope bf16(Precision::BF16);
+        y = conv2d(xk, wk, Tensor(), c.params);
+      }
+      sum(y * dy).backward();  // outside the scope: the backward keeps the forward's precision
+      check_bounds("y", y.to_vector(), y_rounded, y_scale, y_exact, y_exact_scale, Cg * RS);
+      check_bounds("dx", xk.grad().to_vector(), on_rounded.dx, on_rounded.dx_scale, exact.dx, exact.dx_scale, Kg * RS);
+      check_bounds("dw", wk.grad().to_vector(), on_rounded.dw, on_rounded.dw_scale, exact.dw, exact.dw_scale, NPQ);
+    }
+    cpu::set_bfloat16_kernel(cpu::BFloat16Kernel::kAuto);
   }
 }
 
 TEST_CASE("conv2d and its backward-filter kernel take the image stored as bfloat16 and give bit for bit what its float32 values give") {
   Generator gen(23);
-  std::vector<ConvCase> cases = conv_cases(), direct = direct_cases(), amx = amx_cases(default_device());
-  cases.insert(cases.end(), direct.begin(), direct.end());
-  cases.insert(cases.end(), amx.begin(), amx.end());
+  const std::vector<ConvCase> cases = all_conv_cases();
   Backend& backend = backend_for(default_device());
   for (const ConvCase& c : cases) {
     CAPTURE(c.name);
@@ -147,14 +166,19 @@ TEST_CASE("conv2d and its backward-filter kernel take the image stored as bfloat
     Tensor stored = x.to(DType::BF16);
     Tensor y = conv2d(x, w, Tensor(), c.params).detach();  // for its shape
     Tensor dy = Tensor::uniform(y.shape(), -1, 1, gen, DType::F32, default_device());
-    Tensor y_float = Tensor::empty(y.shape()), y_stored = Tensor::empty(y.shape());
-    backend.conv2d(params, x.view(), w.view(), y_float.view());
-    backend.conv2d(params, stored.view(), w.view(), y_stored.view());
-    CHECK(y_stored.to_vector() == y_float.to_vector());
-    Tensor dw_float = Tensor::empty(c.w), dw_stored = Tensor::empty(c.w);
-    backend.conv2d_backward_filter(params, x.view(), dy.view(), dw_float.view());
-    backend.conv2d_backward_filter(params, stored.view(), dy.view(), dw_stored.view());
-    CHECK(dw_stored.to_vector() == dw_float.to_vector());
+    for (cpu::BFloat16Kernel kernel : bfloat16_kernels(default_device())) {
+      cpu::set_bfloat16_kernel(kernel);
+      CAPTURE(std::string(cpu::bfloat16_kernel_name()));
+      Tensor y_float = Tensor::empty(y.shape()), y_stored = Tensor::empty(y.shape());
+      backend.conv2d(params, x.view(), w.view(), y_float.view());
+      backend.conv2d(params, stored.view(), w.view(), y_stored.view());
+      CHECK(y_stored.to_vector() == y_float.to_vector());
+      Tensor dw_float = Tensor::empty(c.w), dw_stored = Tensor::empty(c.w);
+      backend.conv2d_backward_filter(params, x.view(), dy.view(), dw_float.view());
+      backend.conv2d_backward_filter(params, stored.view(), dy.view(), dw_stored.view());
+      CHECK(dw_stored.to_vector() == dw_float.to_vector());
+    }
+    cpu::set_bfloat16_kernel(cpu::BFloat16Kernel::kAuto);
   }
   // A bfloat16 image is for bfloat16 products only.
   const ConvCase& c = cases.front();

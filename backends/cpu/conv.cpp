@@ -21,8 +21,9 @@
 // on one image), the batch loop is serial and each product is threaded (gemm_threaded).
 // Convolutions of narrow groups (depthwise ones above all) would be many products of a few
 // rows each: they run on depthwise.cpp's direct kernels instead (depthwise.h says which).
-// bfloat16 products on AMX, stride 1 or 2 and channels in multiples of 32 (a ResNet's
-// convolutions but its first), run on amx_conv.cpp's kernels, which read the image in place.
+// bfloat16 products (AMX or vdpbf16ps), stride 1 or 2 and channels in multiples of 32 (a
+// ResNet's convolutions but its first) run on flat_conv.cpp's kernels, which read the image in
+// place.
 // Left out: Winograd/FFT algorithms, NHWC.
 #include <omp.h>
 
@@ -31,7 +32,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "backends/cpu/amx_conv.h"
+#include "backends/cpu/flat_conv.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
@@ -498,8 +499,8 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
     using T = decltype(t);
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
-      if (amx_convolution(params, x.shape, w.shape))
-        return amx_conv_forward(params, x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
+      if (flat_convolution(params, x.shape, w.shape))
+        return flat_conv_forward(params, x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
 #endif
     conv_forward(g, image, w.ptr<T>(), y.ptr<T>());
   });
@@ -515,8 +516,8 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
     using T = decltype(t);
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
-      if (amx_convolution_backward_data(params, dx.shape, w.shape))
-        return amx_conv_backward_data(params, dx.shape, w.shape, dy.ptr<float>(), w.ptr<float>(), dx.ptr<float>());
+      if (flat_convolution_backward_data(params, dx.shape, w.shape))
+        return flat_conv_backward_data(params, dx.shape, w.shape, dy.ptr<float>(), w.ptr<float>(), dx.ptr<float>());
 #endif
     conv_backward_data<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
   });
@@ -532,8 +533,8 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& 
     using T = decltype(t);
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
-      if (amx_convolution(params, x.shape, dw.shape))
-        return amx_conv_backward_filter(params, x.shape, dw.shape, image, dy.ptr<float>(), dw.ptr<float>());
+      if (flat_convolution(params, x.shape, dw.shape))
+        return flat_conv_backward_filter(params, x.shape, dw.shape, image, dy.ptr<float>(), dw.ptr<float>());
 #endif
     conv_backward_filter(g, image, dy.ptr<T>(), dw.ptr<T>());
   });

@@ -415,6 +415,7 @@ Picked picked_bfloat16_kernel() {
 void set_bfloat16_kernel(BFloat16Kernel kernel) { bfloat16_kernel = kernel; }
 
 bool bfloat16_products_on_amx() { return picked_bfloat16_kernel() == Picked::kAmx; }
+bool bfloat16_products_on_vector() { return picked_bfloat16_kernel() == Picked::kVector; }
 
 #if defined(__AVX512F__)
 __attribute__((target("amx-tile"))) void configure_amx_tiles() {

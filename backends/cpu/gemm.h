@@ -35,6 +35,7 @@ enum class BFloat16Kernel : uint8_t { kAuto, kVector, kEmulated };
 void set_bfloat16_kernel(BFloat16Kernel kernel);
 const char* bfloat16_kernel_name();  // the kernel kBFloat16 products run on now, in words
 bool bfloat16_products_on_amx();     // whether that kernel is AMX's
+bool bfloat16_products_on_vector();  // whether it is vdpbf16ps
 #if defined(__AVX512F__)
 // This thread's eight AMX tiles, each 16 rows of 64 bytes: configured before tile code runs,
 // released after it.

@@ -1,5 +1,5 @@
-// backends/cpu/amx_conv.cpp — convolutions of stride 1 or 2 with bfloat16 products on AMX,
-// reading the image where it lies instead of an unfolded copy of it.
+// backends/cpu/flat_conv.cpp — convolutions of stride 1 or 2 with bfloat16 products on AMX or
+// on vdpbf16ps, reading the image where it lies instead of an unfolded copy of it.
 //
 // The flat padded plane. Pad each input plane with its zeros and lay it out row after row,
 // rows `row` = W + 2·pad_w apart. With o = h·row + w, output (h, w) reads, for filter tap
@@ -13,7 +13,9 @@
 // instead (Flat, below), each tap a shift of one of them.
 //
 // AMX's tdpbf16ps (gemm.cpp) multiplies an A tile of 16 rows × 16 k-pairs by a B tile of
-// 16 k-pair rows × 16 columns, each k-pair two bfloat16 side by side in 32 bits.
+// 16 k-pair rows × 16 columns, each k-pair two bfloat16 side by side in 32 bits. On a CPU with
+// AVX-512 BF16 but no AMX, vdpbf16ps computes the same blocks from the same layouts, 8 rows at
+// a time ("On vdpbf16ps", below).
 //   forward          y[f, o]  = Σ_{tap, c} w[f, c, tap] · x[c, o + offset(tap)]
 //                    A = the filter (rows f, pairs of channels: packed once a call),
 //                    B = the image (rows: channel pairs; columns: 16 consecutive o). The image
@@ -30,16 +32,17 @@
 //                    so that whatever the image holds there adds nothing.
 // Each output tile keeps its sums in the tile registers over its whole k (forward) or over a
 // run of it (backward filter, whose sums for all taps live in a float buffer between runs).
-// Laying out the image and dy costs one pass over each (together ≈ 10% of a W2 step in
+// Laying out the image and dy costs one pass over each (together ≈ 10% of a W2 step on AMX in
 // perf), the tile kernels themselves about a fifth.
 //
 // Threading: each thread takes its share of the batch (in order, so that the backward
 // filter's per-thread partial sums, added in thread order, do not depend on the schedule).
-#include "backends/cpu/amx_conv.h"
+#include "backends/cpu/flat_conv.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -52,19 +55,19 @@
 
 namespace margin::cpu {
 
-bool amx_convolution(const Conv2dParams& p, const Shape& image, const Shape& filter) {
+bool flat_convolution(const Conv2dParams& p, const Shape& image, const Shape& filter) {
 #if defined(__AVX512F__)
-  return bfloat16_products_on_amx() && p.operands == DType::BF16 && p.stride_h == p.stride_w &&
-         (p.stride_h == 1 || p.stride_h == 2) && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 &&
-         image[1] % 32 == 0 && filter[0] % 32 == 0;
+  return (bfloat16_products_on_amx() || bfloat16_products_on_vector()) && p.operands == DType::BF16 &&
+         p.stride_h == p.stride_w && (p.stride_h == 1 || p.stride_h == 2) && p.dilation_h == 1 &&
+         p.dilation_w == 1 && p.groups == 1 && image[1] % 32 == 0 && filter[0] % 32 == 0;
 #else
   (void)p, (void)image, (void)filter;
   return false;
 #endif
 }
 
-bool amx_convolution_backward_data(const Conv2dParams& p, const Shape& image, const Shape& filter) {
-  return amx_convolution(p, image, filter) && p.stride_h == 1 && p.pad_h < filter[2] && p.pad_w < filter[3];
+bool flat_convolution_backward_data(const Conv2dParams& p, const Shape& image, const Shape& filter) {
+  return flat_convolution(p, image, filter) && p.stride_h == 1 && p.pad_h < filter[2] && p.pad_w < filter[3];
 }
 
 #if defined(__AVX512F__)
@@ -253,6 +256,80 @@ void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t 
   }
 }
 
+// ---- On vdpbf16ps ---------------------------------------------------------------------------
+// The 32 × 32 blocks of forward_step and filter_step as four blocks of 8 rows × 32 columns,
+// each held in 16 AVX-512 registers (a row: two vectors of 16 floats) over its k: for each
+// k-pair, B's 32 words in two loads, and each row's pair of A broadcast to all 16 lanes;
+// vdpbf16ps adds both products of every lane's pair. Same layouts, same pairs, so the same sums
+// but for the order in which they are added.
+constexpr int kVectorRows = 8;
+using VectorRows = __m512[kVectorRows][2];
+
+// rows[i] += Σ_{k < steps} A(i, k) · B(k): A(i, k) the pair at a + i·a_row + k·a_step (counted in
+// bfloat16 values: the backward filter's image pairs may start at odd positions), B(k) the 32
+// words at b + k·b_step.
+__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void add_products(
+    const uint16_t* a, int64_t a_row, int64_t a_step, const uint32_t* b, int64_t b_step, int64_t steps,
+    VectorRows& rows) {
+  for (int64_t k = 0; k < steps; ++k) {
+    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + k * b_step);
+    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + k * b_step + 16);
+#pragma GCC unroll 8
+    for (int i = 0; i < kVectorRows; ++i) {
+      uint32_t pair;
+      std::memcpy(&pair, a + i * a_row + k * a_step, sizeof pair);
+      const __m512bh a_pair = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
+      rows[i][0] = _mm512_dpbf16_ps(rows[i][0], a_pair, b0);
+      rows[i][1] = _mm512_dpbf16_ps(rows[i][1], a_pair, b1);
+    }
+  }
+}
+
+// forward_step on vdpbf16ps: rows f, k = (tap, channel pair); A from the packed filter's tiles
+// (row f of tile (f/16, tap, cb) at (f mod 16)·16 words), B the paired image.
+__attribute__((target("avx512f,avx512bf16"))) void forward_step_vector(const Flat& g, const uint32_t* image,
+                                                                     const uint32_t* filter, int64_t f0, int64_t o0,
+                                                                     float (*sums)[kStep]) {
+  const int64_t channel_blocks = g.C / 32, tile_words = 256;
+  for (int64_t r0 = 0; r0 < kStep; r0 += kVectorRows) {
+    VectorRows rows;
+    for (auto& row : rows) row[0] = row[1] = _mm512_setzero_ps();
+    const int64_t f = f0 + r0;
+    for (int64_t tap = 0; tap < g.taps(); ++tap) {
+      const uint32_t* a = filter + (f / 16 * g.taps() + tap) * channel_blocks * tile_words + f % 16 * 16;
+      const uint32_t* b = image + o0 + g.tap_offset(tap);
+      for (int64_t cb = 0; cb < channel_blocks; ++cb)
+        add_products(reinterpret_cast<const uint16_t*>(a + cb * tile_words), 32, 2, b + cb * 16 * g.planes(),
+                     g.planes(), 16, rows);
+    }
+    for (int i = 0; i < kVectorRows; ++i) {
+      _mm512_storeu_ps(&sums[r0 + i][0], rows[i][0]);
+      _mm512_storeu_ps(&sums[r0 + i][16], rows[i][1]);
+    }
+  }
+}
+
+// filter_step on vdpbf16ps: rows c, k = the run's positions in pairs; A the image's planes,
+// B dy's pairs.
+__attribute__((target("avx512f,avx512bf16"))) void filter_step_vector(const Flat& g, const uint16_t* image,
+                                                                    const uint32_t* grad, int64_t tap, int64_t c0,
+                                                                    int64_t f0, int64_t v0, int64_t v1, float* sums) {
+  const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
+  for (int64_t r0 = 0; r0 < kStep; r0 += kVectorRows) {
+    float* c = sums + (tap * g.C + c0 + r0) * g.F + f0;
+    VectorRows rows;
+    for (int i = 0; i < kVectorRows; ++i)
+      rows[i][0] = _mm512_loadu_ps(c + i * g.F), rows[i][1] = _mm512_loadu_ps(c + i * g.F + 16);
+    for (int64_t v = v0; v < v1; ++v) {
+      const int64_t n = v / g.steps, o0 = v % g.steps * kStep;
+      add_products(image + n * image_words + (c0 + r0) * g.planes() + o0 + g.tap_offset(tap), g.planes(), 2,
+                   grad + n * grad_words + o0 / 2 * g.F + f0, g.F, kStep / 2, rows);
+    }
+    for (int i = 0; i < kVectorRows; ++i)
+      _mm512_storeu_ps(c + i * g.F, rows[i][0]), _mm512_storeu_ps(c + i * g.F + 16, rows[i][1]);
+  }
+}
+
 // Each thread's samples in groups whose laid-out data fit kGroupBytes (at least one sample):
 // body(first, count) on this thread, inside an OpenMP parallel region.
 template <class Body>
@@ -268,9 +345,10 @@ struct PairedImage;
 template <class Image>
 void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* y) {
   const int64_t sample_words = g.C / 2 * g.planes();
+  const bool amx = bfloat16_products_on_amx();
 #pragma omp parallel
   {
-    configure_amx_tiles();
+    if (amx) configure_amx_tiles();
     alignas(64) float sums[kStep][kStep];
     for_my_groups(g, sample_words * 4, [&](int64_t first, int64_t count) {
       uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
@@ -280,11 +358,14 @@ void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* 
       for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
         for (int64_t i = 0; i < count; ++i)
           for (int64_t step = 0; step < g.steps; ++step) {
-            forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
+            if (amx)
+              forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
+            else
+              forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, sums);
             write_block(g, sums, f0, step * kStep, y + (first + i) * g.F * g.P * g.Q);
           }
     });
-    release_amx_tiles();
+    if (amx) release_amx_tiles();
   }
 }
 
@@ -356,7 +437,7 @@ struct FilterTotal;
 }  // namespace
 
 template <class Image>
-void amx_conv_forward(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
+void flat_conv_forward(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
                       const float* w, float* y) {
   const Flat g(params, image, filter);
   uint32_t* packed = packed_filter(g);
@@ -366,7 +447,7 @@ void amx_conv_forward(const Conv2dParams& params, const Shape& image, const Shap
   forward_pass(g, x, packed, y);
 }
 
-void amx_conv_backward_data(const Conv2dParams& params, const Shape& image, const Shape& filter, const float* dy,
+void flat_conv_backward_data(const Conv2dParams& params, const Shape& image, const Shape& filter, const float* dy,
                             const float* w, float* dx) {
   const Flat g(params, image, filter);
   // dx = dy convolved by w with in and out channels swapped and taps rotated, padded R − 1 − pad
@@ -379,7 +460,7 @@ void amx_conv_backward_data(const Conv2dParams& params, const Shape& image, cons
 }
 
 template <class Image>
-void amx_conv_backward_filter(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
+void flat_conv_backward_filter(const Conv2dParams& params, const Shape& image, const Shape& filter, const Image* x,
                               const float* dy, float* dw) {
   const Flat g(params, image, filter);
   const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
@@ -388,12 +469,13 @@ void amx_conv_backward_filter(const Conv2dParams& params, const Shape& image, co
   // loaded and stored once a run
   const int64_t run = std::max<int64_t>(1, kGroupBytes / (kStep * 2 * (g.C + g.F)));
   std::vector<float*> partials(omp_get_max_threads(), nullptr);
+  const bool amx = bfloat16_products_on_amx();
 #pragma omp parallel
   {
     float* sums = thread_buffer<float, FilterSums>(sums_size);
     std::fill(sums, sums + sums_size, 0.0f);
     partials[omp_get_thread_num()] = sums;
-    configure_amx_tiles();
+    if (amx) configure_amx_tiles();
     for_my_groups(g, image_words * 2 + grad_words * 4, [&](int64_t first, int64_t count) {
       uint16_t* planes = thread_buffer<uint16_t, SingleImage>(count * image_words);
       uint32_t* grad = thread_buffer<uint32_t, PairedGradient>(count * grad_words);
@@ -405,9 +487,12 @@ void amx_conv_backward_filter(const Conv2dParams& params, const Shape& image, co
         for (int64_t tap = 0; tap < g.taps(); ++tap)
           for (int64_t c0 = 0; c0 < g.C; c0 += kStep)
             for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
-              filter_step(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
+              if (amx)
+                filter_step(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
+              else
+                filter_step_vector(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
     });
-    release_amx_tiles();
+    if (amx) release_amx_tiles();
 #pragma omp barrier
     // dw[f, c, tap] = the threads' sums[tap, c, f], added in thread order
     // (one channel at a time: its taps × F sums added along F, then written tap after tap)
@@ -425,12 +510,12 @@ void amx_conv_backward_filter(const Conv2dParams& params, const Shape& image, co
   }
 }
 
-template void amx_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*, float*);
-template void amx_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*, const float*,
+template void flat_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*, float*);
+template void flat_conv_forward(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*, const float*,
                                float*);
-template void amx_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*,
+template void flat_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const float*, const float*,
                                        float*);
-template void amx_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*,
+template void flat_conv_backward_filter(const Conv2dParams&, const Shape&, const Shape&, const bfloat16*,
                                        const float*, float*);
 #endif
 
