@@ -116,10 +116,15 @@ inline std::vector<ConvCase> flat_cases(Device device) {
       {"flat(N=2,C=64,H=5,W=12,K=32,k=3) no padding", {2, 64, 5, 12}, {32, 64, 3, 3}, {}},
       {"flat(N=2,C=32,H=6,W=5,K=64,k=1) pointwise", {2, 32, 6, 5}, {64, 32, 1, 1}, {}},
       {"flat(N=1,C=32,H=7,W=6,K=32,k=3x2,p=2x1) asymmetric", {1, 32, 7, 6}, {32, 32, 3, 2}, {1, 1, 2, 1, 1, 1, 1}},
-      // stride 2 (forward and backward filter; backward data takes the implicit GEMM)
+      // stride 2 (backward data by the image's phases: 2x2, 2x1, 1x2 and 1x1 sub-filters of a
+      // 3x3; none for a 3x1's odd columns; rows no output reads; padding past the filter; a 1x1's
+      // on the implicit GEMM)
       {"flat(N=2,C=32,H=9,W=8,K=32,k=3,s=2,p=1) odd rows, even columns", {2, 32, 9, 8}, {32, 32, 3, 3}, {2, 2, 1, 1, 1, 1, 1}},
       {"flat(N=3,C=32,H=8,W=7,K=64,k=1,s=2) downsampling 1x1", {3, 32, 8, 7}, {64, 32, 1, 1}, {2, 2, 0, 0, 1, 1, 1}},
       {"flat(N=1,C=64,H=6,W=9,K=32,k=2x3,s=2,p=0x2) asymmetric", {1, 64, 6, 9}, {32, 64, 2, 3}, {2, 2, 0, 2, 1, 1, 1}},
+      {"flat(N=2,C=32,H=5,W=6,K=32,k=2,s=2,p=2) padding past the filter", {2, 32, 5, 6}, {32, 32, 2, 2}, {2, 2, 2, 2, 1, 1, 1}},
+      {"flat(N=2,C=32,H=8,W=5,K=32,k=3x1,s=2) a column of taps, the last row unread", {2, 32, 8, 5}, {32, 32, 3, 1},
+       {2, 2, 0, 0, 1, 1, 1}},
   };
   if (device == kCPU)
     cases.push_back({"flat(N=4,C=64,H=40,W=40,K=64,k=3,p=1) runs of steps", {4, 64, 40, 40}, {64, 64, 3, 3},

@@ -10,8 +10,8 @@ namespace margin::cpu {
 
 // Whether these kernels take the convolution's forward and backward filter: bfloat16 products
 // on AMX or on vdpbf16ps (the kernel gemm.h picks), stride 1 or 2 (the same both ways), no
-// dilation, one group, input and output channels multiples of 32. Its backward data: stride 1
-// only, padding below the filter's size.
+// dilation, one group, input and output channels multiples of 32. Its backward data: stride 2
+// with a filter larger than 1x1, or stride 1 with padding below the filter's size.
 bool flat_convolution(const Conv2dParams& params, const Shape& image, const Shape& filter);
 bool flat_convolution_backward_data(const Conv2dParams& params, const Shape& image, const Shape& filter);
 
