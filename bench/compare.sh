@@ -31,6 +31,13 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 shift || true
 workloads=${*:-W1 W2 W3 W4 W5}
+bf16_kernel=${BF16_KERNEL:-auto}
+torch_isa=()
+case "$bf16_kernel" in
+  auto) ;;
+  vector) torch_isa=(ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) ;;
+  *) echo "compare.sh: BF16_KERNEL must be auto or vector, got '$bf16_kernel'" >&2; exit 1 ;;
+esac
 
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null || ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
   echo "installing python3-torch and libopenblas0-pthread…"
@@ -43,13 +50,6 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 rounds=${ROUNDS:-3}
 precisions=${PRECISIONS:-fp32 bf16}
-bf16_kernel=${BF16_KERNEL:-auto}
-torch_isa=()
-case "$bf16_kernel" in
-  auto) ;;
-  vector) torch_isa=(ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) ;;
-  *) echo "compare.sh: BF16_KERNEL must be auto or vector, got '$bf16_kernel'" >&2; exit 1 ;;
-esac
 for w in $workloads; do
   for round in $(seq "$rounds"); do
     for p in $precisions; do
