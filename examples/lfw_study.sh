@@ -15,10 +15,9 @@
 # ARCH (small; mbf: MobileFaceNet), EPOCHS (20), CROP_PAD (4) and COLOR_JITTER (0.2): train_faces'
 # --crop-pad and --color-jitter augmentations, PRECISION (fp32; bf16: train_faces --precision),
 # SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"), VIEW2_LOSSES ("softmax lmcl"), VIEWS
-# ("1 2"). A run whose model.bin exists is not trained
-# again, so an interrupted study continues where it stopped. Writes $OUT/view1.md and
-# $OUT/view2.md (a report per model and the tables) and $OUT/view1-roc.png,
-# $OUT/view2-roc.png. Time on 2 cores: about 7.5 min a run, 90 min for View 1 and 2.5 hours
+# ("1 2"). A run whose model.bin exists is not trained again, so an interrupted study continues
+# where it stopped. Writes $OUT/view1.md and $OUT/view2.md (a report per model and the tables)
+# and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 cores: about 7.5 min a run, 90 min for View 1 and 2.5 hours
 # for View 2; EPOCHS=10 CROP_PAD=0 COLOR_JITTER=0 (the 10-epoch budget, flips only) takes
 # 40 min for View 1; PRECISION=bf16 took a run from 6m47s to 5m08s on AMX (docs/lfw.md has the
 # figures).
@@ -47,10 +46,13 @@ fi
 # (SGD 0.1, momentum 0.9, weight decay 5e-4, one epoch of warm-up, cosine), random flips, random
 # crops after CROP_PAD pixels of padding and colour jitter of ± COLOR_JITTER.
 EPOCHS=${EPOCHS:-20}
+CROP_PAD=${CROP_PAD:-4}
+COLOR_JITTER=${COLOR_JITTER:-0.2}
+PRECISION=${PRECISION:-fp32}
 ARCH=${ARCH:-small}
 COMMON=(--data "$LFW/images" --channels 3 --crop 128x112 --input 64x56 --arch "$ARCH"
         --emb-dim 128 --epochs "$EPOCHS" --batch 64 --lr 0.1 --threads "$THREADS"
-        --crop-pad "${CROP_PAD:-4}" --color-jitter "${COLOR_JITTER:-0.2}" --precision "${PRECISION:-fp32}")
+        --crop-pad "$CROP_PAD" --color-jitter "$COLOR_JITTER" --precision "$PRECISION")
 if [ "$ARCH" = small ]; then COMMON+=(--widths 32,64,128); fi
 # Each loss's s and m (the losses' own defaults where the flag is absent).
 loss_flags() {
