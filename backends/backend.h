@@ -206,11 +206,14 @@ class Backend {
   //   (weight 1 and bias 0 when absent). Assigns y, saved_mean, saved_inv_std; when
   //   running_mean/var are present, updates them IN PLACE as PyTorch does, with the
   //   UNBIASED variance var_c · M/(M−1): running ← (1 − momentum)·running + momentum·stat.
-  //   Requires M > 1.
+  //   Requires M > 1. `kept` (absent, or bfloat16 of x's shape given a float32 x): x rounded
+  //   to nearest even, as `copy` rounds it, the copy an op keeps for its backward under bf16
+  //   autocast (core/precision.h), made by the pass that reads x anyway.
   virtual void batch_norm_forward_train(const BatchNormParams& params, const View& x,
                                         const View& weight, const View& bias, const View& y,
                                         const View& saved_mean, const View& saved_inv_std,
-                                        const View& running_mean, const View& running_var) = 0;
+                                        const View& running_mean, const View& running_var,
+                                        const View& kept) = 0;
   // Eval forward with the running statistics: mean_c = running_mean_c,
   //   inv_std_c = 1/√(running_var_c + eps), y as above. Assigns y, saved_mean and
   //   saved_inv_std (so the one backward kernel serves both modes); running stats unchanged.
@@ -219,7 +222,7 @@ class Backend {
                                        const View& running_mean, const View& running_var,
                                        const View& y, const View& saved_mean,
                                        const View& saved_inv_std) = 0;
-  // One pass over dy per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):
+  // Per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):
   //   dbias_c = Σ dy,  dweight_c = Σ dy·x̂   (assigned when present)
   //   batch_stats (training): dx = w·inv_std_c/M · (M·dy − dbias_c − x̂·dweight_c)
   //   otherwise (eval, constant statistics): dx = w·inv_std_c · dy
@@ -229,8 +232,8 @@ class Backend {
                                    const View& saved_inv_std, const View& dx,
                                    const View& dweight, const View& dbias) = 0;
   // PReLU with slope a_c per channel (weight [C], or [1] shared by every channel):
-  //   y = x if x > 0, else a_c·x.
-  virtual void prelu(const View& x, const View& weight, const View& y) = 0;
+  //   y = x if x > 0, else a_c·x. `kept` as batch norm's: absent, or x rounded to bfloat16.
+  virtual void prelu(const View& x, const View& weight, const View& y, const View& kept) = 0;
   // PyTorch's convention, the x ≤ 0 branch at x = 0:
   //   dx = dy if x > 0 else a_c·dy;  dweight_c = Σ (x > 0 ? 0 : x·dy) over N and inner
   //   (summed to [1] when shared). Both assigned; either may be absent.

@@ -1,7 +1,7 @@
 // backends/dispatch.h — what the CPU and CUDA kernel files share on the host side: calling a
 // kernel body with the C++ type of a tensor's dtype, and seeing a shape as [outer, n, inner]
 // around one axis (the contract of the axis kernels in backend.h), and the dtype checks of the
-// inputs kept for a backward under bf16 autocast.
+// inputs kept for a backward under bf16 autocast and of the copies kernels make of them.
 #pragma once
 #include "backends/half.h"
 #include "backends/types.h"
@@ -45,6 +45,14 @@ inline void check_kept_input(DType x, DType data, const char* kernel) {
   if (x != data && !(x == DType::BF16 && data == DType::F32))
     fail(kernel, ": x is ", dtype_name(x), " and dy ", dtype_name(data),
          " (expected one dtype, or a bfloat16 x with float32 dy)");
+}
+
+// The copy a forward kernel makes of its input for the backward (backend.h's `kept`): bfloat16
+// of a float32 input, as many elements.
+inline void check_kept_copy(DType kept, int64_t kept_numel, DType x, int64_t x_numel, const char* kernel) {
+  if (kept != DType::BF16 || x != DType::F32 || kept_numel != x_numel)
+    fail(kernel, ": the kept copy is ", dtype_name(kept), " of ", kept_numel, " elements for ", dtype_name(x),
+         " x of ", x_numel, " (expected bfloat16 of float32 x, as many elements)");
 }
 
 // A shape seen as [outer, n, inner] around one axis.

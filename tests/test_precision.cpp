@@ -241,10 +241,14 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   Tensor dy = Tensor::empty(shape, DType::F32, device), dslopes = Tensor::empty({6}, DType::F32, device);
   backend.prelu_backward(y_rounded.view(), slopes.detach().view(), dz.view(), dy.view(), dslopes.view());
   CHECK(slopes.grad().to_vector() == dslopes.to_vector());
+  Tensor dslopes_alone = Tensor::empty({6}, DType::F32, device);  // the slopes' sum without dx's pass
+  backend.prelu_backward(y_rounded.view(), slopes.detach().view(), dz.view(), View{}, dslopes_alone.view());
+  CHECK(dslopes_alone.to_vector() == dslopes.to_vector());
   Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
   Tensor normalized = Tensor::empty(shape, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), normalized.view(), mean.view(), inv_std.view(), View{}, View{});
+                                   beta.detach().view(), normalized.view(), mean.view(), inv_std.view(), View{}, View{},
+                                   View{});
   Tensor dx = Tensor::empty(shape, DType::F32, device), dgamma = Tensor::empty({6}, DType::F32, device),
          dbeta = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_backward(true, x_rounded.view(), dy.view(), gamma.detach().view(), mean.view(), inv_std.view(),
@@ -252,6 +256,25 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   CHECK(gamma.grad().to_vector() == dgamma.to_vector());
   CHECK(beta.grad().to_vector() == dbeta.to_vector());
   CHECK(leaf.grad().to_vector() == (dx + dx).to_vector());  // x = leaf + leaf
+  // The kept copies the forward kernels write as they read x are copy's rounding, bit for bit,
+  // and writing one changes nothing else.
+  Tensor kept = Tensor::empty(shape, DType::BF16, device), again = Tensor::empty(shape, DType::F32, device);
+  Tensor mean_again = Tensor::empty({6}, DType::F32, device), inv_std_again = Tensor::empty({6}, DType::F32, device);
+  backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
+                                   beta.detach().view(), again.view(), mean_again.view(), inv_std_again.view(), View{},
+                                   View{}, kept.view());
+  CHECK(kept.to(DType::F32).to_vector() == x_rounded.to_vector());
+  CHECK(again.to_vector() == normalized.to_vector());
+  CHECK(mean_again.to_vector() == mean.to_vector());
+  CHECK(inv_std_again.to_vector() == inv_std.to_vector());
+  Tensor activated = Tensor::empty(shape, DType::F32, device);
+  backend.prelu(y.detach().view(), slopes.detach().view(), activated.view(), kept.view());
+  CHECK(kept.to(DType::F32).to_vector() == y_rounded.to_vector());
+  CHECK(activated.to_vector() == z.detach().to_vector());
+  CHECK(contains(error_of([&] {
+                   backend.prelu(y.detach().view(), slopes.detach().view(), activated.view(), again.view());
+                 }),
+                 "prelu: the kept copy is float32 of 840 elements for float32 x of 840"));
   // a bfloat16 input goes with float32 data only
   Tensor x64 = Tensor::zeros(shape, DType::F64, device), s64 = Tensor::zeros({6}, DType::F64, device);
   CHECK(contains(error_of([&] {

@@ -436,42 +436,69 @@ void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
 //   dx_ab[c, u, v] = Σ_f Σ_{r', s'} w[f, c, a + 2r', b + 2s'] · dy[f, u − r', v − s'],
 // the stride-1 backward data of a convolution by that sub-filter (R_a × S_b taps, R_a = ⌈(R − a)/2⌉)
 // padded R_a − 1: a forward convolution of dy by the sub-filter rotated, with its channels
-// swapped. Each phase is computed into a buffer of (P + R_a − 1) × (Q + S_b − 1) positions, then
-// copied to dx's rows and columns of its parity; a phase beyond the buffer, or with no taps
-// (the odd columns' phases of a 3x1 filter), is zero. A 1x1 filter stays with conv.cpp's
-// col2im, which for it is a plain strided copy: three of its four phases would be zeros, and
-// copying them measured 1.3–1.6× slower on iresnet18's downsampling shapes.
+// swapped. The two phases of a row parity a are computed into buffers of (P + R_a − 1) ×
+// (Q + S_b − 1) positions, then interleaved into dx's rows of that parity in one pass; a phase
+// beyond its buffer, or with no taps (the odd columns' phases of a 3x1 filter), is zero. A 1x1
+// filter stays with conv.cpp's col2im, which for it is a plain strided copy: three of its four
+// phases would be zeros, and copying them measured 1.3–1.6× slower on iresnet18's
+// downsampling shapes.
+template <int kColumnParity>
 struct PhaseGradient;
+struct Phase {
+  const float* data = nullptr;  // null: no taps
+  int64_t rows = 0, cols = 0;
+};
+
+// dx's rows y with y + pad_h = 2u + a: column x, with x + pad_w = 2v + b, is phase b's (u, v),
+// zero past the phase's columns. From the first x with x + pad_w even, 16 columns at a time: 8
+// values of each phase (masked loads, zeros past its columns) interleaved in one permute.
+void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float* dx) {
+  const int64_t first_y = (g.pad_h + a) % 2, odd = g.pad_w % 2;
+  const __m512i interleaved = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const float zero = 0;
+#pragma omp parallel for
+  for (int64_t nc = 0; nc < g.N * g.C; ++nc)
+    for (int64_t y = first_y; y < g.H; y += 2) {
+      const int64_t u = (y + g.pad_h) / 2;
+      float* out = dx + (nc * g.H + y) * g.W;
+      const float* in[2] = {&zero, &zero};  // a phase without row u: no columns, never read
+      int64_t cols[2] = {0, 0};
+      for (int b = 0; b < 2; ++b)
+        if (phase[b].data && u < phase[b].rows) {
+          in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
+          cols[b] = phase[b].cols;
+        }
+      auto first_lanes = [](int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); };
+      if (odd) out[0] = g.pad_w / 2 < cols[1] ? in[1][g.pad_w / 2] : 0.0f;
+      for (int64_t x = odd; x < g.W; x += 16) {
+        const int64_t v = (x + g.pad_w) / 2;
+        auto load = [&](int b) {  // zeros from the phase's last column on
+          return _mm512_maskz_loadu_ps(first_lanes(std::min<int64_t>(cols[b] - v, 8)), v < cols[b] ? in[b] + v : in[b]);
+        };
+        const __m512 even = load(0), odd_columns = load(1);
+        _mm512_mask_storeu_ps(out + x, first_lanes(g.W - x), _mm512_permutex2var_ps(even, interleaved, odd_columns));
+      }
+    }
+}
+
 void backward_data_by_phases(const Flat& g, const float* dy, const float* w, float* dx) {
-  for (int64_t a = 0; a < 2; ++a)
+  for (int64_t a = 0; a < 2; ++a) {
+    Phase phase[2];
     for (int64_t b = 0; b < 2; ++b) {
       const int64_t R = (g.R - a + 1) / 2, S = (g.S - b + 1) / 2;  // the sub-filter's taps
-      float* phase = nullptr;
-      int64_t rows = 0, cols = 0;
-      if (R > 0 && S > 0) {
-        const Flat sub(g.N, g.F, g.P, g.Q, g.C, R, S, R - 1, S - 1, 1);
-        rows = sub.P, cols = sub.Q;
-        phase = thread_buffer<float, PhaseGradient>(g.N * g.C * rows * cols);
-        uint32_t* packed = packed_filter(sub);
-        pack_filter(sub, packed, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
-          return w[((f * g.C + c) * g.R + a + 2 * (R - 1 - r)) * g.S + b + 2 * (S - 1 - s)];
-        });
-        forward_pass(sub, dy, packed, phase);
-      }
-      // dx's rows y with y + pad_h = 2u + a, columns x with x + pad_w = 2v + b
-      const int64_t first_y = (g.pad_h + a) % 2, first_x = (g.pad_w + b) % 2;
-#pragma omp parallel for
-      for (int64_t nc = 0; nc < g.N * g.C; ++nc)
-        for (int64_t y = first_y; y < g.H; y += 2) {
-          const int64_t u = (y + g.pad_h) / 2;
-          float* out = dx + (nc * g.H + y) * g.W;
-          const float* in = u < rows ? phase + (nc * rows + u) * cols : nullptr;
-          for (int64_t x = first_x; x < g.W; x += 2) {
-            const int64_t v = (x + g.pad_w) / 2;
-            out[x] = in && v < cols ? in[v] : 0.0f;
-          }
-        }
+      if (R == 0 || S == 0) continue;
+      const Flat sub(g.N, g.F, g.P, g.Q, g.C, R, S, R - 1, S - 1, 1);
+      const int64_t size = g.N * g.C * sub.P * sub.Q;
+      float* buffer = b == 0 ? thread_buffer<float, PhaseGradient<0>>(size) : thread_buffer<float, PhaseGradient<1>>(size);
+      uint32_t* packed = packed_filter(sub);
+      pack_filter(sub, packed, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
+        return w[((f * g.C + c) * g.R + a + 2 * (R - 1 - r)) * g.S + b + 2 * (S - 1 - s)];
+      });
+      forward_pass(sub, dy, packed, buffer);
+      phase[b] = Phase{buffer, sub.P, sub.Q};
     }
+    interleave_phases(g, a, phase, dx);
+  }
 }
 
 struct SingleImage;

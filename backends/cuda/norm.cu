@@ -8,6 +8,7 @@
 #include "backends/cuda/cuda_backend.h"
 #include "backends/cuda/launch.cuh"
 #include "backends/cuda/rounded.h"
+#include "backends/dispatch.h"
 
 namespace margin {
 namespace cuda {
@@ -178,15 +179,28 @@ void prelu_backward_typed(const View& x, const View& weight, const View& dy, con
 
 }  // namespace cuda
 
+namespace {
+
+// backend.h's `kept`: on CUDA a second pass over x, `copy`'s conversion.
+void keep_copy(Backend& backend, const View& x, const View& kept, const char* kernel) {
+  if (!kept.data) return;
+  check_kept_copy(kept.dtype, kept.numel(), x.dtype, x.numel(), kernel);
+  backend.copy(x, kept);
+}
+
+}  // namespace
+
 void CudaBackend::batch_norm_forward_train(const BatchNormParams& params, const View& x,
                                            const View& weight, const View& bias, const View& y,
                                            const View& saved_mean, const View& saved_inv_std,
-                                           const View& running_mean, const View& running_var) {
+                                           const View& running_mean, const View& running_var,
+                                           const View& kept) {
   activate();
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     cuda::batch_norm_train_typed<decltype(t)>(params, x, weight, bias, y, saved_mean,
                                               saved_inv_std, running_mean, running_var);
   });
+  keep_copy(*this, x, kept, "batch_norm");
 }
 
 void CudaBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
@@ -213,10 +227,11 @@ void CudaBackend::batch_norm_backward(bool batch_stats, const View& x, const Vie
   });
 }
 
-void CudaBackend::prelu(const View& x, const View& weight, const View& y) {
+void CudaBackend::prelu(const View& x, const View& weight, const View& y, const View& kept) {
   activate();
   dispatch_floating(x.dtype, "prelu",
                           [&](auto t) { cuda::prelu_typed<decltype(t)>(x, weight, y); });
+  keep_copy(*this, x, kept, "prelu");
 }
 
 void CudaBackend::prelu_backward(const View& x, const View& weight, const View& dy,

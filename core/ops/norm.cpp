@@ -20,11 +20,17 @@ namespace {
 View absent_view() { return View{}; }
 View view_or_absent(const Tensor& t) { return t.defined() ? t.view() : absent_view(); }
 
-// The input as the backward keeps it: in bfloat16 under a bf16 autocast scope (precision.h;
-// the kernels read it widened), else the input itself.
-Tensor kept_for_backward(const Tensor& input) {
+// The input as the backward keeps it when one is recorded: in bfloat16 under a bf16 autocast
+// scope (precision.h; the backward kernels read it widened), written by the forward kernel in
+// the pass that reads x (its `kept` view, backend.h); else the input itself.
+Tensor kept_for_backward(const Tensor& input, bool recorded) {
+  if (!recorded) return Tensor();
   const DType dtype = saved_activation_dtype(input.dtype());
-  return dtype == input.dtype() ? input : input.to(dtype);
+  return dtype == input.dtype() ? input : Tensor::empty(input.shape(), dtype, input.device());
+}
+// The forward kernel's `kept` view: absent when nothing is kept or the input is kept itself.
+View kept_view(const Tensor& kept, const Tensor& input) {
+  return kept.defined() && kept.dtype() != input.dtype() ? kept.view() : absent_view();
 }
 
 // A per-channel tensor of x: [C], x's dtype and device, contiguous (kernels index it as a
@@ -72,24 +78,26 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   Tensor out = empty_like(input);
   Tensor saved_mean = Tensor::empty({channels}, x.dtype(), x.device());
   Tensor saved_inv_std = Tensor::empty({channels}, x.dtype(), x.device());
-  BatchNormParams params{eps, momentum};
-  Backend& backend = backend_of(x);
-  if (training)
-    backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
-                                     view_or_absent(bias), out.view(), saved_mean.view(),
-                                     saved_inv_std.view(), view_or_absent(running_mean),
-                                     view_or_absent(running_var));
-  else
-    backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
-                                    view_or_absent(bias), running_mean.view(), running_var.view(),
-                                    out.view(), saved_mean.view(), saved_inv_std.view());
-
   bool need_x = x.requires_grad();
   bool need_weight = weight.defined() && weight.requires_grad();
   bool need_bias = bias.defined() && bias.requires_grad();
-  if (!grad_enabled() || !(need_x || need_weight || need_bias)) return out;
+  const bool recorded = grad_enabled() && (need_x || need_weight || need_bias);
+  Tensor saved_input = kept_for_backward(input, recorded);
+  BatchNormParams params{eps, momentum};
+  Backend& backend = backend_of(x);
+  if (training) {
+    backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
+                                     view_or_absent(bias), out.view(), saved_mean.view(),
+                                     saved_inv_std.view(), view_or_absent(running_mean),
+                                     view_or_absent(running_var), kept_view(saved_input, input));
+  } else {
+    backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
+                                    view_or_absent(bias), running_mean.view(), running_var.view(),
+                                    out.view(), saved_mean.view(), saved_inv_std.view());
+    if (kept_view(saved_input, input).data) backend.copy(input.view(), saved_input.view());
+  }
+  if (!recorded) return out;
   Tensor saved_weight = weight.defined() ? weight.detach() : Tensor();
-  Tensor saved_input = kept_for_backward(input);
   return record(out, op, {x, weight, bias},
                 [=](const Tensor& grad) {
                   Tensor grad_out = contiguous_data(grad);
@@ -113,10 +121,11 @@ Tensor prelu(const Tensor& x, const Tensor& weight) {
   Tensor input = contiguous_data(x);
   Tensor slopes = contiguous_data(weight);
   Tensor out = empty_like(input);
-  backend_of(x).prelu(input.view(), slopes.view(), out.view());
   bool need_x = x.requires_grad(), need_weight = weight.requires_grad();
-  if (!grad_enabled() || !(need_x || need_weight)) return out;
-  Tensor saved_input = kept_for_backward(input);
+  const bool recorded = grad_enabled() && (need_x || need_weight);
+  Tensor saved_input = kept_for_backward(input, recorded);
+  backend_of(x).prelu(input.view(), slopes.view(), out.view(), kept_view(saved_input, input));
+  if (!recorded) return out;
   return record(out, op, {x, weight}, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad);
     Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
