@@ -275,6 +275,25 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
                    backend.prelu(y.detach().view(), slopes.detach().view(), activated.view(), again.view());
                  }),
                  "prelu: the kept copy is float32 of 840 elements for float32 x of 840"));
+  // In eval mode (the running statistics) batch norm keeps the same rounded copy.
+  Tensor running_mean = Tensor::uniform({6}, -0.5, 0.5, gen, DType::F32, device);
+  Tensor running_var = Tensor::uniform({6}, 0.5, 2, gen, DType::F32, device);
+  Tensor eval_leaf = leaf.detach().requires_grad_(), eval_gamma = gamma.detach().requires_grad_();
+  Tensor eval_x = eval_leaf + eval_leaf, eval_y;
+  {
+    AutocastScope bf16(Precision::BF16);
+    eval_y = batch_norm(eval_x, eval_gamma, Tensor(), running_mean, running_var, false, 0.1, 1e-5);
+  }
+  CHECK(eval_x.impl()->storage.use_count() == 1);
+  sum(eval_y * dz).backward();
+  Tensor eval_mean = Tensor::empty({6}, DType::F32, device), eval_inv_std = Tensor::empty({6}, DType::F32, device);
+  backend.batch_norm_forward_eval(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(), View{},
+                                  running_mean.view(), running_var.view(), normalized.view(), eval_mean.view(),
+                                  eval_inv_std.view());
+  backend.batch_norm_backward(false, x_rounded.view(), dz.view(), gamma.detach().view(), eval_mean.view(),
+                              eval_inv_std.view(), dx.view(), dgamma.view(), View{});
+  CHECK(eval_gamma.grad().to_vector() == dgamma.to_vector());
+  CHECK(eval_leaf.grad().to_vector() == (dx + dx).to_vector());
   // a bfloat16 input goes with float32 data only
   Tensor x64 = Tensor::zeros(shape, DType::F64, device), s64 = Tensor::zeros({6}, DType::F64, device);
   CHECK(contains(error_of([&] {
