@@ -129,7 +129,7 @@ inline std::vector<ConvCase> flat_cases(Device device) {
   if (device == kCPU) {
     cases.push_back({"flat(N=4,C=64,H=40,W=40,K=64,k=3,p=1) runs of steps", {4, 64, 40, 40}, {64, 64, 3, 3},
                      {1, 1, 1, 1, 1, 1, 1}});
-    // stride 2's phases interleaved 32 columns at a time, from column 1 (odd padding) or 0
+    // stride 2's phases interleaved 16 columns at a time, from column 1 (odd padding) or 0
     cases.push_back({"flat(N=2,C=32,H=6,W=75,K=32,k=3,s=2,p=1) rows of 75 columns", {2, 32, 6, 75}, {32, 32, 3, 3},
                      {2, 2, 1, 1, 1, 1, 1}});
     cases.push_back({"flat(N=1,C=32,H=5,W=69,K=32,k=2,s=2) rows of 69 columns, the last unread", {1, 32, 5, 69},
