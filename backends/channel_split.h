@@ -18,12 +18,12 @@ struct ChannelSplit {
   }
   MARGIN_HD int64_t per_channel() const { return batch * inner; }
   // Flat position of the j-th element (0 ≤ j < batch·inner) of channel c.
-  MARGIN_HD int64_t at(int64_t c, int64_t j) const {
-    return ((j / inner) * channels + c) * inner + j % inner;
-  }
+  MARGIN_HD int64_t at(int64_t c, int64_t j) const { return run_start(c, j / inner) + j % inner; }
   MARGIN_HD int64_t channel_of(int64_t flat) const { return (flat / inner) % channels; }
-  // (The CPU walks a channel as `batch` contiguous runs of `inner` elements, vectorized:
-  // map_channel / sum_channel in backends/cpu/norm.cpp; a CUDA block strides over j with at().)
+  // Flat position of the first element of channel c's n-th run: the CPU walks a channel as
+  // `batch` contiguous runs of `inner` elements, vectorized (map_channel / sum_channel in
+  // backends/cpu/norm.cpp); a CUDA block strides over j with at().
+  MARGIN_HD int64_t run_start(int64_t c, int64_t n) const { return (n * channels + c) * inner; }
 };
 
 }  // namespace margin

@@ -456,6 +456,7 @@ void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float*
   const int64_t first_y = (g.pad_h + a) % 2, odd = g.pad_w % 2;
   const __m512i interleaved = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const float zero = 0;
+  auto first_lanes = [](int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); };
 #pragma omp parallel for
   for (int64_t nc = 0; nc < g.N * g.C; ++nc)
     for (int64_t y = first_y; y < g.H; y += 2) {
@@ -468,7 +469,6 @@ void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float*
           in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
           cols[b] = phase[b].cols;
         }
-      auto first_lanes = [](int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); };
       if (odd) out[0] = g.pad_w / 2 < cols[1] ? in[1][g.pad_w / 2] : 0.0f;
       for (int64_t x = odd; x < g.W; x += 16) {
         const int64_t v = (x + g.pad_w) / 2;

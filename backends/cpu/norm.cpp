@@ -51,7 +51,7 @@ const T* as_run(const A* run, int64_t n) {
 template <class T, class A, class B, class F>
 void map_channel(const ChannelSplit& split, int64_t c, T* out, const A* a, const B* b, F f) {
   for (int64_t n = 0; n < split.batch; ++n) {
-    const int64_t start = (n * split.channels + c) * split.inner;
+    const int64_t start = split.run_start(c, n);
     T* o = out + start;
     const T* x = as_run<T, 0>(a + start, split.inner);
     const T* y = as_run<T, 1>(b + start, split.inner);
@@ -65,7 +65,7 @@ template <class T, class A, class B, class F>
 double sum_channel(const ChannelSplit& split, int64_t c, const A* a, const B* b, F f) {
   double total = 0;
   for (int64_t n = 0; n < split.batch; ++n) {
-    const int64_t start = (n * split.channels + c) * split.inner;
+    const int64_t start = split.run_start(c, n);
     const T* x = as_run<T, 0>(a + start, split.inner);
     const T* y = as_run<T, 1>(b + start, split.inner);
     total += chunked_sum<T>(split.inner, [=](int64_t i) { return f(x[i], y[i]); });
@@ -83,7 +83,7 @@ double sum_keeping(const ChannelSplit& split, int64_t c, const T* x, uint16_t* k
     if (kept) {
       double total = 0;
       for (int64_t n = 0; n < split.batch; ++n) {
-        const int64_t start = (n * split.channels + c) * split.inner;
+        const int64_t start = split.run_start(c, n);
         const float* run = x + start;
         uint16_t* rounded = kept + start;
 #pragma omp simd
@@ -101,7 +101,7 @@ void map_keeping(const ChannelSplit& split, int64_t c, T* out, const T* x, uint1
   if constexpr (std::is_same_v<T, float>) {
     if (kept) {
       for (int64_t n = 0; n < split.batch; ++n) {
-        const int64_t start = (n * split.channels + c) * split.inner;
+        const int64_t start = split.run_start(c, n);
         const float* run = x + start;
         float* o = out + start;
         uint16_t* rounded = kept + start;
@@ -277,7 +277,7 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
       }
       double total = 0;
       for (int64_t n = 0; n < split.batch; ++n) {
-        const int64_t start = (n * split.channels + c) * split.inner;
+        const int64_t start = split.run_start(c, n);
         const T* v = as_run<T, 0>(in + start, split.inner);
         const T* g = grad_out + start;
         T* grad_in = dx.ptr<T>() + start;
