@@ -17,10 +17,10 @@
 # SEEDS ("0 1 2"), LOSSES ("softmax nsl lmcl arcface"), VIEW2_LOSSES ("softmax lmcl"), VIEWS
 # ("1 2"). A run whose model.bin exists is not trained again, so an interrupted study continues
 # where it stopped. Writes $OUT/view1.md and $OUT/view2.md (a report per model and the tables)
-# and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 cores: about 7.5 min a run, 90 min for View 1 and 2.5 hours
-# for View 2; EPOCHS=10 CROP_PAD=0 COLOR_JITTER=0 (the 10-epoch budget, flips only) takes
-# 40 min for View 1; PRECISION=bf16 took a run from 6m47s to 5m08s on AMX (docs/lfw.md has the
-# figures).
+# and $OUT/view1-roc.png, $OUT/view2-roc.png. Time on 2 cores: about 7.5 min a run, 90 min
+# for View 1 and 2.5 hours for View 2; EPOCHS=10 CROP_PAD=0 COLOR_JITTER=0 (the 10-epoch
+# budget, flips only) takes 40 min for View 1; PRECISION=bf16 took a run from 6m47s to 5m08s
+# on AMX (docs/lfw.md has the figures).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LFW=${LFW:-../shared/data/lfw}
