@@ -209,16 +209,20 @@ class Backend {
   //   Requires M > 1. `kept` (absent, or bfloat16 of x's shape given a float32 x): x rounded
   //   to nearest even, as `copy` rounds it, the copy an op keeps for its backward under bf16
   //   autocast (core/precision.h), made by the pass that reads x anyway.
+  //   `slopes` (absent, or a PReLU's [C] or [1]): y is that PReLU of the normalized values,
+  //   u = (x − mean_c)·inv_std_c·weight_c + bias_c, y = u if u > 0 else a_c·u, with mean_c
+  //   and inv_std_c as saved (in x's dtype), so that the backward recomputes the same u.
   virtual void batch_norm_forward_train(const BatchNormParams& params, const View& x,
-                                        const View& weight, const View& bias, const View& y,
-                                        const View& saved_mean, const View& saved_inv_std,
-                                        const View& running_mean, const View& running_var,
-                                        const View& kept) = 0;
+                                        const View& weight, const View& bias, const View& slopes,
+                                        const View& y, const View& saved_mean,
+                                        const View& saved_inv_std, const View& running_mean,
+                                        const View& running_var, const View& kept) = 0;
   // Eval forward with the running statistics: mean_c = running_mean_c,
   //   inv_std_c = 1/√(running_var_c + eps), y as above. Assigns y, saved_mean and
   //   saved_inv_std (so the one backward kernel serves both modes); running stats unchanged.
+  //   `slopes` as in training.
   virtual void batch_norm_forward_eval(const BatchNormParams& params, const View& x,
-                                       const View& weight, const View& bias,
+                                       const View& weight, const View& bias, const View& slopes,
                                        const View& running_mean, const View& running_var,
                                        const View& y, const View& saved_mean,
                                        const View& saved_inv_std) = 0;
@@ -227,10 +231,15 @@ class Backend {
   //   batch_stats (training): dx = w·inv_std_c/M · (M·dy − dbias_c − x̂·dweight_c)
   //   otherwise (eval, constant statistics): dx = w·inv_std_c · dy
   //   dx assigned when present.
+  // With `slopes` (the forward's), dy is the gradient of the PReLU's output: the kernel
+  //   recomputes u = x̂·w + bias_c (bias 0 when absent), takes g = dy if u > 0 else a_c·dy
+  //   as the dy above, and assigns dslopes_c = Σ (u > 0 ? 0 : u·dy) (summed to [1] when
+  //   shared) when present: prelu_backward's formulas at u.
   virtual void batch_norm_backward(bool batch_stats, const View& x, const View& dy,
-                                   const View& weight, const View& saved_mean,
-                                   const View& saved_inv_std, const View& dx,
-                                   const View& dweight, const View& dbias) = 0;
+                                   const View& weight, const View& bias, const View& slopes,
+                                   const View& saved_mean, const View& saved_inv_std,
+                                   const View& dx, const View& dweight, const View& dbias,
+                                   const View& dslopes) = 0;
   // PReLU with slope a_c per channel (weight [C], or [1] shared by every channel):
   //   y = x if x > 0, else a_c·x. `kept` as batch norm's: absent, or x rounded to bfloat16.
   virtual void prelu(const View& x, const View& weight, const View& y, const View& kept) = 0;

@@ -86,6 +86,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
 // y = x if x > 0 else a_c·x, weight a [C] (or [1], shared). At x = 0 the derivative is
 // PyTorch's: dy/dx = a_c, dy/da_c = x = 0.
 Tensor prelu(const Tensor& x, const Tensor& weight);
+// prelu(batch_norm(x, …), slopes) as one op: the same values (up to float rounding: the
+// normalization uses the statistics as saved in x's dtype), one pass fewer over the
+// activations each way, and nothing kept for the backward but x, from which the backward
+// recomputes the PReLU's input. Under bf16 autocast that x is kept rounded, so the side of
+// 0 it recomputes may differ from the forward's for values within bfloat16's rounding of 0.
+Tensor batch_norm_prelu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& running_mean, const Tensor& running_var,
+                        const Tensor& slopes, bool training, double momentum = 0.1,
+                        double eps = 1e-5);
 // Training: y = x·mask/(1 − p), mask_i ~ Bernoulli(1 − p) drawn from `gen` on the host
 // (p = 1 gives zeros); eval: y = x. dy/dx = mask/(1 − p).
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);

@@ -17,7 +17,7 @@
 //   l2-normalize, margin head, softmax, loss     fp32    fp32 (outside the scope)
 //   optimizer: master weights, momentum          fp32    fp32                fp32
 //   kept for the backward: the inputs of conv2d, fp32    bfloat16            fp32
-//     batch norm and PReLU
+//     batch norm and PReLU (batch_norm_prelu: batch norm's input alone)
 //
 // The kept inputs are most of a training step's memory (they live from the forward to the
 // backward); under bf16 they are rounded once when the op runs, and the backward kernels read

@@ -43,7 +43,7 @@ class IBasicBlock final : public Layer {
   }
   std::string type_name() const override { return "IBasicBlock"; }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*bn3)((*conv2)((*prelu)((*bn2)((*conv1)((*bn1)(x))))));
+    Tensor out = (*bn3)((*conv2)(bn2->forward_prelu((*conv1)((*bn1)(x)), *prelu)));
     return out + (downsample ? (*downsample)(x) : x);
   }
   std::string to_graph(GraphWriter& graph, const std::string& x) const override {
@@ -54,7 +54,9 @@ class IBasicBlock final : public Layer {
   }
 
  private:
-  std::shared_ptr<Layer> bn1, conv1, bn2, prelu, conv2, bn3, downsample;
+  std::shared_ptr<Layer> bn1, conv1, conv2, bn3, downsample;
+  std::shared_ptr<BatchNorm2d> bn2;
+  std::shared_ptr<PReLU> prelu;
 };
 
 class IResNet final : public Layer {
@@ -88,7 +90,7 @@ class IResNet final : public Layer {
   Tensor forward(const Tensor& x) override {
     if (x.ndim() != 4 || x.size(1) != channels_)
       fail("IResNet: expected images [N, ", channels_, ", H, W], got ", x.describe());
-    Tensor out = (*prelu)((*bn1)((*conv1)(x)));
+    Tensor out = bn1->forward_prelu((*conv1)(x), *prelu);
     for (auto& stage : stages) out = (*stage)(out);
     out = (*flatten)((*dropout)((*bn2)(out)));
     return (*features)((*fc)(out));
@@ -102,7 +104,9 @@ class IResNet final : public Layer {
   }
 
  private:
-  std::shared_ptr<Layer> conv1, bn1, prelu, bn2, dropout, flatten, fc, features;
+  std::shared_ptr<Layer> conv1, bn2, dropout, flatten, fc, features;
+  std::shared_ptr<BatchNorm2d> bn1;
+  std::shared_ptr<PReLU> prelu;
   std::vector<std::shared_ptr<Layer>> stages;
   int64_t channels_ = 3;
 };

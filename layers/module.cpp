@@ -66,6 +66,7 @@ thread_local LayerObserver layer_observer;
 }
 
 void set_layer_observer(LayerObserver observer) { layer_observer = std::move(observer); }
+bool layer_observer_set() { return static_cast<bool>(layer_observer); }
 
 Tensor Layer::operator()(const Tensor& x) {
   Tensor y = forward(x);

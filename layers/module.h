@@ -81,6 +81,7 @@ class Layer : public Module {
 using LayerObserver = std::function<void(const Layer& layer, const Tensor& input,
                                          const Tensor& output)>;
 void set_layer_observer(LayerObserver observer);
+bool layer_observer_set();  // on this thread
 
 class Sequential final : public Layer {
  public:

@@ -3,6 +3,7 @@
 #include "layers/norm.h"
 
 #include "core/ops.h"
+#include "layers/activation.h"
 
 namespace margin {
 
@@ -29,6 +30,13 @@ Tensor BatchNorm::forward(const Tensor& x) {
   check_input(x);
   return batch_norm(x, weight, bias, running_mean, running_var, training(), options_.momentum,
                     options_.eps);
+}
+
+Tensor BatchNorm::forward_prelu(const Tensor& x, PReLU& prelu) {
+  if (layer_observer_set()) return prelu((*this)(x));
+  check_input(x);
+  return batch_norm_prelu(x, weight, bias, running_mean, running_var, prelu.weight, training(),
+                          options_.momentum, options_.eps);
 }
 
 // Eval mode as ONNX BatchNormalization over the running statistics; it takes [N, C] as well as

@@ -12,6 +12,8 @@
 
 namespace margin {
 
+class PReLU;
+
 struct BatchNormOptions {
   double eps = 1e-5;
   double momentum = 0.1;
@@ -23,6 +25,10 @@ struct BatchNormOptions {
 class BatchNorm : public Layer {
  public:
   Tensor forward(const Tensor& x) override;
+  // prelu(this(x)) as one op (core/ops.h batch_norm_prelu), as IResNet calls its batch norms
+  // followed by a PReLU. While a layer observer watches (summary()), the two run as
+  // themselves, so that it sees each.
+  Tensor forward_prelu(const Tensor& x, PReLU& prelu);
   int64_t channels() const { return channels_; }
   std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   const BatchNormOptions& options() const { return options_; }

@@ -137,6 +137,14 @@ inline std::vector<OpCase> op_cases() {
        [](V x) { return batch_norm(x[0], Tensor(), Tensor(), Tensor(), Tensor(), true); }},
       {"prelu(x=[2,3,4], a=[3])", {{2, 3, 4}, {3}}, Domain::AwayFromZero, [](V x) { return prelu(x[0], x[1]); }},
       {"prelu(x=[2,3,4], a=[1]) shared", {{2, 3, 4}, {1}}, Domain::AwayFromZero, [](V x) { return prelu(x[0], x[1]); }},
+      // batch norm with the PReLU that follows it, as one op (training; eval, a shared slope)
+      {"batch_norm_prelu(x=[4,3,2,2], w=[3], b=[3], a=[3]) train", {{4, 3, 2, 2}, {3}, {3}, {3}}, Domain::Any,
+       [](V x) { return batch_norm_prelu(x[0], x[1], x[2], Tensor(), Tensor(), x[3], true); }},
+      {"batch_norm_prelu(x=[5,3,4], w=[3], b=[3], a=[1]) eval", {{5, 3, 4}, {3}, {3}, {1}}, Domain::Any, [](V x) {
+         const Tensor mean = Tensor::from_vector({0.2, -0.3, 0.1}, {3}, x[0].dtype(), x[0].device());
+         const Tensor var = Tensor::from_vector({0.5, 1.5, 0.8}, {3}, x[0].dtype(), x[0].device());
+         return batch_norm_prelu(x[0], x[1], x[2], mean, var, x[3], false);
+       }},
       // the fused margin head (unit rows; one ignored label)
       {"margin_head(x=[4,5], w=[6,5], target=[4], s=4)", {{4, 5}, {6, 5}, {4}}, Domain::Any,
        [](V x) { return margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, -1, 5, 0}, x[0].device()), x[2], 4.0); }},

@@ -1,6 +1,7 @@
 // tests/test_norm.cpp — batch norm, PReLU and dropout: float64 gradient checks of every
 // input, running statistics against hand-computed values, closed-form gradients where a
 // finite difference cannot see the convention (PReLU at 0, dropout's mask), and errors.
+#include <algorithm>
 #include <cmath>
 
 #include "gradcheck.h"
@@ -212,6 +213,70 @@ TEST_CASE("Dropout: a fixed mask passes the gradient check, eval is the identity
   CHECK(layer(x).to_vector() == x.to_vector());
   Dropout all(1.0, gen);
   for (double v : all(x).to_vector()) CHECK(v == 0.0);
+}
+
+// batch_norm_prelu is prelu(batch_norm(x)) in one op: the backward recomputes the PReLU's
+// input from x instead of keeping it. In float64 the two give the same values, gradients and
+// running statistics.
+TEST_CASE("BatchNorm2d then PReLU as one op equals the two layers: values, gradients, running stats") {
+  for (const bool training : {true, false})
+    for (const int64_t slopes : {3, 1}) {
+      CAPTURE(training);
+      CAPTURE(slopes);
+      Generator gen(5);
+      BatchNorm2d bn(3, kF64), fused_bn(3, kF64);
+      randomize(bn, gen);
+      assign(fused_bn.weight, bn.weight.to_vector());
+      assign(fused_bn.bias, bn.bias.to_vector());
+      assign(fused_bn.running_mean, bn.running_mean.to_vector());
+      assign(fused_bn.running_var, bn.running_var.to_vector());
+      PReLU prelu(slopes, 0.25, DType::F64), fused_prelu(slopes, 0.25, DType::F64);
+      assign(prelu.weight, slopes == 3 ? std::vector<double>{0.1, -0.4, 0.7} : std::vector<double>{0.3});
+      assign(fused_prelu.weight, prelu.weight.to_vector());
+      bn.train(training);
+      fused_bn.train(training);
+      const Shape shape{4, 3, 3, 2};
+      Tensor x = testing::leaf(shape, gen), fused_x = x.detach().requires_grad_();
+      Tensor y = prelu(bn(x)), fused_y = fused_bn.forward_prelu(fused_x, fused_prelu);
+      // some of the normalized values are negative, some positive: both branches run
+      const std::vector<double> values = y.to_vector();
+      CHECK(std::count_if(values.begin(), values.end(), [](double v) { return v < 0; }) > 4);
+      CHECK(std::count_if(values.begin(), values.end(), [](double v) { return v > 0; }) > 4);
+      const std::vector<double> fused_values = fused_y.to_vector();
+      for (size_t i = 0; i < values.size(); ++i) CHECK(fused_values[i] == doctest::Approx(values[i]).epsilon(1e-13));
+      Tensor dy = testing::leaf(shape, gen);
+      sum(y * dy.detach()).backward();
+      sum(fused_y * dy.detach()).backward();
+      auto close = [](const Tensor& a, const Tensor& b) {
+        const std::vector<double> u = a.to_vector(), v = b.to_vector();
+        REQUIRE(u.size() == v.size());
+        for (size_t i = 0; i < u.size(); ++i) CHECK(u[i] == doctest::Approx(v[i]).epsilon(1e-12));
+      };
+      close(fused_x.grad(), x.grad());
+      close(fused_bn.weight.grad(), bn.weight.grad());
+      close(fused_bn.bias.grad(), bn.bias.grad());
+      close(fused_prelu.weight.grad(), prelu.weight.grad());
+      close(fused_bn.running_mean, bn.running_mean);
+      close(fused_bn.running_var, bn.running_var);
+    }
+}
+
+// summary() watches every layer call: under its observer the pair runs as two layers.
+TEST_CASE("BatchNorm::forward_prelu under a layer observer calls both layers") {
+  Generator gen(2);
+  BatchNorm2d bn(2, kF64);
+  PReLU prelu(2, 0.25, DType::F64);
+  std::vector<std::string> seen;
+  set_layer_observer([&](const Layer& layer, const Tensor&, const Tensor&) { seen.push_back(layer.type_name()); });
+  Tensor watched = bn.forward_prelu(testing::leaf({2, 2, 2, 2}, gen), prelu);
+  set_layer_observer({});
+  CHECK(seen == std::vector<std::string>{"BatchNorm2d", "PReLU"});
+  Generator again(2);
+  seen.clear();
+  Tensor fused = bn.forward_prelu(testing::leaf({2, 2, 2, 2}, again), prelu);
+  CHECK(seen.empty());
+  const std::vector<double> a = fused.to_vector(), b = watched.to_vector();
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-13));
 }
 
 TEST_CASE("Wrong channel counts and shapes are named with the layer and both shapes") {

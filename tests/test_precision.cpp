@@ -214,6 +214,53 @@ TEST_CASE("conv2d under bf16 autocast keeps its input for the backward in bfloat
   }
 }
 
+// Fused, the PReLU's input is recomputed from batch norm's kept x: one rounded copy in all.
+TEST_CASE("batch_norm_prelu under bf16 autocast keeps x alone in bfloat16, and its gradients are the kernel's on that x") {
+  Generator gen(37);
+  const Device device = default_device();
+  Backend& backend = backend_for(device);
+  const Shape shape{4, 6, 5, 7};
+  Tensor leaf = Tensor::uniform(shape, -2, 3, gen, DType::F32, device).requires_grad_();
+  Tensor gamma = Tensor::uniform({6}, 0.5, 1.5, gen, DType::F32, device).requires_grad_();
+  Tensor beta = Tensor::uniform({6}, -1, 1, gen, DType::F32, device).requires_grad_();
+  Tensor slopes = Tensor::uniform({6}, 0, 0.5, gen, DType::F32, device).requires_grad_();
+  Tensor x = leaf + leaf, z;
+  {
+    AutocastScope bf16(Precision::BF16);
+    z = batch_norm_prelu(x, gamma, beta, Tensor(), Tensor(), slopes, true);
+  }
+  CHECK(x.impl()->storage.use_count() == 1);
+  // the forward reads x in float32: the kernel's output on x itself
+  Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
+  Tensor expected = Tensor::empty(shape, DType::F32, device);
+  backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
+                                   beta.detach().view(), slopes.detach().view(), expected.view(), mean.view(),
+                                   inv_std.view(), View{}, View{}, View{});
+  CHECK(z.to_vector() == expected.to_vector());
+  Tensor dz = Tensor::uniform(shape, -1, 1, gen, DType::F32, device);
+  sum(z * dz).backward();
+  Tensor x_rounded = x.detach().to(DType::BF16).to(DType::F32);
+  Tensor dx = Tensor::empty(shape, DType::F32, device), dgamma = Tensor::empty({6}, DType::F32, device),
+         dbeta = Tensor::empty({6}, DType::F32, device), dslopes = Tensor::empty({6}, DType::F32, device);
+  backend.batch_norm_backward(true, x_rounded.view(), dz.view(), gamma.detach().view(), beta.detach().view(),
+                              slopes.detach().view(), mean.view(), inv_std.view(), dx.view(), dgamma.view(),
+                              dbeta.view(), dslopes.view());
+  CHECK(gamma.grad().to_vector() == dgamma.to_vector());
+  CHECK(beta.grad().to_vector() == dbeta.to_vector());
+  CHECK(slopes.grad().to_vector() == dslopes.to_vector());
+  CHECK(leaf.grad().to_vector() == (dx + dx).to_vector());
+  // and dx is within 1e-3 of the float32 x's (the rounding of x moves x̂ by ≤ 2⁻⁹·|x̂|),
+  // but where a u within that of 0 recomputes on the other side: a handful at most
+  Tensor dx32 = Tensor::empty(shape, DType::F32, device), dslopes32 = Tensor::empty({6}, DType::F32, device);
+  backend.batch_norm_backward(true, x.detach().view(), dz.view(), gamma.detach().view(), beta.detach().view(),
+                              slopes.detach().view(), mean.view(), inv_std.view(), dx32.view(), View{}, View{},
+                              dslopes32.view());
+  const std::vector<double> a = dx.to_vector(), b = dx32.to_vector();
+  int64_t far = 0;
+  for (size_t i = 0; i < a.size(); ++i) far += std::abs(a[i] - b[i]) > 1e-3;
+  CHECK(far <= 2);
+}
+
 TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat16, and their gradients are the kernels' on those rounded inputs") {
   Generator gen(31);
   const Device device = default_device();
@@ -247,12 +294,12 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
   Tensor normalized = Tensor::empty(shape, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), normalized.view(), mean.view(), inv_std.view(), View{}, View{},
-                                   View{});
+                                   beta.detach().view(), View{}, normalized.view(), mean.view(), inv_std.view(), View{},
+                                   View{}, View{});
   Tensor dx = Tensor::empty(shape, DType::F32, device), dgamma = Tensor::empty({6}, DType::F32, device),
          dbeta = Tensor::empty({6}, DType::F32, device);
-  backend.batch_norm_backward(true, x_rounded.view(), dy.view(), gamma.detach().view(), mean.view(), inv_std.view(),
-                              dx.view(), dgamma.view(), dbeta.view());
+  backend.batch_norm_backward(true, x_rounded.view(), dy.view(), gamma.detach().view(), View{}, View{}, mean.view(),
+                              inv_std.view(), dx.view(), dgamma.view(), dbeta.view(), View{});
   CHECK(gamma.grad().to_vector() == dgamma.to_vector());
   CHECK(beta.grad().to_vector() == dbeta.to_vector());
   CHECK(leaf.grad().to_vector() == (dx + dx).to_vector());  // x = leaf + leaf
@@ -261,8 +308,8 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   Tensor kept = Tensor::empty(shape, DType::BF16, device), again = Tensor::empty(shape, DType::F32, device);
   Tensor mean_again = Tensor::empty({6}, DType::F32, device), inv_std_again = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), again.view(), mean_again.view(), inv_std_again.view(), View{},
-                                   View{}, kept.view());
+                                   beta.detach().view(), View{}, again.view(), mean_again.view(), inv_std_again.view(),
+                                   View{}, View{}, kept.view());
   CHECK(kept.to(DType::F32).to_vector() == x_rounded.to_vector());
   CHECK(again.to_vector() == normalized.to_vector());
   CHECK(mean_again.to_vector() == mean.to_vector());
@@ -288,10 +335,10 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   sum(eval_y * dz).backward();
   Tensor eval_mean = Tensor::empty({6}, DType::F32, device), eval_inv_std = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_forward_eval(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(), View{},
-                                  running_mean.view(), running_var.view(), normalized.view(), eval_mean.view(),
+                                  View{}, running_mean.view(), running_var.view(), normalized.view(), eval_mean.view(),
                                   eval_inv_std.view());
-  backend.batch_norm_backward(false, x_rounded.view(), dz.view(), gamma.detach().view(), eval_mean.view(),
-                              eval_inv_std.view(), dx.view(), dgamma.view(), View{});
+  backend.batch_norm_backward(false, x_rounded.view(), dz.view(), gamma.detach().view(), View{}, View{},
+                              eval_mean.view(), eval_inv_std.view(), dx.view(), dgamma.view(), View{}, View{});
   CHECK(eval_gamma.grad().to_vector() == dgamma.to_vector());
   CHECK(eval_leaf.grad().to_vector() == (dx + dx).to_vector());
   // a bfloat16 input goes with float32 data only

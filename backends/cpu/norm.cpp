@@ -9,7 +9,10 @@
 // in the pass that reads x; PReLU's backward makes dx and its slopes' sums in one pass. (Batch
 // norm's backward reads a channel's dy three times and x twice; its two sums in one pass
 // measured no faster on W2, whose channels mostly fit in L2: 400 KB of dy at 56 × 56.)
-// Left out: fused BN + activation, NHWC layouts.
+// Batch norm given a PReLU's slopes (batch_norm_prelu) writes that PReLU of its output in its
+// last pass, and its backward recomputes the PReLU's input from x as it goes: one pass fewer
+// each way than the two kernels, and no copy of the PReLU's input kept.
+// Left out: other activations fused, NHWC layouts.
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -138,25 +141,63 @@ T value_or(const View& v, int64_t c, T fallback) {
   return present(v) ? v.ptr<T>()[c] : fallback;
 }
 
-// y = (x − mean_c)·inv_std_c·weight_c + bias_c, shared by both forward modes.
+// Channel c's normalized values as one affine map of x, u = x·scale + shift:
+// scale = inv_std·weight_c, shift = bias_c − mean·scale, rounded to T once.
+template <class T>
+struct Affine {
+  T scale, shift;
+  Affine(const View& weight, const View& bias, int64_t c, double mean, double inv_std) {
+    const double s = inv_std * value_or<T>(weight, c, T(1));
+    scale = static_cast<T>(s);
+    shift = static_cast<T>(value_or<T>(bias, c, T(0)) - mean * s);
+  }
+  T operator()(T v) const { return v * scale + shift; }
+};
+
+template <class T>
+T slope_of(const View& slopes, int64_t c) {
+  return slopes.ptr<T>()[slopes.numel() == 1 ? 0 : c];
+}
+
+// y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or with `slopes` that PReLU of u; shared
+// by both forward modes.
 template <class T>
 void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, const View& weight,
-                       const View& bias, double mean, double inv_std, const View& y) {
+                       const View& bias, const View& slopes, double mean, double inv_std,
+                       const View& y) {
   const T* in = x.ptr<T>();
   T* out = y.ptr<T>();
-  double scale = inv_std * value_or<T>(weight, c, T(1));
-  double shift = value_or<T>(bias, c, T(0)) - mean * scale;
-  const T a = static_cast<T>(scale), b = static_cast<T>(shift);
-  map_channel<T>(split, c, out, in, in, [=](T v, T) { return v * a + b; });
+  const Affine<T> u(weight, bias, c, mean, inv_std);
+  if (!present(slopes)) return map_channel<T>(split, c, out, in, in, [=](T v, T) { return u(v); });
+  const T slope = slope_of<T>(slopes, c);
+  map_channel<T>(split, c, out, in, in, [=](T v, T) {
+    const T normalized = u(v);
+    return normalized > T(0) ? normalized : slope * normalized;
+  });
+}
+
+// The per-channel sums of PReLU's slopes into dweight: as they are, or summed to [1] for a
+// slope shared by every channel.
+template <class T>
+void assign_slope_grads(const std::vector<double>& slope_grads, const View& dweight) {
+  if (!present(dweight)) return;
+  T* grad_slope = dweight.ptr<T>();
+  if (dweight.numel() == 1) {
+    double total = 0;
+    for (double g : slope_grads) total += g;
+    grad_slope[0] = T(total);
+  } else {
+    for (size_t c = 0; c < slope_grads.size(); ++c) grad_slope[c] = T(slope_grads[c]);
+  }
 }
 
 }  // namespace
 
 void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const View& x,
-                                          const View& weight, const View& bias, const View& y,
-                                          const View& saved_mean, const View& saved_inv_std,
-                                          const View& running_mean, const View& running_var,
-                                          const View& kept) {
+                                          const View& weight, const View& bias, const View& slopes,
+                                          const View& y, const View& saved_mean,
+                                          const View& saved_inv_std, const View& running_mean,
+                                          const View& running_var, const View& kept) {
   ChannelSplit split(x.shape);
   double count = static_cast<double>(split.per_channel());
   uint16_t* rounded = kept_copy(kept, x, "batch_norm");
@@ -173,7 +214,10 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
       double inv_std = 1.0 / std::sqrt(variance + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
-      normalize_channel<T>(split, c, x, weight, bias, mean, inv_std, y);
+      if (present(slopes))  // the statistics as saved: the backward recomputes u from them
+        normalize_channel<T>(split, c, x, weight, bias, slopes, T(mean), T(inv_std), y);
+      else
+        normalize_channel<T>(split, c, x, weight, bias, slopes, mean, inv_std, y);
       if (present(running_mean)) {
         T& running = running_mean.ptr<T>()[c];
         running = T((1 - params.momentum) * running + params.momentum * mean);
@@ -188,7 +232,7 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
 }
 
 void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
-                                         const View& weight, const View& bias,
+                                         const View& weight, const View& bias, const View& slopes,
                                          const View& running_mean, const View& running_var,
                                          const View& y, const View& saved_mean,
                                          const View& saved_inv_std) {
@@ -201,35 +245,41 @@ void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const Vi
       double inv_std = 1.0 / std::sqrt(double(running_var.ptr<T>()[c]) + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
-      normalize_channel<T>(split, c, x, weight, bias, mean, inv_std, y);
+      if (present(slopes))
+        normalize_channel<T>(split, c, x, weight, bias, slopes, T(mean), T(inv_std), y);
+      else
+        normalize_channel<T>(split, c, x, weight, bias, slopes, mean, inv_std, y);
     }
   });
 }
 
 void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View& dy,
-                                     const View& weight, const View& saved_mean,
-                                     const View& saved_inv_std, const View& dx,
-                                     const View& dweight, const View& dbias) {
+                                     const View& weight, const View& bias, const View& slopes,
+                                     const View& saved_mean, const View& saved_inv_std,
+                                     const View& dx, const View& dweight, const View& dbias,
+                                     const View& dslopes) {
   ChannelSplit split(x.shape);
   double count = static_cast<double>(split.per_channel());
   dispatch_saved(x, dy.dtype, "batch_norm_backward", [&](auto t, const auto* in) {
     using T = decltype(t);
     const T* grad_out = dy.ptr<T>();
-#pragma omp parallel for if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    std::vector<double> slope_grads(present(slopes) ? split.channels : 0);
+    // The channel's backward, given g(dy, x): the dy of the normalized values at each element
+    // (`gated` is x where g reads it, else dy, so that batch norm alone sums dy by itself).
+    auto channel = [&](int64_t c, const auto* gated, auto g) {
       double mean = saved_mean.ptr<T>()[c], inv_std = saved_inv_std.ptr<T>()[c];
       const T m = static_cast<T>(mean);
-      double sum_dy = sum_channel<T>(split, c, grad_out, grad_out, [](T g, T) { return g; });
-      double sum_dy_xhat = sum_channel<T>(split, c, grad_out, in, [=](T g, T v) { return g * (v - m); }) * inv_std;
+      double sum_dy = sum_channel<T>(split, c, grad_out, gated, g);
+      double sum_dy_xhat =
+          sum_channel<T>(split, c, grad_out, in, [=](T d, T v) { return g(d, v) * (v - m); }) * inv_std;
       if (present(dbias)) dbias.ptr<T>()[c] = T(sum_dy);
       if (present(dweight)) dweight.ptr<T>()[c] = T(sum_dy_xhat);
-      if (!present(dx)) continue;
+      if (!present(dx)) return;
       T* grad_in = dx.ptr<T>();
       double scale = value_or<T>(weight, c, T(1)) * inv_std;
       if (!batch_stats) {
         const T a = static_cast<T>(scale);
-        map_channel<T>(split, c, grad_in, grad_out, grad_out, [=](T g, T) { return a * g; });
-        continue;
+        return map_channel<T>(split, c, grad_in, grad_out, gated, [=](T d, T v) { return a * g(d, v); });
       }
       // The mean and variance depend on every x of the channel: subtracting the mean of dy
       // and the projection of dy on x̂ is what those two dependencies contribute.
@@ -237,14 +287,27 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       const double mean_dy = sum_dy / count, mean_dy_xhat = sum_dy_xhat / count;
       const T a = static_cast<T>(scale), b = static_cast<T>(-scale * mean_dy_xhat * inv_std);
       const T shift = static_cast<T>(-scale * mean_dy);
-      map_channel<T>(split, c, grad_in, grad_out, in, [=](T g, T v) { return a * g + b * (v - m) + shift; });
+      map_channel<T>(split, c, grad_in, grad_out, in,
+                     [=](T d, T v) { return a * g(d, v) + b * (v - m) + shift; });
+    };
+#pragma omp parallel for if (worth_threads(x.numel()))
+    for (int64_t c = 0; c < split.channels; ++c) {
+      if (!present(slopes)) {
+        channel(c, grad_out, [](T d, T) { return d; });
+        continue;
+      }
+      // The PReLU's backward at u, recomputed from x as the forward computed it.
+      const Affine<T> u(weight, bias, c, saved_mean.ptr<T>()[c], saved_inv_std.ptr<T>()[c]);
+      const T slope = slope_of<T>(slopes, c);
+      channel(c, in, [=](T d, T v) { return u(v) > T(0) ? d : slope * d; });
+      slope_grads[c] = sum_channel<T>(split, c, in, grad_out, [=](T v, T d) { return std::min(u(v), T(0)) * d; });
     }
+    assign_slope_grads<T>(slope_grads, dslopes);
   });
 }
 
 void CpuBackend::prelu(const View& x, const View& weight, const View& y, const View& kept) {
   ChannelSplit split(x.shape);
-  bool shared = weight.numel() == 1;
   uint16_t* rounded = kept_copy(kept, x, "prelu");
   dispatch_floating(x.dtype, "prelu", [&](auto t) {
     using T = decltype(t);
@@ -252,7 +315,7 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y, const V
     T* out = y.ptr<T>();
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
-      T slope = weight.ptr<T>()[shared ? 0 : c];
+      const T slope = slope_of<T>(weight, c);
       map_keeping<T>(split, c, out, in, rounded, [=](T v) { return v > T(0) ? v : slope * v; });
     }
   });
@@ -261,14 +324,13 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y, const V
 void CpuBackend::prelu_backward(const View& x, const View& weight, const View& dy,
                                 const View& dx, const View& dweight) {
   ChannelSplit split(x.shape);
-  bool shared = weight.numel() == 1;
   dispatch_saved(x, dy.dtype, "prelu_backward", [&](auto t, const auto* in) {
     using T = decltype(t);
     const T* grad_out = dy.ptr<T>();
     std::vector<double> slope_grads(split.channels, 0.0);
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
-      const T slope = weight.ptr<T>()[shared ? 0 : c];
+      const T slope = slope_of<T>(weight, c);
       // ∂y/∂slope = min(x, 0); dx and the slope's sum in one pass over x and dy.
       auto slope_term = [](T v, T g) { return std::min(v, T(0)) * g; };
       if (!present(dx)) {
@@ -288,15 +350,7 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
       }
       slope_grads[c] = total;
     }
-    if (!present(dweight)) return;
-    T* grad_slope = dweight.ptr<T>();
-    if (shared) {
-      double total = 0;
-      for (double g : slope_grads) total += g;
-      grad_slope[0] = T(total);
-    } else {
-      for (int64_t c = 0; c < split.channels; ++c) grad_slope[c] = T(slope_grads[c]);
-    }
+    assign_slope_grads<T>(slope_grads, dweight);
   });
 }
 

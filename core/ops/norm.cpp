@@ -51,16 +51,16 @@ void check_channels_input(const char* op, const Tensor& x) {
     fail(op, ": expected x [N, C, ...] with channels at dim 1, got ", x.describe());
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                  const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum, double eps) {
-  const char* op = "batch_norm";
+// Batch norm, followed by the PReLU of `slopes` where those are defined (one kernel each way:
+// backend.h), under the name `op`.
+Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                 const Tensor& slopes, const Tensor& running_mean, const Tensor& running_var,
+                 bool training, double momentum, double eps) {
   check_channels_input(op, x);
   int64_t channels = x.size(1);
   check_per_channel(op, "weight", weight, x, channels);
   check_per_channel(op, "bias", bias, x, channels);
+  if (slopes.defined()) check_per_channel(op, "slopes", slopes, x, slopes.numel() == 1 ? 1 : channels);
   check_per_channel(op, "running_mean", running_mean, x, channels);
   check_per_channel(op, "running_var", running_var, x, channels);
   if (running_mean.defined() != running_var.defined())
@@ -81,35 +81,63 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
   bool need_x = x.requires_grad();
   bool need_weight = weight.defined() && weight.requires_grad();
   bool need_bias = bias.defined() && bias.requires_grad();
-  const bool recorded = grad_enabled() && (need_x || need_weight || need_bias);
+  bool need_slopes = slopes.defined() && slopes.requires_grad();
+  const bool recorded = grad_enabled() && (need_x || need_weight || need_bias || need_slopes);
   Tensor saved_input = kept_for_backward(input, recorded);
   BatchNormParams params{eps, momentum};
   Backend& backend = backend_of(x);
   if (training) {
     backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
-                                     view_or_absent(bias), out.view(), saved_mean.view(),
-                                     saved_inv_std.view(), view_or_absent(running_mean),
-                                     view_or_absent(running_var), kept_view(saved_input, input));
+                                     view_or_absent(bias), view_or_absent(slopes), out.view(),
+                                     saved_mean.view(), saved_inv_std.view(),
+                                     view_or_absent(running_mean), view_or_absent(running_var),
+                                     kept_view(saved_input, input));
   } else {
     backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
-                                    view_or_absent(bias), running_mean.view(), running_var.view(),
-                                    out.view(), saved_mean.view(), saved_inv_std.view());
+                                    view_or_absent(bias), view_or_absent(slopes),
+                                    running_mean.view(), running_var.view(), out.view(),
+                                    saved_mean.view(), saved_inv_std.view());
     if (kept_view(saved_input, input).data) backend.copy(input.view(), saved_input.view());
   }
   if (!recorded) return out;
   Tensor saved_weight = weight.defined() ? weight.detach() : Tensor();
-  return record(out, op, {x, weight, bias},
-                [=](const Tensor& grad) {
-                  Tensor grad_out = contiguous_data(grad);
-                  Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
-                  Tensor grad_weight = need_weight ? empty_like(saved_mean) : Tensor();
-                  Tensor grad_bias = need_bias ? empty_like(saved_mean) : Tensor();
-                  backend_of(grad_out).batch_norm_backward(
-                      training, saved_input.view(), grad_out.view(), view_or_absent(saved_weight),
-                      saved_mean.view(), saved_inv_std.view(), view_or_absent(grad_x),
-                      view_or_absent(grad_weight), view_or_absent(grad_bias));
-                  return std::vector<Tensor>{grad_x, grad_weight, grad_bias};
-                });
+  // The bias recomputes the PReLU's input in the backward: only with slopes.
+  Tensor saved_bias = slopes.defined() && bias.defined() ? bias.detach() : Tensor();
+  Tensor saved_slopes = slopes.defined() ? slopes.detach() : Tensor();
+  std::vector<Tensor> inputs{x, weight, bias};
+  if (slopes.defined()) inputs.push_back(slopes);
+  return record(out, op, inputs, [=](const Tensor& grad) {
+    Tensor grad_out = contiguous_data(grad);
+    Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
+    Tensor grad_weight = need_weight ? empty_like(saved_mean) : Tensor();
+    Tensor grad_bias = need_bias ? empty_like(saved_mean) : Tensor();
+    Tensor grad_slopes = need_slopes ? empty_like(saved_slopes) : Tensor();
+    backend_of(grad_out).batch_norm_backward(
+        training, saved_input.view(), grad_out.view(), view_or_absent(saved_weight),
+        view_or_absent(saved_bias), view_or_absent(saved_slopes), saved_mean.view(),
+        saved_inv_std.view(), view_or_absent(grad_x), view_or_absent(grad_weight),
+        view_or_absent(grad_bias), view_or_absent(grad_slopes));
+    std::vector<Tensor> grads{grad_x, grad_weight, grad_bias};
+    if (saved_slopes.defined()) grads.push_back(grad_slopes);
+    return grads;
+  });
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                  const Tensor& running_mean, const Tensor& running_var, bool training,
+                  double momentum, double eps) {
+  return normalize("batch_norm", x, weight, bias, Tensor(), running_mean, running_var, training,
+                   momentum, eps);
+}
+
+Tensor batch_norm_prelu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& running_mean, const Tensor& running_var,
+                        const Tensor& slopes, bool training, double momentum, double eps) {
+  if (!slopes.defined()) fail("batch_norm_prelu: slopes is an undefined tensor");
+  return normalize("batch_norm_prelu", x, weight, bias, slopes, running_mean, running_var,
+                   training, momentum, eps);
 }
 
 // dx = dy where x > 0, else a·dy; da = Σ x·dy over x ≤ 0 (x = 0 contributes nothing).
