@@ -212,18 +212,20 @@ class Backend {
   //   `slopes` (absent, or a PReLU's [C] or [1]): y is that PReLU of the normalized values,
   //   u = (x − mean_c)·inv_std_c·weight_c + bias_c, y = u if u > 0 else a_c·u, with mean_c
   //   and inv_std_c as saved (in x's dtype), so that the backward recomputes the same u.
+  //   `residual` (absent, or x's shape, contiguous): added last, y = u (or its PReLU) +
+  //   residual, a residual block's sum (its gradient is dy: the backward is unchanged).
   virtual void batch_norm_forward_train(const BatchNormParams& params, const View& x,
                                         const View& weight, const View& bias, const View& slopes,
-                                        const View& y, const View& saved_mean,
+                                        const View& residual, const View& y, const View& saved_mean,
                                         const View& saved_inv_std, const View& running_mean,
                                         const View& running_var, const View& kept) = 0;
   // Eval forward with the running statistics: mean_c = running_mean_c,
   //   inv_std_c = 1/√(running_var_c + eps), y as above. Assigns y, saved_mean and
   //   saved_inv_std (so the one backward kernel serves both modes); running stats unchanged.
-  //   `slopes` as in training.
+  //   `slopes` and `residual` as in training.
   virtual void batch_norm_forward_eval(const BatchNormParams& params, const View& x,
                                        const View& weight, const View& bias, const View& slopes,
-                                       const View& running_mean, const View& running_var,
+                                       const View& residual, const View& running_mean, const View& running_var,
                                        const View& y, const View& saved_mean,
                                        const View& saved_inv_std) = 0;
   // Per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):

@@ -95,6 +95,12 @@ Tensor batch_norm_prelu(const Tensor& x, const Tensor& weight, const Tensor& bia
                         const Tensor& running_mean, const Tensor& running_var,
                         const Tensor& slopes, bool training, double momentum = 0.1,
                         double eps = 1e-5);
+// batch_norm(x, …) + residual as one op (a residual block's sum), bit for bit the two ops'
+// values and gradients, without the add's pass over the activations.
+Tensor batch_norm_add(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Tensor& running_mean, const Tensor& running_var,
+                      const Tensor& residual, bool training, double momentum = 0.1,
+                      double eps = 1e-5);
 // Training: y = x·mask/(1 − p), mask_i ~ Bernoulli(1 − p) drawn from `gen` on the host
 // (p = 1 gives zeros); eval: y = x. dy/dx = mask/(1 − p).
 Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);

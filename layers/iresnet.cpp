@@ -43,8 +43,8 @@ class IBasicBlock final : public Layer {
   }
   std::string type_name() const override { return "IBasicBlock"; }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*bn3)((*conv2)(bn2->forward_prelu((*conv1)((*bn1)(x)), *prelu)));
-    return out + (downsample ? (*downsample)(x) : x);
+    Tensor out = (*conv2)(bn2->forward_prelu((*conv1)((*bn1)(x)), *prelu));
+    return bn3->forward_add(out, downsample ? (*downsample)(x) : x);
   }
   std::string to_graph(GraphWriter& graph, const std::string& x) const override {
     std::string out = graph.child("conv1", *conv1, graph.child("bn1", *bn1, x));
@@ -54,8 +54,8 @@ class IBasicBlock final : public Layer {
   }
 
  private:
-  std::shared_ptr<Layer> bn1, conv1, conv2, bn3, downsample;
-  std::shared_ptr<BatchNorm2d> bn2;
+  std::shared_ptr<Layer> bn1, conv1, conv2, downsample;
+  std::shared_ptr<BatchNorm2d> bn2, bn3;
   std::shared_ptr<PReLU> prelu;
 };
 

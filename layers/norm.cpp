@@ -39,6 +39,13 @@ Tensor BatchNorm::forward_prelu(const Tensor& x, PReLU& prelu) {
                           options_.momentum, options_.eps);
 }
 
+Tensor BatchNorm::forward_add(const Tensor& x, const Tensor& residual) {
+  if (layer_observer_set()) return (*this)(x) + residual;
+  check_input(x);
+  return batch_norm_add(x, weight, bias, running_mean, running_var, residual, training(),
+                        options_.momentum, options_.eps);
+}
+
 // Eval mode as ONNX BatchNormalization over the running statistics; it takes [N, C] as well as
 // [N, C, …] (channels at dim 1). Without affine, weight 1 and bias 0.
 std::string BatchNorm::to_graph(GraphWriter& graph, const std::string& input) const {

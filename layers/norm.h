@@ -25,10 +25,11 @@ struct BatchNormOptions {
 class BatchNorm : public Layer {
  public:
   Tensor forward(const Tensor& x) override;
-  // prelu(this(x)) as one op (core/ops.h batch_norm_prelu), as IResNet calls its batch norms
-  // followed by a PReLU. While a layer observer watches (summary()), the two run as
-  // themselves, so that it sees each.
+  // prelu(this(x)) and this(x) + residual, each as one op (core/ops.h batch_norm_prelu and
+  // batch_norm_add), as IResNet calls its batch norms. While a layer observer watches
+  // (summary()), they run as the layers and the add, so that it sees each layer.
   Tensor forward_prelu(const Tensor& x, PReLU& prelu);
+  Tensor forward_add(const Tensor& x, const Tensor& residual);
   int64_t channels() const { return channels_; }
   std::string to_graph(GraphWriter& graph, const std::string& input) const override;
   const BatchNormOptions& options() const { return options_; }

@@ -145,6 +145,9 @@ inline std::vector<OpCase> op_cases() {
          const Tensor var = Tensor::from_vector({0.5, 1.5, 0.8}, {3}, x[0].dtype(), x[0].device());
          return batch_norm_prelu(x[0], x[1], x[2], mean, var, x[3], false);
        }},
+      // batch norm plus a residual, as one op
+      {"batch_norm_add(x=[3,2,2,3], w=[2], b=[2], r=[3,2,2,3]) train", {{3, 2, 2, 3}, {2}, {2}, {3, 2, 2, 3}},
+       Domain::Any, [](V x) { return batch_norm_add(x[0], x[1], x[2], Tensor(), Tensor(), x[3], true); }},
       // the fused margin head (unit rows; one ignored label)
       {"margin_head(x=[4,5], w=[6,5], target=[4], s=4)", {{4, 5}, {6, 5}, {4}}, Domain::Any,
        [](V x) { return margin_head(l2_normalize(x[0]), l2_normalize(x[1]), labels({2, -1, 5, 0}, x[0].device()), x[2], 4.0); }},

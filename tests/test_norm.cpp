@@ -261,6 +261,45 @@ TEST_CASE("BatchNorm2d then PReLU as one op equals the two layers: values, gradi
     }
 }
 
+// batch_norm_add is batch_norm(x) + residual in one op, bit for bit.
+TEST_CASE("BatchNorm2d plus a residual as one op equals the layer and the add, bit for bit") {
+  for (const DType dtype : {DType::F64, DType::F32})
+    for (const bool training : {true, false}) {
+      CAPTURE(training);
+      Generator gen(9);
+      BatchNormOptions options = kF64;
+      options.dtype = dtype;
+      BatchNorm2d bn(3, options), fused_bn(3, options);
+      randomize(bn, gen);
+      assign(fused_bn.weight, bn.weight.to_vector());
+      assign(fused_bn.bias, bn.bias.to_vector());
+      assign(fused_bn.running_mean, bn.running_mean.to_vector());
+      assign(fused_bn.running_var, bn.running_var.to_vector());
+      bn.train(training);
+      fused_bn.train(training);
+      const Shape shape{4, 3, 3, 2};
+      Tensor x = testing::leaf(shape, gen).to(dtype).detach().requires_grad_();
+      Tensor residual = testing::leaf(shape, gen).to(dtype).detach().requires_grad_();
+      Tensor fused_x = x.detach().requires_grad_(), fused_residual = residual.detach().requires_grad_();
+      Tensor y = bn(x) + residual, fused_y = fused_bn.forward_add(fused_x, fused_residual);
+      CHECK(fused_y.to_vector() == y.to_vector());
+      Tensor dy = testing::leaf(shape, gen).to(dtype).detach();
+      sum(y * dy).backward();
+      sum(fused_y * dy).backward();
+      CHECK(fused_x.grad().to_vector() == x.grad().to_vector());
+      CHECK(fused_residual.grad().to_vector() == residual.grad().to_vector());
+      CHECK(fused_bn.weight.grad().to_vector() == bn.weight.grad().to_vector());
+      CHECK(fused_bn.bias.grad().to_vector() == bn.bias.grad().to_vector());
+      CHECK(fused_bn.running_mean.to_vector() == bn.running_mean.to_vector());
+      CHECK(fused_bn.running_var.to_vector() == bn.running_var.to_vector());
+    }
+  Tensor x = Tensor::zeros({2, 3, 2, 2}), wrong = Tensor::zeros({2, 3, 2, 1});
+  const std::string error =
+      testing::error_of([&] { batch_norm_add(x, Tensor(), Tensor(), Tensor(), Tensor(), wrong, true); });
+  CHECK(error.find("batch_norm_add: residual float32[2, 3, 2, 1]") == 0);
+  CHECK(error.find("must have x's shape, x float32[2, 3, 2, 2]") != std::string::npos);
+}
+
 // summary() watches every layer call: under its observer the pair runs as two layers.
 TEST_CASE("BatchNorm::forward_prelu under a layer observer calls both layers") {
   Generator gen(2);

@@ -234,8 +234,8 @@ TEST_CASE("batch_norm_prelu under bf16 autocast keeps x alone in bfloat16, and i
   Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
   Tensor expected = Tensor::empty(shape, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), slopes.detach().view(), expected.view(), mean.view(),
-                                   inv_std.view(), View{}, View{}, View{});
+                                   beta.detach().view(), slopes.detach().view(), View{}, expected.view(),
+                                   mean.view(), inv_std.view(), View{}, View{}, View{});
   CHECK(z.to_vector() == expected.to_vector());
   Tensor dz = Tensor::uniform(shape, -1, 1, gen, DType::F32, device);
   sum(z * dz).backward();
@@ -294,8 +294,8 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   Tensor mean = Tensor::empty({6}, DType::F32, device), inv_std = Tensor::empty({6}, DType::F32, device);
   Tensor normalized = Tensor::empty(shape, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), View{}, normalized.view(), mean.view(), inv_std.view(), View{},
-                                   View{}, View{});
+                                   beta.detach().view(), View{}, View{}, normalized.view(), mean.view(), inv_std.view(),
+                                   View{}, View{}, View{});
   Tensor dx = Tensor::empty(shape, DType::F32, device), dgamma = Tensor::empty({6}, DType::F32, device),
          dbeta = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_backward(true, x_rounded.view(), dy.view(), gamma.detach().view(), View{}, View{}, mean.view(),
@@ -308,8 +308,8 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   Tensor kept = Tensor::empty(shape, DType::BF16, device), again = Tensor::empty(shape, DType::F32, device);
   Tensor mean_again = Tensor::empty({6}, DType::F32, device), inv_std_again = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_forward_train(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(),
-                                   beta.detach().view(), View{}, again.view(), mean_again.view(), inv_std_again.view(),
-                                   View{}, View{}, kept.view());
+                                   beta.detach().view(), View{}, View{}, again.view(), mean_again.view(),
+                                   inv_std_again.view(), View{}, View{}, kept.view());
   CHECK(kept.to(DType::F32).to_vector() == x_rounded.to_vector());
   CHECK(again.to_vector() == normalized.to_vector());
   CHECK(mean_again.to_vector() == mean.to_vector());
@@ -335,7 +335,7 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   sum(eval_y * dz).backward();
   Tensor eval_mean = Tensor::empty({6}, DType::F32, device), eval_inv_std = Tensor::empty({6}, DType::F32, device);
   backend.batch_norm_forward_eval(BatchNormParams{1e-5, 0.1}, x.detach().view(), gamma.detach().view(), View{},
-                                  View{}, running_mean.view(), running_var.view(), normalized.view(), eval_mean.view(),
+                                  View{}, View{}, running_mean.view(), running_var.view(), normalized.view(), eval_mean.view(),
                                   eval_inv_std.view());
   backend.batch_norm_backward(false, x_rounded.view(), dz.view(), gamma.detach().view(), View{}, View{},
                               eval_mean.view(), eval_inv_std.view(), dx.view(), dgamma.view(), View{}, View{});

@@ -11,9 +11,11 @@
 // measured no faster on W2, whose channels mostly fit in L2: 400 KB of dy at 56 × 56.)
 // Batch norm given a PReLU's slopes (batch_norm_prelu) writes that PReLU of its output in its
 // last pass, and its backward recomputes the PReLU's input from x as it goes: one pass fewer
-// each way than the two kernels, and no copy of the PReLU's input kept.
+// each way than the two kernels, and no copy of the PReLU's input kept. Given a residual
+// (batch_norm_add), the same last pass adds it.
 // Left out: other activations fused, NHWC layouts.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -63,17 +65,24 @@ void map_channel(const ChannelSplit& split, int64_t c, T* out, const A* a, const
   }
 }
 
-// Σ f(a[at], b[at]) over channel c, each run of `inner` values summed by chunked_sum.
-template <class T, class A, class B, class F>
-double sum_channel(const ChannelSplit& split, int64_t c, const A* a, const B* b, F f) {
-  double total = 0;
+// Σ f(a[at], b[at]) over channel c for each term f, each run of `inner` values summed by
+// chunked_sum: the runs in turn, each widened once (as_run) for all the terms.
+template <class T, class A, class B, class... F>
+std::array<double, sizeof...(F)> sums_channel(const ChannelSplit& split, int64_t c, const A* a, const B* b,
+                                              F... f) {
+  std::array<double, sizeof...(F)> totals{};
   for (int64_t n = 0; n < split.batch; ++n) {
     const int64_t start = split.run_start(c, n);
     const T* x = as_run<T, 0>(a + start, split.inner);
     const T* y = as_run<T, 1>(b + start, split.inner);
-    total += chunked_sum<T>(split.inner, [=](int64_t i) { return f(x[i], y[i]); });
+    size_t k = 0;
+    ((totals[k++] += chunked_sum<T>(split.inner, [=](int64_t i) { return f(x[i], y[i]); })), ...);
   }
-  return total;
+  return totals;
+}
+template <class T, class A, class B, class F>
+double sum_channel(const ChannelSplit& split, int64_t c, const A* a, const B* b, F f) {
+  return sums_channel<T>(split, c, a, b, f)[0];
 }
 
 // The pass of a forward kernel that reads x, writing x rounded to bfloat16 into `kept` as it
@@ -159,18 +168,22 @@ T slope_of(const View& slopes, int64_t c) {
   return slopes.ptr<T>()[slopes.numel() == 1 ? 0 : c];
 }
 
-// y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or with `slopes` that PReLU of u; shared
-// by both forward modes.
+// y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or with `slopes` that PReLU of u, plus
+// `residual` where present; shared by both forward modes.
 template <class T>
 void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, const View& weight,
-                       const View& bias, const View& slopes, double mean, double inv_std,
-                       const View& y) {
+                       const View& bias, const View& slopes, const View& residual, double mean,
+                       double inv_std, const View& y) {
   const T* in = x.ptr<T>();
   T* out = y.ptr<T>();
   const Affine<T> u(weight, bias, c, mean, inv_std);
-  if (!present(slopes)) return map_channel<T>(split, c, out, in, in, [=](T v, T) { return u(v); });
+  auto finish = [&](auto f) {  // out = f(x), or f(x) + residual
+    if (!present(residual)) return map_channel<T>(split, c, out, in, in, [=](T v, T) { return f(v); });
+    map_channel<T>(split, c, out, in, residual.ptr<T>(), [=](T v, T r) { return f(v) + r; });
+  };
+  if (!present(slopes)) return finish([=](T v) { return u(v); });
   const T slope = slope_of<T>(slopes, c);
-  map_channel<T>(split, c, out, in, in, [=](T v, T) {
+  finish([=](T v) {
     const T normalized = u(v);
     return normalized > T(0) ? normalized : slope * normalized;
   });
@@ -195,7 +208,7 @@ void assign_slope_grads(const std::vector<double>& slope_grads, const View& dwei
 
 void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const View& x,
                                           const View& weight, const View& bias, const View& slopes,
-                                          const View& y, const View& saved_mean,
+                                          const View& residual, const View& y, const View& saved_mean,
                                           const View& saved_inv_std, const View& running_mean,
                                           const View& running_var, const View& kept) {
   ChannelSplit split(x.shape);
@@ -215,9 +228,9 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
       if (present(slopes))  // the statistics as saved: the backward recomputes u from them
-        normalize_channel<T>(split, c, x, weight, bias, slopes, T(mean), T(inv_std), y);
+        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, T(mean), T(inv_std), y);
       else
-        normalize_channel<T>(split, c, x, weight, bias, slopes, mean, inv_std, y);
+        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
       if (present(running_mean)) {
         T& running = running_mean.ptr<T>()[c];
         running = T((1 - params.momentum) * running + params.momentum * mean);
@@ -233,7 +246,8 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
 
 void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
                                          const View& weight, const View& bias, const View& slopes,
-                                         const View& running_mean, const View& running_var,
+                                         const View& residual, const View& running_mean,
+                                         const View& running_var,
                                          const View& y, const View& saved_mean,
                                          const View& saved_inv_std) {
   ChannelSplit split(x.shape);
@@ -246,9 +260,9 @@ void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const Vi
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
       if (present(slopes))
-        normalize_channel<T>(split, c, x, weight, bias, slopes, T(mean), T(inv_std), y);
+        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, T(mean), T(inv_std), y);
       else
-        normalize_channel<T>(split, c, x, weight, bias, slopes, mean, inv_std, y);
+        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
     }
   });
 }
@@ -265,13 +279,14 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
     const T* grad_out = dy.ptr<T>();
     std::vector<double> slope_grads(present(slopes) ? split.channels : 0);
     // The channel's backward, given g(dy, x): the dy of the normalized values at each element
-    // (`gated` is x where g reads it, else dy, so that batch norm alone sums dy by itself).
-    auto channel = [&](int64_t c, const auto* gated, auto g) {
+    // (`gated` is x where g reads it, else dy, so that eval's dx reads dy alone), and `more`,
+    // sums to take along with Σ g and Σ g·(x − mean) (the slopes').
+    auto channel = [&](int64_t c, const auto* gated, auto g, auto... more) {
       double mean = saved_mean.ptr<T>()[c], inv_std = saved_inv_std.ptr<T>()[c];
       const T m = static_cast<T>(mean);
-      double sum_dy = sum_channel<T>(split, c, grad_out, gated, g);
-      double sum_dy_xhat =
-          sum_channel<T>(split, c, grad_out, in, [=](T d, T v) { return g(d, v) * (v - m); }) * inv_std;
+      const auto sums = sums_channel<T>(split, c, grad_out, in, g, [=](T d, T v) { return g(d, v) * (v - m); }, more...);
+      const double sum_dy = sums[0], sum_dy_xhat = sums[1] * inv_std;
+      if constexpr (sizeof...(more) == 1) slope_grads[c] = sums[2];
       if (present(dbias)) dbias.ptr<T>()[c] = T(sum_dy);
       if (present(dweight)) dweight.ptr<T>()[c] = T(sum_dy_xhat);
       if (!present(dx)) return;
@@ -299,8 +314,8 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       // The PReLU's backward at u, recomputed from x as the forward computed it.
       const Affine<T> u(weight, bias, c, saved_mean.ptr<T>()[c], saved_inv_std.ptr<T>()[c]);
       const T slope = slope_of<T>(slopes, c);
-      channel(c, in, [=](T d, T v) { return u(v) > T(0) ? d : slope * d; });
-      slope_grads[c] = sum_channel<T>(split, c, in, grad_out, [=](T v, T d) { return std::min(u(v), T(0)) * d; });
+      channel(c, in, [=](T d, T v) { return u(v) > T(0) ? d : slope * d; },
+              [=](T d, T v) { return std::min(u(v), T(0)) * d; });
     }
     assign_slope_grads<T>(slope_grads, dslopes);
   });

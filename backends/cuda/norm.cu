@@ -3,7 +3,7 @@
 // double accumulators (contracts in backends/backend.h). Per-channel statistics: one block
 // per channel, its threads striding over the N·inner values and combining with block_reduce.
 // Elementwise parts: one thread per element. An absent view (data == nullptr) is skipped.
-// Batch norm with a PReLU's slopes fuses it as the CPU does (backend.h).
+// Batch norm with a PReLU's slopes or a residual fuses them as the CPU does (backend.h).
 // Left out: multi-block reductions of one huge channel, other activations fused, NHWC.
 #include "backends/channel_split.h"
 #include "backends/cuda/cuda_backend.h"
@@ -38,24 +38,25 @@ struct Slopes {
   __device__ T of(int64_t c) const { return values[shared ? 0 : c]; }
 };
 
-// y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or that PReLU of u with slopes, done by
-// the block of channel c.
+// y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or that PReLU of u with slopes, plus the
+// residual where given, done by the block of channel c.
 template <class T>
 __device__ void normalize_channel(const ChannelSplit& split, int64_t c, const T* in,
-                                  const T* weight, const T* bias, Slopes<T> slopes, double mean,
-                                  double inv_std, T* out) {
+                                  const T* weight, const T* bias, Slopes<T> slopes,
+                                  const T* residual, double mean, double inv_std, T* out) {
   const Affine<T> u(weight, bias, c, mean, inv_std);
   const T slope = slopes.values ? slopes.of(c) : T(1);
   for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
     int64_t k = split.at(c, j);
-    const T v = u(in[k]);
-    out[k] = v > T(0) ? v : slope * v;
+    const T v = u(in[k]), activated = v > T(0) ? v : slope * v;
+    out[k] = residual ? activated + residual[k] : activated;
   }
 }
 
 template <class T>
 void batch_norm_train_typed(const BatchNormParams& params, const View& x, const View& weight,
-                            const View& bias, const View& slopes, const View& y, const View& saved_mean,
+                            const View& bias, const View& slopes, const View& residual,
+                            const View& y, const View& saved_mean,
                             const View& saved_inv_std, const View& running_mean,
                             const View& running_var) {
   ChannelSplit split(x.shape);
@@ -64,6 +65,7 @@ void batch_norm_train_typed(const BatchNormParams& params, const View& x, const 
   const T *in = x.ptr<T>(), *w = weight.ptr<T>(), *b = bias.ptr<T>();
   T *out = y.ptr<T>(), *mean_out = saved_mean.ptr<T>(), *inv_std_out = saved_inv_std.ptr<T>();
   T *run_mean = running_mean.ptr<T>(), *run_var = running_var.ptr<T>();
+  const T* add = residual.ptr<T>();
   const Slopes<T> prelu(slopes);
   parallel_slices(split.channels, split.per_channel(), "batch_norm",
                   [=] __device__(int64_t c) {
@@ -92,20 +94,21 @@ void batch_norm_train_typed(const BatchNormParams& params, const View& x, const 
     }
     // with a PReLU, from the statistics as saved: the backward recomputes u from them
     if (prelu.values) mean = T(mean), inv_std = T(inv_std);
-    normalize_channel<T>(split, c, in, w, b, prelu, mean, inv_std, out);
+    normalize_channel<T>(split, c, in, w, b, prelu, add, mean, inv_std, out);
   });
 }
 
 template <class T>
 void batch_norm_eval_typed(const BatchNormParams& params, const View& x, const View& weight,
-                           const View& bias, const View& slopes, const View& running_mean,
-                           const View& running_var,
+                           const View& bias, const View& slopes, const View& residual,
+                           const View& running_mean, const View& running_var,
                            const View& y, const View& saved_mean, const View& saved_inv_std) {
   ChannelSplit split(x.shape);
   double eps = params.eps;
   const T *in = x.ptr<T>(), *w = weight.ptr<T>(), *b = bias.ptr<T>();
   const T *run_mean = running_mean.ptr<T>(), *run_var = running_var.ptr<T>();
   T *out = y.ptr<T>(), *mean_out = saved_mean.ptr<T>(), *inv_std_out = saved_inv_std.ptr<T>();
+  const T* add = residual.ptr<T>();
   const Slopes<T> prelu(slopes);
   parallel_slices(split.channels, split.per_channel(), "batch_norm",
                   [=] __device__(int64_t c) {
@@ -116,7 +119,7 @@ void batch_norm_eval_typed(const BatchNormParams& params, const View& x, const V
       inv_std_out[c] = T(inv_std);
     }
     if (prelu.values) mean = T(mean), inv_std = T(inv_std);
-    normalize_channel<T>(split, c, in, w, b, prelu, mean, inv_std, out);
+    normalize_channel<T>(split, c, in, w, b, prelu, add, mean, inv_std, out);
   });
 }
 
@@ -251,12 +254,13 @@ void keep_copy(Backend& backend, const View& x, const View& kept, const char* ke
 
 void CudaBackend::batch_norm_forward_train(const BatchNormParams& params, const View& x,
                                            const View& weight, const View& bias, const View& slopes,
-                                           const View& y, const View& saved_mean,
-                                           const View& saved_inv_std, const View& running_mean,
-                                           const View& running_var, const View& kept) {
+                                           const View& residual, const View& y,
+                                           const View& saved_mean, const View& saved_inv_std,
+                                           const View& running_mean, const View& running_var,
+                                           const View& kept) {
   activate();
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
-    cuda::batch_norm_train_typed<decltype(t)>(params, x, weight, bias, slopes, y, saved_mean,
+    cuda::batch_norm_train_typed<decltype(t)>(params, x, weight, bias, slopes, residual, y, saved_mean,
                                               saved_inv_std, running_mean, running_var);
   });
   keep_copy(*this, x, kept, "batch_norm");
@@ -264,13 +268,13 @@ void CudaBackend::batch_norm_forward_train(const BatchNormParams& params, const 
 
 void CudaBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
                                           const View& weight, const View& bias, const View& slopes,
-                                          const View& running_mean, const View& running_var,
-                                          const View& y, const View& saved_mean,
-                                          const View& saved_inv_std) {
+                                          const View& residual, const View& running_mean,
+                                          const View& running_var, const View& y,
+                                          const View& saved_mean, const View& saved_inv_std) {
   activate();
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
-    cuda::batch_norm_eval_typed<decltype(t)>(params, x, weight, bias, slopes, running_mean, running_var,
-                                             y, saved_mean, saved_inv_std);
+    cuda::batch_norm_eval_typed<decltype(t)>(params, x, weight, bias, slopes, residual, running_mean,
+                                             running_var, y, saved_mean, saved_inv_std);
   });
 }
 

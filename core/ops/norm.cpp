@@ -51,16 +51,21 @@ void check_channels_input(const char* op, const Tensor& x) {
     fail(op, ": expected x [N, C, ...] with channels at dim 1, got ", x.describe());
 }
 
-// Batch norm, followed by the PReLU of `slopes` where those are defined (one kernel each way:
-// backend.h), under the name `op`.
+// Batch norm, followed by the PReLU of `slopes` and the add of `residual` where those are
+// defined (one kernel each way: backend.h), under the name `op`.
 Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                 const Tensor& slopes, const Tensor& running_mean, const Tensor& running_var,
-                 bool training, double momentum, double eps) {
+                 const Tensor& slopes, const Tensor& residual, const Tensor& running_mean,
+                 const Tensor& running_var, bool training, double momentum, double eps) {
   check_channels_input(op, x);
   int64_t channels = x.size(1);
   check_per_channel(op, "weight", weight, x, channels);
   check_per_channel(op, "bias", bias, x, channels);
   if (slopes.defined()) check_per_channel(op, "slopes", slopes, x, slopes.numel() == 1 ? 1 : channels);
+  if (residual.defined()) {
+    check_pair(op, x, residual);
+    if (residual.shape() != x.shape())
+      fail(op, ": residual ", residual.describe(), " must have x's shape, x ", x.describe());
+  }
   check_per_channel(op, "running_mean", running_mean, x, channels);
   check_per_channel(op, "running_var", running_var, x, channels);
   if (running_mean.defined() != running_var.defined())
@@ -75,6 +80,7 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
     fail(op, ": eval mode needs running_mean and running_var");
 
   Tensor input = contiguous_data(x);
+  Tensor added = residual.defined() ? contiguous_data(residual) : Tensor();
   Tensor out = empty_like(input);
   Tensor saved_mean = Tensor::empty({channels}, x.dtype(), x.device());
   Tensor saved_inv_std = Tensor::empty({channels}, x.dtype(), x.device());
@@ -82,20 +88,23 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
   bool need_weight = weight.defined() && weight.requires_grad();
   bool need_bias = bias.defined() && bias.requires_grad();
   bool need_slopes = slopes.defined() && slopes.requires_grad();
-  const bool recorded = grad_enabled() && (need_x || need_weight || need_bias || need_slopes);
+  bool need_residual = residual.defined() && residual.requires_grad();
+  const bool recorded =
+      grad_enabled() && (need_x || need_weight || need_bias || need_slopes || need_residual);
   Tensor saved_input = kept_for_backward(input, recorded);
   BatchNormParams params{eps, momentum};
   Backend& backend = backend_of(x);
   if (training) {
     backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
-                                     view_or_absent(bias), view_or_absent(slopes), out.view(),
-                                     saved_mean.view(), saved_inv_std.view(),
+                                     view_or_absent(bias), view_or_absent(slopes),
+                                     view_or_absent(added), out.view(), saved_mean.view(),
+                                     saved_inv_std.view(),
                                      view_or_absent(running_mean), view_or_absent(running_var),
                                      kept_view(saved_input, input));
   } else {
     backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
                                     view_or_absent(bias), view_or_absent(slopes),
-                                    running_mean.view(), running_var.view(), out.view(),
+                                    view_or_absent(added), running_mean.view(), running_var.view(), out.view(),
                                     saved_mean.view(), saved_inv_std.view());
     if (kept_view(saved_input, input).data) backend.copy(input.view(), saved_input.view());
   }
@@ -106,6 +115,8 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
   Tensor saved_slopes = slopes.defined() ? slopes.detach() : Tensor();
   std::vector<Tensor> inputs{x, weight, bias};
   if (slopes.defined()) inputs.push_back(slopes);
+  if (residual.defined()) inputs.push_back(residual);
+  const bool with_residual = residual.defined();
   return record(out, op, inputs, [=](const Tensor& grad) {
     Tensor grad_out = contiguous_data(grad);
     Tensor grad_x = need_x ? empty_like(grad_out) : Tensor();
@@ -119,6 +130,7 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
         view_or_absent(grad_bias), view_or_absent(grad_slopes));
     std::vector<Tensor> grads{grad_x, grad_weight, grad_bias};
     if (saved_slopes.defined()) grads.push_back(grad_slopes);
+    if (with_residual) grads.push_back(need_residual ? grad : Tensor());  // d(u + r)/dr = 1
     return grads;
   });
 }
@@ -128,16 +140,24 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum, double eps) {
-  return normalize("batch_norm", x, weight, bias, Tensor(), running_mean, running_var, training,
-                   momentum, eps);
+  return normalize("batch_norm", x, weight, bias, Tensor(), Tensor(), running_mean, running_var,
+                   training, momentum, eps);
 }
 
 Tensor batch_norm_prelu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         const Tensor& running_mean, const Tensor& running_var,
                         const Tensor& slopes, bool training, double momentum, double eps) {
   if (!slopes.defined()) fail("batch_norm_prelu: slopes is an undefined tensor");
-  return normalize("batch_norm_prelu", x, weight, bias, slopes, running_mean, running_var,
-                   training, momentum, eps);
+  return normalize("batch_norm_prelu", x, weight, bias, slopes, Tensor(), running_mean,
+                   running_var, training, momentum, eps);
+}
+
+Tensor batch_norm_add(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Tensor& running_mean, const Tensor& running_var,
+                      const Tensor& residual, bool training, double momentum, double eps) {
+  if (!residual.defined()) fail("batch_norm_add: residual is an undefined tensor");
+  return normalize("batch_norm_add", x, weight, bias, Tensor(), residual, running_mean,
+                   running_var, training, momentum, eps);
 }
 
 // dx = dy where x > 0, else a·dy; da = Σ x·dy over x ≤ 0 (x = 0 contributes nothing).
