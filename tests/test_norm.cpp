@@ -215,6 +215,14 @@ TEST_CASE("Dropout: a fixed mask passes the gradient check, eval is the identity
   for (double v : all(x).to_vector()) CHECK(v == 0.0);
 }
 
+// to's parameters and running statistics set to from's values.
+void copy_state(const BatchNorm& from, BatchNorm& to) {
+  assign(to.weight, from.weight.to_vector());
+  assign(to.bias, from.bias.to_vector());
+  assign(to.running_mean, from.running_mean.to_vector());
+  assign(to.running_var, from.running_var.to_vector());
+}
+
 // batch_norm_prelu is prelu(batch_norm(x)) in one op: the backward recomputes the PReLU's
 // input from x instead of keeping it. In float64 the two give the same values, gradients and
 // running statistics.
@@ -226,10 +234,7 @@ TEST_CASE("BatchNorm2d then PReLU as one op equals the two layers: values, gradi
       Generator gen(5);
       BatchNorm2d bn(3, kF64), fused_bn(3, kF64);
       randomize(bn, gen);
-      assign(fused_bn.weight, bn.weight.to_vector());
-      assign(fused_bn.bias, bn.bias.to_vector());
-      assign(fused_bn.running_mean, bn.running_mean.to_vector());
-      assign(fused_bn.running_var, bn.running_var.to_vector());
+      copy_state(bn, fused_bn);
       PReLU prelu(slopes, 0.25, DType::F64), fused_prelu(slopes, 0.25, DType::F64);
       assign(prelu.weight, slopes == 3 ? std::vector<double>{0.1, -0.4, 0.7} : std::vector<double>{0.3});
       assign(fused_prelu.weight, prelu.weight.to_vector());
@@ -271,10 +276,7 @@ TEST_CASE("BatchNorm2d plus a residual as one op equals the layer and the add, b
       options.dtype = dtype;
       BatchNorm2d bn(3, options), fused_bn(3, options);
       randomize(bn, gen);
-      assign(fused_bn.weight, bn.weight.to_vector());
-      assign(fused_bn.bias, bn.bias.to_vector());
-      assign(fused_bn.running_mean, bn.running_mean.to_vector());
-      assign(fused_bn.running_var, bn.running_var.to_vector());
+      copy_state(bn, fused_bn);
       bn.train(training);
       fused_bn.train(training);
       const Shape shape{4, 3, 3, 2};

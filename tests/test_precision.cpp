@@ -10,6 +10,7 @@
 //      result's own rounding). A truncated or unrounded operand is far outside it.
 //   2. |got − Σ x w| ≤ (2·u_b + u_b²) · Σ |x w| + (bound 1):
 //      each rounded operand is within a factor (1 ± u_b) of the float32 one.
+#include <array>
 #include <cmath>
 
 #include "backends/cpu/gemm.h"
@@ -214,16 +215,22 @@ TEST_CASE("conv2d under bf16 autocast keeps its input for the backward in bfloat
   }
 }
 
+// x [N, 6, …] and batch norm's weight and bias and a PReLU's slopes for its 6 channels, all
+// requiring gradients.
+std::array<Tensor, 4> norm_inputs(const Shape& shape, Generator& gen, Device device) {
+  return {Tensor::uniform(shape, -2, 3, gen, DType::F32, device).requires_grad_(),
+          Tensor::uniform({6}, 0.5, 1.5, gen, DType::F32, device).requires_grad_(),
+          Tensor::uniform({6}, -1, 1, gen, DType::F32, device).requires_grad_(),
+          Tensor::uniform({6}, 0, 0.5, gen, DType::F32, device).requires_grad_()};
+}
+
 // Fused, the PReLU's input is recomputed from batch norm's kept x: one rounded copy in all.
 TEST_CASE("batch_norm_prelu under bf16 autocast keeps x alone in bfloat16, and its gradients are the kernel's on that x") {
   Generator gen(37);
   const Device device = default_device();
   Backend& backend = backend_for(device);
   const Shape shape{4, 6, 5, 7};
-  Tensor leaf = Tensor::uniform(shape, -2, 3, gen, DType::F32, device).requires_grad_();
-  Tensor gamma = Tensor::uniform({6}, 0.5, 1.5, gen, DType::F32, device).requires_grad_();
-  Tensor beta = Tensor::uniform({6}, -1, 1, gen, DType::F32, device).requires_grad_();
-  Tensor slopes = Tensor::uniform({6}, 0, 0.5, gen, DType::F32, device).requires_grad_();
+  auto [leaf, gamma, beta, slopes] = norm_inputs(shape, gen, device);
   Tensor x = leaf + leaf, z;
   {
     AutocastScope bf16(Precision::BF16);
@@ -266,10 +273,7 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   const Device device = default_device();
   Backend& backend = backend_for(device);
   const Shape shape{4, 6, 5, 7};
-  Tensor leaf = Tensor::uniform(shape, -2, 3, gen, DType::F32, device).requires_grad_();
-  Tensor gamma = Tensor::uniform({6}, 0.5, 1.5, gen, DType::F32, device).requires_grad_();
-  Tensor beta = Tensor::uniform({6}, -1, 1, gen, DType::F32, device).requires_grad_();
-  Tensor slopes = Tensor::uniform({6}, 0, 0.5, gen, DType::F32, device).requires_grad_();
+  auto [leaf, gamma, beta, slopes] = norm_inputs(shape, gen, device);
   Tensor x = leaf + leaf;  // a layer's output (add keeps nothing for its backward)
   Tensor y, z;
   {
