@@ -225,9 +225,9 @@ class Backend {
   //   `slopes` and `residual` as in training.
   virtual void batch_norm_forward_eval(const BatchNormParams& params, const View& x,
                                        const View& weight, const View& bias, const View& slopes,
-                                       const View& residual, const View& running_mean, const View& running_var,
-                                       const View& y, const View& saved_mean,
-                                       const View& saved_inv_std) = 0;
+                                       const View& residual, const View& running_mean,
+                                       const View& running_var, const View& y,
+                                       const View& saved_mean, const View& saved_inv_std) = 0;
   // Per channel, x̂ = (x − mean_c)·inv_std_c, w = weight_c (1 if absent):
   //   dbias_c = Σ dy,  dweight_c = Σ dy·x̂   (assigned when present)
   //   batch_stats (training): dx = w·inv_std_c/M · (M·dy − dbias_c − x̂·dweight_c)

@@ -247,9 +247,8 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
 void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const View& x,
                                          const View& weight, const View& bias, const View& slopes,
                                          const View& residual, const View& running_mean,
-                                         const View& running_var,
-                                         const View& y, const View& saved_mean,
-                                         const View& saved_inv_std) {
+                                         const View& running_var, const View& y,
+                                         const View& saved_mean, const View& saved_inv_std) {
   ChannelSplit split(x.shape);
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     using T = decltype(t);

@@ -98,14 +98,14 @@ Tensor normalize(const char* op, const Tensor& x, const Tensor& weight, const Te
     backend.batch_norm_forward_train(params, input.view(), view_or_absent(weight),
                                      view_or_absent(bias), view_or_absent(slopes),
                                      view_or_absent(added), out.view(), saved_mean.view(),
-                                     saved_inv_std.view(),
-                                     view_or_absent(running_mean), view_or_absent(running_var),
-                                     kept_view(saved_input, input));
+                                     saved_inv_std.view(), view_or_absent(running_mean),
+                                     view_or_absent(running_var), kept_view(saved_input, input));
   } else {
     backend.batch_norm_forward_eval(params, input.view(), view_or_absent(weight),
                                     view_or_absent(bias), view_or_absent(slopes),
-                                    view_or_absent(added), running_mean.view(), running_var.view(), out.view(),
-                                    saved_mean.view(), saved_inv_std.view());
+                                    view_or_absent(added), running_mean.view(),
+                                    running_var.view(), out.view(), saved_mean.view(),
+                                    saved_inv_std.view());
     if (kept_view(saved_input, input).data) backend.copy(input.view(), saved_input.view());
   }
   if (!recorded) return out;
