@@ -230,7 +230,8 @@ TEST_CASE("batch_norm_prelu under bf16 autocast keeps x alone in bfloat16, and i
   const Device device = default_device();
   Backend& backend = backend_for(device);
   const Shape shape{4, 6, 5, 7};
-  auto [leaf, gamma, beta, slopes] = norm_inputs(shape, gen, device);
+  const std::array<Tensor, 4> inputs = norm_inputs(shape, gen, device);
+  Tensor leaf = inputs[0], gamma = inputs[1], beta = inputs[2], slopes = inputs[3];
   Tensor x = leaf + leaf, z;
   {
     AutocastScope bf16(Precision::BF16);
@@ -273,7 +274,8 @@ TEST_CASE("batch norm and PReLU under bf16 autocast keep their inputs in bfloat1
   const Device device = default_device();
   Backend& backend = backend_for(device);
   const Shape shape{4, 6, 5, 7};
-  auto [leaf, gamma, beta, slopes] = norm_inputs(shape, gen, device);
+  const std::array<Tensor, 4> inputs = norm_inputs(shape, gen, device);
+  Tensor leaf = inputs[0], gamma = inputs[1], beta = inputs[2], slopes = inputs[3];
   Tensor x = leaf + leaf;  // a layer's output (add keeps nothing for its backward)
   Tensor y, z;
   {
