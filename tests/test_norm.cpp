@@ -270,6 +270,7 @@ TEST_CASE("BatchNorm2d then PReLU as one op equals the two layers: values, gradi
 TEST_CASE("BatchNorm2d plus a residual as one op equals the layer and the add, bit for bit") {
   for (const DType dtype : {DType::F64, DType::F32})
     for (const bool training : {true, false}) {
+      CAPTURE(dtype_name(dtype));
       CAPTURE(training);
       Generator gen(9);
       BatchNormOptions options = kF64;
@@ -302,8 +303,8 @@ TEST_CASE("BatchNorm2d plus a residual as one op equals the layer and the add, b
   CHECK(error.find("must have x's shape, x float32[2, 3, 2, 2]") != std::string::npos);
 }
 
-// summary() watches every layer call: under its observer the pair runs as two layers.
-TEST_CASE("BatchNorm::forward_prelu under a layer observer calls both layers") {
+// summary() watches every layer call: under its observer the fused calls run as the layers.
+TEST_CASE("BatchNorm::forward_prelu and forward_add under a layer observer call the layers") {
   Generator gen(2);
   BatchNorm2d bn(2, kF64);
   PReLU prelu(2, 0.25, DType::F64);
@@ -318,6 +319,11 @@ TEST_CASE("BatchNorm::forward_prelu under a layer observer calls both layers") {
   CHECK(seen.empty());
   const std::vector<double> a = fused.to_vector(), b = watched.to_vector();
   for (size_t i = 0; i < a.size(); ++i) CHECK(a[i] == doctest::Approx(b[i]).epsilon(1e-13));
+  set_layer_observer([&](const Layer& layer, const Tensor&, const Tensor&) { seen.push_back(layer.type_name()); });
+  Tensor summed = bn.forward_add(watched, watched);
+  set_layer_observer({});
+  CHECK(seen == std::vector<std::string>{"BatchNorm2d"});  // the add is no layer
+  CHECK(summed.to_vector() == bn.forward_add(watched, watched).to_vector());
 }
 
 TEST_CASE("Wrong channel counts and shapes are named with the layer and both shapes") {
