@@ -169,14 +169,16 @@ T slope_of(const View& slopes, int64_t c) {
 }
 
 // y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or with `slopes` that PReLU of u, plus
-// `residual` where present; shared by both forward modes.
+// `residual` where present; shared by both forward modes. With slopes, u uses the statistics
+// as saved (rounded to T): the backward recomputes u from them.
 template <class T>
 void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, const View& weight,
                        const View& bias, const View& slopes, const View& residual, double mean,
                        double inv_std, const View& y) {
   const T* in = x.ptr<T>();
   T* out = y.ptr<T>();
-  const Affine<T> u(weight, bias, c, mean, inv_std);
+  const Affine<T> u = present(slopes) ? Affine<T>(weight, bias, c, T(mean), T(inv_std))
+                                      : Affine<T>(weight, bias, c, mean, inv_std);
   auto finish = [&](auto f) {  // out = f(x), or f(x) + residual
     if (!present(residual)) return map_channel<T>(split, c, out, in, in, [=](T v, T) { return f(v); });
     map_channel<T>(split, c, out, in, residual.ptr<T>(), [=](T v, T r) { return f(v) + r; });
@@ -227,10 +229,7 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
       double inv_std = 1.0 / std::sqrt(variance + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
-      if (present(slopes))  // the statistics as saved: the backward recomputes u from them
-        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, T(mean), T(inv_std), y);
-      else
-        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
+      normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
       if (present(running_mean)) {
         T& running = running_mean.ptr<T>()[c];
         running = T((1 - params.momentum) * running + params.momentum * mean);
@@ -258,10 +257,7 @@ void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const Vi
       double inv_std = 1.0 / std::sqrt(double(running_var.ptr<T>()[c]) + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
-      if (present(slopes))
-        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, T(mean), T(inv_std), y);
-      else
-        normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
+      normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
     }
   });
 }

@@ -39,11 +39,13 @@ struct Slopes {
 };
 
 // y = u = (x − mean_c)·inv_std_c·weight_c + bias_c, or that PReLU of u with slopes, plus the
-// residual where given, done by the block of channel c.
+// residual where given, done by the block of channel c. With slopes, u uses the statistics as
+// saved (rounded to T): the backward recomputes u from them.
 template <class T>
 __device__ void normalize_channel(const ChannelSplit& split, int64_t c, const T* in,
                                   const T* weight, const T* bias, Slopes<T> slopes,
                                   const T* residual, double mean, double inv_std, T* out) {
+  if (slopes.values) mean = T(mean), inv_std = T(inv_std);
   const Affine<T> u(weight, bias, c, mean, inv_std);
   const T slope = slopes.values ? slopes.of(c) : T(1);
   for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
@@ -92,8 +94,6 @@ void batch_norm_train_typed(const BatchNormParams& params, const View& x, const 
         run_var[c] = T((1 - momentum) * run_var[c] + momentum * unbiased);
       }
     }
-    // with a PReLU, from the statistics as saved: the backward recomputes u from them
-    if (prelu.values) mean = T(mean), inv_std = T(inv_std);
     normalize_channel<T>(split, c, in, w, b, prelu, add, mean, inv_std, out);
   });
 }
@@ -118,7 +118,6 @@ void batch_norm_eval_typed(const BatchNormParams& params, const View& x, const V
       mean_out[c] = T(mean);
       inv_std_out[c] = T(inv_std);
     }
-    if (prelu.values) mean = T(mean), inv_std = T(inv_std);
     normalize_channel<T>(split, c, in, w, b, prelu, add, mean, inv_std, out);
   });
 }
