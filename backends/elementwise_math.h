@@ -67,6 +67,23 @@ MARGIN_HD inline T unary_derivative(UnaryOp op, T x, T y, T alpha, T beta) {
   return T(0);
 }
 
+// PReLU with slope a: y = x where x > 0, else a·x (NaN takes a's side), written as a select:
+// on the CPU a branch on random signs mispredicts half the time. Its backward gates dy the same
+// way, and ∂y/∂a is the value a multiplied: 0 where x > 0, else x. Batch norm's fused kernels
+// (batch_norm_prelu) apply the same three to their recomputed u.
+template <class T>
+MARGIN_HD inline T prelu_value(T x, T slope) {
+  return x > T(0) ? x : slope * x;
+}
+template <class T>
+MARGIN_HD inline T prelu_gate(T x, T slope, T dy) {
+  return x > T(0) ? dy : slope * dy;
+}
+template <class T>
+MARGIN_HD inline T prelu_slope_factor(T x) {
+  return x > T(0) ? T(0) : x;
+}
+
 template <class T>
 MARGIN_HD inline T apply_binary(BinaryOp op, T a, T b) {
   switch (op) {

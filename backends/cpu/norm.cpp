@@ -23,6 +23,7 @@
 #include "backends/channel_split.h"
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
+#include "backends/elementwise_math.h"
 #include "backends/half.h"
 
 namespace margin {
@@ -185,10 +186,7 @@ void normalize_channel(const ChannelSplit& split, int64_t c, const View& x, cons
   };
   if (!present(slopes)) return finish([=](T v) { return u(v); });
   const T slope = slope_of<T>(slopes, c);
-  finish([=](T v) {
-    const T normalized = u(v);
-    return normalized > T(0) ? normalized : slope * normalized;
-  });
+  finish([=](T v) { return prelu_value(u(v), slope); });
 }
 
 // The per-channel sums of PReLU's slopes into dweight: as they are, or summed to [1] for a
@@ -309,8 +307,8 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       // The PReLU's backward at u, recomputed from x as the forward computed it.
       const Affine<T> u(weight, bias, c, saved_mean.ptr<T>()[c], saved_inv_std.ptr<T>()[c]);
       const T slope = slope_of<T>(slopes, c);
-      channel(c, in, [=](T d, T v) { return u(v) > T(0) ? d : slope * d; },
-              [=](T d, T v) { return std::min(u(v), T(0)) * d; });
+      channel(c, in, [=](T d, T v) { return prelu_gate(u(v), slope, d); },
+              [=](T d, T v) { return prelu_slope_factor(u(v)) * d; });
     }
     assign_slope_grads<T>(slope_grads, dslopes);
   });
@@ -326,7 +324,7 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y, const V
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       const T slope = slope_of<T>(weight, c);
-      map_keeping<T>(split, c, out, in, rounded, [=](T v) { return v > T(0) ? v : slope * v; });
+      map_keeping<T>(split, c, out, in, rounded, [=](T v) { return prelu_value(v, slope); });
     }
   });
 }
@@ -341,8 +339,8 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
 #pragma omp parallel for if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       const T slope = slope_of<T>(weight, c);
-      // ∂y/∂slope = min(x, 0); dx and the slope's sum in one pass over x and dy.
-      auto slope_term = [](T v, T g) { return std::min(v, T(0)) * g; };
+      // dx and the slope's sum in one pass over x and dy.
+      auto slope_term = [](T v, T g) { return prelu_slope_factor(v) * g; };
       if (!present(dx)) {
         slope_grads[c] = sum_channel<T>(split, c, in, grad_out, slope_term);
         continue;
@@ -354,7 +352,7 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
         const T* g = grad_out + start;
         T* grad_in = dx.ptr<T>() + start;
         total += chunked_sum<T>(split.inner, [=](int64_t i) {
-          grad_in[i] = v[i] > T(0) ? g[i] : slope * g[i];
+          grad_in[i] = prelu_gate(v[i], slope, g[i]);
           return slope_term(v[i], g[i]);
         });
       }

@@ -10,6 +10,7 @@
 #include "backends/cuda/launch.cuh"
 #include "backends/cuda/rounded.h"
 #include "backends/dispatch.h"
+#include "backends/elementwise_math.h"
 
 namespace margin {
 namespace cuda {
@@ -50,7 +51,7 @@ __device__ void normalize_channel(const ChannelSplit& split, int64_t c, const T*
   const T slope = slopes.values ? slopes.of(c) : T(1);
   for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
     int64_t k = split.at(c, j);
-    const T v = u(in[k]), activated = v > T(0) ? v : slope * v;
+    const T activated = prelu_value(u(in[k]), slope);
     out[k] = residual ? activated + residual[k] : activated;
   }
 }
@@ -137,7 +138,7 @@ struct NormalizedInput {
   }
 };
 
-// dslopes: Σ (u > 0 ? 0 : u·dy) per channel in double, u = input(c, k), then (shared) over
+// dslopes: Σ prelu_slope_factor(u)·dy per channel in double, u = input(c, k), then (shared) over
 // channels in the same block, channel by channel as the CPU sums them.
 template <class T, class Input>
 void slope_sums(const ChannelSplit& split, bool shared, Input input, const T* grad_out, T* grad_slope) {
@@ -151,7 +152,7 @@ void slope_sums(const ChannelSplit& split, bool shared, Input input, const T* gr
       for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
         int64_t k = split.at(c, j);
         const T u = input(c, k);
-        if (!(u > T(0))) slope_grad += double(u) * grad_out[k];
+        slope_grad += double(prelu_slope_factor(u)) * grad_out[k];
       }
       total += block_reduce(slope_grad, SumOf{});
     }
@@ -177,7 +178,7 @@ void batch_norm_backward_typed(bool batch_stats, const View& x, const View& dy,
     const Affine<T> u(w, b, c, mean, inv_std);
     const T slope = prelu.values ? prelu.of(c) : T(1);
     auto g = [=](int64_t k) -> T {
-      return !prelu.values || u(in[k]) > T(0) ? grad_out[k] : slope * grad_out[k];
+      return prelu.values ? prelu_gate(u(in[k]), slope, grad_out[k]) : grad_out[k];
     };
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int64_t j = threadIdx.x; j < split.per_channel(); j += blockDim.x) {
@@ -219,7 +220,7 @@ void prelu_typed(const View& x, const View& weight, const View& y) {
   T* out = y.ptr<T>();
   parallel_for(x.numel(), "prelu", [=] __device__(int64_t k) {
     T slope = slopes[shared ? 0 : split.channel_of(k)];
-    out[k] = in[k] > T(0) ? in[k] : slope * in[k];
+    out[k] = prelu_value(in[k], slope);
   });
 }
 
@@ -233,7 +234,7 @@ void prelu_backward_typed(const View& x, const View& weight, const View& dy, con
   if (grad_in)
     parallel_for(x.numel(), "prelu_backward", [=] __device__(int64_t k) {
       T slope = slopes[shared ? 0 : split.channel_of(k)];
-      grad_in[k] = in[k] > T(0) ? grad_out[k] : slope * grad_out[k];
+      grad_in[k] = prelu_gate(in[k], slope, grad_out[k]);
     });
   if (grad_slope) slope_sums<T>(split, shared, PreluInput<T>{in}, grad_out, grad_slope);
 }
