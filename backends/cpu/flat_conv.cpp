@@ -147,14 +147,14 @@ void lay_out(const Flat& g, int64_t count, Word* out, Words&& words) {
           const int64_t h = i_row * stride + a - g.pad_h, at = h * g.W + b - g.pad_w;
           Word* line = plane + i_row * g.row;
           if (h < 0 || h >= g.H) {
-            std::fill(line, line + g.row, Word(0));
+            short_fill(line, g.row);
             continue;
           }
-          std::fill(line, line + first, Word(0));
+          short_fill(line, first);
           words(i, at + first * stride, last - first, line + first);
-          std::fill(line + last, line + g.row, Word(0));
+          short_fill(line + last, g.row - last);
         }
-        std::fill(plane + g.rows * g.row, plane + g.length, Word(0));
+        short_fill(plane + g.rows * g.row, g.length - g.rows * g.row);
       }
 }
 
@@ -254,7 +254,7 @@ void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t 
   }
   for (int64_t i = 0; i < kStep; ++i) {
     float* plane = y + (f0 + i) * g.P * g.Q;
-    for (int64_t k = 0; k < count; ++k) std::copy_n(&sums[i][pieces[k].column], pieces[k].length, plane + pieces[k].at);
+    for (int64_t k = 0; k < count; ++k) short_copy(&sums[i][pieces[k].column], pieces[k].length, plane + pieces[k].at);
   }
 }
 
@@ -422,9 +422,9 @@ void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
       for (int64_t h = 0; h < g.P; ++h) {
         uint16_t* line = plane + h * g.row;
         for (int64_t w = 0; w < g.Q; ++w) line[w] = bf16_bits(rows[h * g.Q + w]);
-        std::fill(line + g.Q, line + g.row, uint16_t(0));
+        short_fill(line + g.Q, g.row - g.Q);
       }
-      std::fill(plane + g.P * g.row, plane + 2 * pairs, uint16_t(0));
+      short_fill(plane + g.P * g.row, 2 * pairs - g.P * g.row);
     }
     interleave_rows(reinterpret_cast<const float*>(flat), pairs, 16, pairs, static_cast<int>(g.F),
                     reinterpret_cast<float*>(out) + f0);
