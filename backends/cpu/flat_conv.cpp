@@ -193,11 +193,14 @@ void single_planes(const Flat& g, const Image* x, uint16_t* out) {
 
 // The filter as the forward's A tiles: tile (fb, tap, cb) holds filters 16·fb … 16·fb + 15
 // (rows) by channels 32·cb … 32·cb + 31 of the tap (16 pairs a row), 256 words, in that order.
-// weight(f, c, r, s) gives the filter's values.
+// weight(f, c, r, s) gives the filter's values. The blocks of 16 filters are packed in
+// parallel (a 512 × 512 × 3 × 3 filter alone took 0.5 ms, the other thread waiting).
 template <class Weight>
-void pack_filter(const Flat& g, uint32_t* out, Weight&& weight) {
+void pack_filter(const Flat& g, uint32_t* packed, Weight&& weight) {
   const int64_t channel_blocks = g.C / 32;
-  for (int64_t fb = 0; fb < g.F / 16; ++fb)
+#pragma omp parallel for if (worth_threads(g.F * g.C * g.taps()))
+  for (int64_t fb = 0; fb < g.F / 16; ++fb) {
+    uint32_t* out = packed + fb * g.taps() * channel_blocks * 256;
     for (int64_t tap = 0; tap < g.taps(); ++tap)
       for (int64_t cb = 0; cb < channel_blocks; ++cb)
         for (int64_t row = 0; row < 16; ++row)
@@ -205,6 +208,7 @@ void pack_filter(const Flat& g, uint32_t* out, Weight&& weight) {
             const int64_t f = fb * 16 + row, c = cb * 32 + 2 * pair, r = tap / g.S, s = tap % g.S;
             *out++ = pair_of(bf16_bits(weight(f, c, r, s)), bf16_bits(weight(f, c + 1, r, s)));
           }
+  }
 }
 
 // Outputs f0 … f0 + 31 by o0 … o0 + 31 of one sample: the sums of every tap and channel pair,
