@@ -5,6 +5,9 @@
 // FLOPs: a forward is Layer::flops; the backward of a convolution or linear layer is two
 // products of the same size (data and weight gradients), so forward+backward = 3× forward.
 // Pools move memory rather than compute: their rate is shown but not compared.
+// --precision bf16 runs each forward in an AutocastScope (core/precision.h): the convolutions'
+// and linear layers' products on bfloat16 operands, their backward too; the yardstick stays
+// the float32 matmul.
 // The depthwise (and narrow grouped) cases are MobileFaceNet's (layers/backbones.h); the
 // summary line adds them up as many times as get_mbf holds each and compares the sum with a
 // forward+backward of the whole backbone at the same batch: their share of its time.
@@ -17,6 +20,7 @@
 #include "bench/workload_timing.h"
 #include "core/autograd.h"
 #include "core/flags.h"
+#include "core/precision.h"
 #include "core/threads.h"
 #include "layers/backbones.h"
 #include "layers/conv.h"
@@ -40,16 +44,20 @@ struct LayerCase {
 int main(int argc, char** argv) try {
   Flags flags("bench_layers",
               "Forward and forward+backward time, GFLOP/s and fraction of the matmul rate of "
-              "conv3x3, conv1x1, depthwise, pooling and linear layers on face-backbone shapes (float32), and "
+              "conv3x3, conv1x1, depthwise, pooling and linear layers on face-backbone shapes, and "
               "the share of MobileFaceNet's forward+backward spent in its depthwise convolutions.");
   int64_t& batch = flags.add<int64_t>("batch", 32, "batch size N");
   int& repeats = flags.add("repeats", 5, "timed repetitions (median reported)");
+  std::string& precision_flag = flags.add<std::string>(
+      "precision", "fp32", "fp32, or bf16: the products of every case's forward and backward on bfloat16 operands");
   bool& mobilefacenet_only = flags.add("mobilefacenet-only", false,
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
   if (threads) set_threads(*threads);
+  const Precision precision = parse_precision(precision_flag);
+  check_precision(precision, kCPU);
 
   Generator gen(0);
   // A convolution of `channels` → `channels` with options.groups groups (all of them when
@@ -96,8 +104,8 @@ int main(int argc, char** argv) try {
   };
 
   double matmul_rate = bench::matmul_gflops(kCPU);
-  std::printf("bench_layers: float32, N=%lld, %d threads, median of %d; matmul 1024³: %.1f GFLOP/s\n",
-              (long long)N, omp_get_max_threads(), repeats, matmul_rate);
+  std::printf("bench_layers: %s, N=%lld, %d threads, median of %d; float32 matmul 1024³: %.1f GFLOP/s\n",
+              precision_name(precision), (long long)N, omp_get_max_threads(), repeats, matmul_rate);
   std::printf("%-28s %10s %10s %9s %9s %8s %8s\n", "layer", "fwd ms", "fwd+bwd ms", "fwd GF/s",
               "f+b GF/s", "fwd/mm", "f+b/mm");
   if (mobilefacenet_only)
@@ -108,13 +116,19 @@ int main(int argc, char** argv) try {
     Tensor y;
     double forward_s = bench::time_steps([&] {
       NoGradGuard no_grad;
+      AutocastScope autocast(precision);
       y = (*c.layer)(x);
     }, 1, repeats).median_s();
     Tensor seed = Tensor::ones(y.shape());
     double both_s = bench::time_steps([&] {
       c.layer->zero_grad();
       x.zero_grad();
-      (*c.layer)(x).backward(seed);
+      Tensor out;
+      {
+        AutocastScope autocast(precision);
+        out = (*c.layer)(x);
+      }
+      out.backward(seed);
     }, 1, repeats).median_s();
     double forward_flops = static_cast<double>(c.layer->flops(c.input, y.shape()));
     double both_flops = c.compute_bound ? 3 * forward_flops : 2 * forward_flops;
@@ -134,7 +148,12 @@ int main(int argc, char** argv) try {
   Tensor seed = Tensor::ones({N, 512});
   double mbf_s = bench::time_steps([&] {
     mbf->zero_grad();
-    (*mbf)(images).backward(seed);
+    Tensor embeddings;
+    {
+      AutocastScope autocast(precision);
+      embeddings = (*mbf)(images);
+    }
+    embeddings.backward(seed);
   }, 1, repeats).median_s();
   std::printf("MobileFaceNet (get_mbf) forward+backward, N=%lld: %.1f ms; of it its depthwise and grouped "
               "convolutions (the dw/g64 rows above, each times its count there): %.1f ms = %.2f\n",

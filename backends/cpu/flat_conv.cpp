@@ -454,54 +454,84 @@ struct Phase {
 };
 
 // dx's rows y with y + pad_h = 2u + a: column x, with x + pad_w = 2v + b, is phase b's (u, v),
-// zero past the phase's columns. From the first x with x + pad_w even, 16 columns at a time: 8
-// values of each phase (masked loads, zeros past its columns) interleaved in one permute.
+// zero past the phase's columns. 16 columns at a time from x = 0: the even lanes from one phase
+// and the odd ones from the other (8 values each, masked loads, zeros past its columns),
+// interleaved in one permute. Whole 64-byte-aligned blocks of dx are written by streaming
+// stores: dx is written once here and its lines need not be read first.
 void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float* dx) {
-  const int64_t first_y = (g.pad_h + a) % 2, odd = g.pad_w % 2;
+  const int64_t first_y = (g.pad_h + a) % 2;
   const __m512i interleaved = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const float zero = 0;
   auto first_lanes = [](int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); };
-#pragma omp parallel for
-  for (int64_t nc = 0; nc < g.N * g.C; ++nc)
-    for (int64_t y = first_y; y < g.H; y += 2) {
-      const int64_t u = (y + g.pad_h) / 2;
-      float* out = dx + (nc * g.H + y) * g.W;
-      const float* in[2] = {&zero, &zero};  // a phase without row u: no columns, never read
-      int64_t cols[2] = {0, 0};
-      for (int b = 0; b < 2; ++b)
-        if (phase[b].data && u < phase[b].rows) {
-          in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
-          cols[b] = phase[b].cols;
+#pragma omp parallel
+  {
+#pragma omp for nowait
+    for (int64_t nc = 0; nc < g.N * g.C; ++nc)
+      for (int64_t y = first_y; y < g.H; y += 2) {
+        const int64_t u = (y + g.pad_h) / 2;
+        float* out = dx + (nc * g.H + y) * g.W;
+        const float* in[2] = {&zero, &zero};  // a phase without row u: no columns, never read
+        int64_t cols[2] = {0, 0};
+        for (int b = 0; b < 2; ++b)
+          if (phase[b].data && u < phase[b].rows) {
+            in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
+            cols[b] = phase[b].cols;
+          }
+        for (int64_t x = 0; x < g.W; x += 16) {
+          // lane 2k: column x + 2k, phase b at v + k; lane 2k + 1: the other phase at v1 + k
+          const int64_t b = (x + g.pad_w) % 2, v = (x + g.pad_w) / 2, v1 = (x + g.pad_w + 1) / 2;
+          auto load = [&](int64_t p, int64_t at) {  // zeros from the phase's last column on
+            return _mm512_maskz_loadu_ps(first_lanes(std::min<int64_t>(cols[p] - at, 8)), at < cols[p] ? in[p] + at : in[p]);
+          };
+          const __m512 values = _mm512_permutex2var_ps(load(b, v), interleaved, load(1 - b, v1));
+          if (x + 16 <= g.W && reinterpret_cast<uintptr_t>(out + x) % 64 == 0)
+            _mm512_stream_ps(out + x, values);
+          else
+            _mm512_mask_storeu_ps(out + x, first_lanes(g.W - x), values);
         }
-      if (odd) out[0] = g.pad_w / 2 < cols[1] ? in[1][g.pad_w / 2] : 0.0f;
-      for (int64_t x = odd; x < g.W; x += 16) {
-        const int64_t v = (x + g.pad_w) / 2;
-        auto load = [&](int b) {  // zeros from the phase's last column on
-          return _mm512_maskz_loadu_ps(first_lanes(std::min<int64_t>(cols[b] - v, 8)), v < cols[b] ? in[b] + v : in[b]);
-        };
-        const __m512 even = load(0), odd_columns = load(1);
-        _mm512_mask_storeu_ps(out + x, first_lanes(g.W - x), _mm512_permutex2var_ps(even, interleaved, odd_columns));
       }
-    }
+    _mm_sfence();  // this thread's streamed lines, ordered before the region's closing barrier
+  }
 }
 
+struct PhaseFilters;
 void backward_data_by_phases(const Flat& g, const float* dy, const float* w, float* dx) {
-  for (int64_t a = 0; a < 2; ++a) {
-    Phase phase[2];
+  // phase (a, b)'s sub-filter (R_a × S_b taps, none where that is 0) as a stride-1 convolution
+  // of dy, and that sub-filter packed, once for every group below
+  auto sub_of = [&](int64_t a, int64_t b, int64_t samples) {
+    const int64_t R = (g.R - a + 1) / 2, S = (g.S - b + 1) / 2;
+    return Flat(samples, g.F, g.P, g.Q, g.C, R, S, std::max<int64_t>(R - 1, 0), std::max<int64_t>(S - 1, 0), 1);
+  };
+  const int64_t most = g.C * g.F / 2 * ((g.R + 1) / 2) * ((g.S + 1) / 2);  // the largest sub-filter's words
+  uint32_t* filters = thread_buffer<uint32_t, PhaseFilters>(4 * most);
+  for (int64_t a = 0; a < 2; ++a)
     for (int64_t b = 0; b < 2; ++b) {
-      const int64_t R = (g.R - a + 1) / 2, S = (g.S - b + 1) / 2;  // the sub-filter's taps
-      if (R == 0 || S == 0) continue;
-      const Flat sub(g.N, g.F, g.P, g.Q, g.C, R, S, R - 1, S - 1, 1);
-      const int64_t size = g.N * g.C * sub.P * sub.Q;
-      float* buffer = b == 0 ? thread_buffer<float, PhaseGradient<0>>(size) : thread_buffer<float, PhaseGradient<1>>(size);
-      uint32_t* packed = packed_filter(sub);
-      pack_filter(sub, packed, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
-        return w[((f * g.C + c) * g.R + a + 2 * (R - 1 - r)) * g.S + b + 2 * (S - 1 - s)];
+      const Flat sub = sub_of(a, b, g.N);
+      if (sub.taps() == 0) continue;
+      pack_filter(sub, filters + (a * 2 + b) * most, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
+        return w[((f * g.C + c) * g.R + a + 2 * (sub.R - 1 - r)) * g.S + b + 2 * (sub.S - 1 - s)];
       });
-      forward_pass(sub, dy, packed, buffer);
-      phase[b] = Phase{buffer, sub.P, sub.Q};
     }
-    interleave_phases(g, a, phase, dx);
+  // A group of samples at a time, one or more a thread, so that the two phase buffers a thread
+  // writes fit its L2 when the interleave reads them back (at 112 × 112 they are 1.7 MB a sample).
+  const Flat largest = sub_of(0, 0, 1);
+  const int64_t sample_bytes = 2 * g.C * largest.P * largest.Q * int64_t(sizeof(float));
+  const int64_t group = omp_get_max_threads() * std::max<int64_t>(1, kGroupBytes / sample_bytes);
+  for (int64_t first = 0; first < g.N; first += group) {
+    const int64_t count = std::min(group, g.N - first);
+    const Flat part(count, g.C, g.H, g.W, g.F, g.R, g.S, g.pad_h, g.pad_w, g.stride);
+    for (int64_t a = 0; a < 2; ++a) {
+      Phase phase[2];
+      for (int64_t b = 0; b < 2; ++b) {
+        const Flat sub = sub_of(a, b, count);
+        if (sub.taps() == 0) continue;
+        const int64_t size = count * g.C * sub.P * sub.Q;
+        float* buffer = b == 0 ? thread_buffer<float, PhaseGradient<0>>(size) : thread_buffer<float, PhaseGradient<1>>(size);
+        forward_pass(sub, dy + first * g.F * g.P * g.Q, filters + (a * 2 + b) * most, buffer);
+        phase[b] = Phase{buffer, sub.P, sub.Q};
+      }
+      interleave_phases(part, a, phase, dx + first * g.C * g.H * g.W);
+    }
   }
 }
 
