@@ -303,6 +303,42 @@ TEST_CASE("BatchNorm2d plus a residual as one op equals the layer and the add, b
   CHECK(error.find("must have x's shape, x float32[2, 3, 2, 2]") != std::string::npos);
 }
 
+// A float32 output of 64 MB or more is written by streaming stores (backends/cpu/norm.cpp).
+// Batch norm's channels are independent, so a channel of such a batch must come out exactly as
+// that channel alone, whose 16 MB take the plain stores: values, dx and the parameters' sums.
+TEST_CASE("batch norm's outputs of 64 MB and more are written as the smaller ones: a channel of a large batch equals that channel alone") {
+  Generator gen(13);
+  const Shape part{4, 1, 1000, 1001};  // runs of 1,001,000 values: most start off a 64-byte line
+  std::vector<Tensor> xs, dys;
+  for (int c = 0; c < 5; ++c) {
+    xs.push_back(Tensor::uniform(part, -2, 3, gen));
+    dys.push_back(Tensor::uniform(part, -1, 1, gen));
+  }
+  Tensor x = concat(xs, 1).requires_grad_(), dy = concat(dys, 1);  // [4, 5, 1000, 1001]: 80 MB
+  Tensor gamma = Tensor::uniform({5}, 0.5, 1.5, gen).requires_grad_();
+  Tensor beta = Tensor::uniform({5}, -1, 1, gen).requires_grad_();
+  Tensor slopes = Tensor::uniform({5}, 0, 0.5, gen).requires_grad_();
+  Tensor y = batch_norm_prelu(x, gamma, beta, Tensor(), Tensor(), slopes, true);
+  sum(y * dy).backward();
+  Tensor added = batch_norm_add(x.detach(), gamma.detach(), beta.detach(), Tensor(), Tensor(), dy, true);
+  for (const int64_t c : {0, 3}) {
+    CAPTURE(c);
+    Tensor x_alone = xs[c].detach().requires_grad_();
+    Tensor gamma_alone = gamma.detach().slice(0, c, c + 1).contiguous().requires_grad_();
+    Tensor beta_alone = beta.detach().slice(0, c, c + 1).contiguous().requires_grad_();
+    Tensor slope_alone = slopes.detach().slice(0, c, c + 1).contiguous().requires_grad_();
+    Tensor y_alone = batch_norm_prelu(x_alone, gamma_alone, beta_alone, Tensor(), Tensor(), slope_alone, true);
+    sum(y_alone * dys[c]).backward();
+    CHECK(y.slice(1, c, c + 1).to_vector() == y_alone.to_vector());
+    CHECK(x.grad().slice(1, c, c + 1).to_vector() == x_alone.grad().to_vector());
+    CHECK(gamma.grad().to_vector()[c] == gamma_alone.grad().to_vector()[0]);
+    CHECK(beta.grad().to_vector()[c] == beta_alone.grad().to_vector()[0]);
+    CHECK(slopes.grad().to_vector()[c] == slope_alone.grad().to_vector()[0]);
+    Tensor added_alone = batch_norm_add(xs[c], gamma_alone.detach(), beta_alone.detach(), Tensor(), Tensor(), dys[c], true);
+    CHECK(added.slice(1, c, c + 1).to_vector() == added_alone.to_vector());
+  }
+}
+
 // summary() watches every layer call: under its observer the fused calls run as the layers.
 TEST_CASE("BatchNorm::forward_prelu and forward_add under a layer observer call the layers") {
   Generator gen(2);

