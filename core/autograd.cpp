@@ -71,10 +71,19 @@ std::vector<std::shared_ptr<Node>> reverse_topological_order(const std::shared_p
   return {post_order.rbegin(), post_order.rend()};
 }
 
-// Gradients arriving at one tensor from several consumers add up.
+// Gradients arriving at one tensor from several consumers add up: into the first one's buffer
+// where nothing else can see it (no other handle, no view of its storage: a backward's fresh
+// result), else into a new tensor. In place, a residual block's input gradient (the shortcut's
+// plus the block's: 103 MB at 112 × 112, batch 32) costs no new buffer, and the sum is the
+// same: slot + 1·grad.
 void accumulate(Tensor& slot, const Tensor& grad) {
   if (!slot.defined()) {
     slot = grad.contiguous();
+    return;
+  }
+  const bool owned = slot.use_count() == 1 && slot.impl()->storage.use_count() == 1 && slot.is_contiguous();
+  if (owned && grad.dtype() == slot.dtype() && grad.device() == slot.device()) {
+    backend_for(slot.device()).axpy(1.0, grad.contiguous().view(), slot.view());
     return;
   }
   slot = add(slot, grad);

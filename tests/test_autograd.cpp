@@ -30,6 +30,31 @@ TEST_CASE("a node used twice receives the sum of both gradients") {
   CHECK(z.grad().item() == doctest::Approx(2 * (4 * 1.5 + 1)));
 }
 
+// The engine sums a tensor's gradients into the first one's buffer when nothing else holds it
+// (core/autograd.cpp). A gradient the caller still holds, or a view of it, is never written.
+TEST_CASE("summing a tensor's gradients never writes into a gradient held elsewhere") {
+  const std::vector<double> values{1, -2, 3, 0.5, 4, -1};
+  for (const bool view_first : {true, false}) {
+    CAPTURE(view_first);
+    Tensor x = Tensor::zeros({2, 3}, DType::F64, kCPU).requires_grad_();
+    Tensor a = x * 1.0;  // a node with two consumers
+    // one path hands a the seed itself, reshaped (a view of the caller's tensor), the other 2·seed
+    Tensor alias = a.reshape({6}), doubled = (a * 2.0).reshape({6});
+    Tensor z = view_first ? alias + doubled : doubled + alias;
+    Tensor seed = Tensor::from_vector(values, {6}, DType::F64, kCPU);
+    z.backward(seed);
+    CHECK(seed.to_vector() == values);
+    CHECK(x.grad().to_vector() == std::vector<double>{3, -6, 9, 1.5, 12, -3});
+  }
+  // a + a: both gradients are the seed, one tensor
+  Tensor x = Tensor::zeros({3}, DType::F64, kCPU).requires_grad_();
+  Tensor a = x * 1.0;
+  Tensor seed = Tensor::from_vector({1, 2, 3}, {3}, DType::F64, kCPU);
+  (a + a).backward(seed);
+  CHECK(seed.to_vector() == std::vector<double>{1, 2, 3});
+  CHECK(x.grad().to_vector() == std::vector<double>{2, 4, 6});
+}
+
 TEST_CASE("gradients accumulate across backward calls until zeroed") {
   Tensor x = scalar_leaf(2.0);
   (x * 3.0).backward();
