@@ -177,7 +177,7 @@ void paired_planes(const Flat& g, const Image* x, uint32_t* out) {
       for (; j + 16 <= n; j += 16)
         _mm512_storeu_si512(line + j, _mm512_or_si512(bits_16(low + j), _mm512_slli_epi32(bits_16(high + j), 16)));
     else if constexpr (std::is_same_v<Image, bfloat16>)  // the even ones of 32 values: each lane's low half
-      for (; j + 16 <= n; j += 16)
+      for (; j + 16 < n; j += 16)  // (<: the 32nd value read is one the row still holds)
         _mm512_storeu_si512(line + j, _mm512_or_si512(_mm512_and_si512(load_32(low + 2 * j), _mm512_set1_epi32(0xffff)),
                                                       _mm512_slli_epi32(load_32(high + 2 * j), 16)));
     else
@@ -195,7 +195,7 @@ void single_planes(const Flat& g, const Image* x, uint16_t* out) {
     if (g.stride == 1)
       for (; j < n; ++j) line[j] = bits_of(in[j]);  // vectorized
     else if constexpr (std::is_same_v<Image, bfloat16>)
-      for (; j + 16 <= n; j += 16)
+      for (; j + 16 < n; j += 16)  // (<: as in paired_planes)
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(load_32(in + 2 * j)));
     for (; j < n; ++j) line[j] = bits_of(in[j * g.stride]);
   });
