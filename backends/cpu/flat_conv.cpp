@@ -44,7 +44,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/gemm.h"
@@ -126,15 +125,19 @@ inline __m512i rounded_bits_16(__m512 values) {
   return _mm512_mask_mov_epi32(rounded, nan, quiet_nan);
 }
 inline __m512i bits_16(const float* values) { return rounded_bits_16(_mm512_loadu_ps(values)); }
-// The even ones of 32 values (those at 0, 2, …, 30; the 32nd is not read), rounded the same way.
+inline __m512i bits_16(const bfloat16* values) {
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
+}
+// The same of the even ones of 32 values (at 0, 2, …, 30: a stride-2 phase's row), the 32nd
+// not read, so that a row's last even value is read without the value past it.
 inline __m512i even_bits_16(const float* values) {
   const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   return rounded_bits_16(
       _mm512_permutex2var_ps(_mm512_loadu_ps(values), evens, _mm512_maskz_loadu_ps(0x7fff, values + 16)));
 }
-inline __m512i load_32(const bfloat16* values) { return _mm512_loadu_si512(values); }  // 32 as 16 pairs
-inline __m512i bits_16(const bfloat16* values) {
-  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(values)));
+inline __m512i even_bits_16(const bfloat16* values) {  // pairs 0 … 14 as words, the 16th lane set alone
+  const __m512i pairs = _mm512_mask_set1_epi32(_mm512_maskz_loadu_epi32(0x7fff, values), 0x8000, values[30].bits);
+  return _mm512_and_si512(pairs, _mm512_set1_epi32(0xffff));
 }
 
 // `count` channels' (or channel pairs') phase planes of one sample into out (channel i at
@@ -176,10 +179,6 @@ void paired_planes(const Flat& g, const Image* x, uint32_t* out) {
     if (g.stride == 1)
       for (; j + 16 <= n; j += 16)
         _mm512_storeu_si512(line + j, _mm512_or_si512(bits_16(low + j), _mm512_slli_epi32(bits_16(high + j), 16)));
-    else if constexpr (std::is_same_v<Image, bfloat16>)  // the even ones of 32 values: each lane's low half
-      for (; j + 16 < n; j += 16)  // (<: the 32nd value read is one the row still holds)
-        _mm512_storeu_si512(line + j, _mm512_or_si512(_mm512_and_si512(load_32(low + 2 * j), _mm512_set1_epi32(0xffff)),
-                                                      _mm512_slli_epi32(load_32(high + 2 * j), 16)));
     else
       for (; j + 16 <= n; j += 16)
         _mm512_storeu_si512(line + j, _mm512_or_si512(even_bits_16(low + 2 * j), _mm512_slli_epi32(even_bits_16(high + 2 * j), 16)));
@@ -194,9 +193,9 @@ void single_planes(const Flat& g, const Image* x, uint16_t* out) {
     int64_t j = 0;
     if (g.stride == 1)
       for (; j < n; ++j) line[j] = bits_of(in[j]);  // vectorized
-    else if constexpr (std::is_same_v<Image, bfloat16>)
-      for (; j + 16 < n; j += 16)  // (<: as in paired_planes)
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(load_32(in + 2 * j)));
+    else
+      for (; j + 16 <= n; j += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(even_bits_16(in + 2 * j)));
     for (; j < n; ++j) line[j] = bits_of(in[j * g.stride]);
   });
 }
