@@ -450,26 +450,6 @@ void conv_backward_filter(const ConvGeometry& g, const S* x, const T* dy, T* dw)
       for (int64_t i = 0; i < filter_size; ++i) dw[i] += partials[t][i];
 }
 
-// The direct kernels (depthwise.h) multiply their inputs as they are: for bfloat16 products
-// they are given rounded copies of both factors (a bfloat16 image widened to float).
-struct RoundedCopy {
-  std::vector<float> values;
-  View view;
-  RoundedCopy(const View& v, Operands operands) : view(v) {
-    if (operands == Operands::kFloat) return;
-    values.resize(v.numel());
-    if (v.dtype == DType::BF16) {
-      const bfloat16* in = v.ptr<bfloat16>();
-      for (int64_t i = 0; i < v.numel(); ++i) values[i] = in[i];
-      view.dtype = DType::F32;
-    } else {
-      std::copy_n(v.ptr<float>(), v.numel(), values.data());
-      round_to_bfloat16(values.data(), v.numel());
-    }
-    view.data = values.data();
-  }
-};
-
 // A kernel's geometry and operands. The image may be bfloat16 for bfloat16 products of float
 // data (backend.h, "Products"): `data` is the dtype of the kernel's other operands.
 ConvGeometry geometry(const Conv2dParams& params, const View& image, const View& filter, const View& output,
@@ -494,7 +474,7 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
                         const View& y) {
   ConvGeometry g = geometry(params, x, w, y, w.dtype, "conv2d");
   if (direct_convolution(params, x.shape, w.shape))
-    return direct_conv2d(params, RoundedCopy(x, g.operands).view, RoundedCopy(w, g.operands).view, y);
+    return direct_conv2d(params, x, w, y);
   dispatch_image(x, w.dtype, "conv2d", [&](auto t, const auto* image) {
     using T = decltype(t);
 #if defined(__AVX512F__)
@@ -510,8 +490,7 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
                                       const View& dx) {
   ConvGeometry g = geometry(params, dx, w, dy, dx.dtype, "conv2d_backward_data");
   if (direct_convolution(params, dx.shape, w.shape))
-    return direct_conv2d_backward_data(params, RoundedCopy(dy, g.operands).view, RoundedCopy(w, g.operands).view,
-                                       dx);
+    return direct_conv2d_backward_data(params, dy, w, dx);
   dispatch_floating(dy.dtype, "conv2d_backward_data", [&](auto t) {
     using T = decltype(t);
 #if defined(__AVX512F__)
@@ -527,8 +506,7 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& 
                                         const View& dy, const View& dw) {
   ConvGeometry g = geometry(params, x, dw, dy, dw.dtype, "conv2d_backward_filter");
   if (direct_convolution(params, x.shape, dw.shape))
-    return direct_conv2d_backward_filter(params, RoundedCopy(x, g.operands).view, RoundedCopy(dy, g.operands).view,
-                                         dw);
+    return direct_conv2d_backward_filter(params, x, dy, dw);
   dispatch_image(x, dw.dtype, "conv2d_backward_filter", [&](auto t, const auto* image) {
     using T = decltype(t);
 #if defined(__AVX512F__)

@@ -20,8 +20,10 @@
 // where dy is laid out in rows of Wp with the extra Wp − Q columns 0 (they are no outputs).
 // c runs over the group's Cg input channels, k over its Kg output channels. Rows are moved with
 // loops.h's short_copy: a library call per row of 7 to 56 elements costs about as much as the
-// row's arithmetic. A filter that covers the unpadded image (the GDC's 7x7 over 7x7) makes one
-// output pixel: a dot product of planes, done as such (global_*).
+// row's arithmetic. For bfloat16 products x and dy are rounded (a bfloat16 image widened) a plane
+// at a time as they are read (Operand), the filter once. A filter that covers the unpadded image
+// (the GDC's 7x7 over 7x7) makes one output pixel: a dot product of planes, done as such
+// (global_*).
 //
 // Threading: forward and backward data split the (sample, group) pairs over OpenMP threads;
 // backward filter splits the groups, each summing its dw over the whole batch (per sample in T,
@@ -38,6 +40,7 @@
 
 #include "backends/cpu/cpu_backend.h"
 #include "backends/cpu/loops.h"
+#include "backends/half.h"
 
 namespace margin::cpu {
 
@@ -338,9 +341,46 @@ struct Phases;
 struct Rows;
 struct RotatedFilter;
 struct FilterTotals;
+struct OperandPlane;
+struct RoundedFilter;
+
+// `count` values of v from `at` as the products multiply them (backend.h, "Products"): T data
+// as it is, or for bfloat16 products (T = float) float data rounded to bfloat16 and a bfloat16
+// image widened (exactly), written to this thread's buffer Tag.
+template <class T, class Tag>
+const T* operand_values(const View& v, const Conv2dParams& p, int64_t at, int64_t count) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (v.dtype == DType::BF16) {
+      float* out = thread_buffer<float, Tag>(count);
+      short_widen(v.ptr<bfloat16>() + at, count, out);
+      return out;
+    }
+    if (p.operands == DType::BF16) {
+      float* out = thread_buffer<float, Tag>(count);
+      const float* in = v.ptr<float>() + at;
+      for (int64_t i = 0; i < count; ++i) out[i] = bf16_float(bf16_bits(in[i]));
+      return out;
+    }
+  }
+  return v.ptr<T>() + at;
+}
+
+// An image or gradient read a plane at a time: a converted plane is in cache when the layout
+// (to_phases, to_rows) copies it, so bfloat16 products cost no pass over the whole tensor.
+template <class T>
+struct Operand {
+  const View& v;
+  const Conv2dParams& p;
+  const T* plane(int64_t at, int64_t size) const { return operand_values<T, OperandPlane>(v, p, at, size); }
+};
+// The filter (small) is converted whole, on the calling thread, before the threads start.
+template <class T>
+const T* operand_filter(const View& w, const Conv2dParams& p) {
+  return operand_values<T, RoundedFilter>(w, p, 0, w.numel());
+}
 
 template <class T>
-void forward(const Geometry& g, const T* x, const T* w, T* y) {
+void forward(const Geometry& g, const Operand<T>& x, const T* w, T* y) {
   const Correlation c = g.forward();
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (int64_t task = 0; task < g.N * g.groups; ++task) {
@@ -348,7 +388,7 @@ void forward(const Geometry& g, const T* x, const T* w, T* y) {
     T* phases = thread_buffer<T, Phases>(g.Cg * c.channel_size());
     T* rows = thread_buffer<T, Rows>(c.outputs);
     for (int64_t ch = 0; ch < g.Cg; ++ch)
-      to_phases(c, x + g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), phases + ch * c.channel_size());
+      to_phases(c, x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W), phases + ch * c.channel_size());
     for (int64_t k = group * g.Kg; k < (group + 1) * g.Kg; ++k) {
       correlate(c, phases, g.Cg, w + k * g.Cg * g.taps(), rows);
       from_rows(c, rows, y + g.plane_at(n, g.K, k, g.P * g.Q));
@@ -358,7 +398,7 @@ void forward(const Geometry& g, const T* x, const T* w, T* y) {
 
 // Stride 1: dx_c = Σ_k dy_k ⋆ rotated[c, k], rotated[g·Cg + c, k, R−1−r, S−1−s] = w[g·Kg + k, c, r, s].
 template <class T>
-void backward_data_by_correlation(const Geometry& g, const T* dy, const T* w, T* dx) {
+void backward_data_by_correlation(const Geometry& g, const Operand<T>& dy, const T* w, T* dx) {
   const Correlation c = g.backward_data();
   const int64_t taps = g.taps();
   T* rotated = thread_buffer<T, RotatedFilter>(g.C * g.Kg * taps);
@@ -374,7 +414,7 @@ void backward_data_by_correlation(const Geometry& g, const T* dy, const T* w, T*
     T* phases = thread_buffer<T, Phases>(g.Kg * c.channel_size());
     T* rows = thread_buffer<T, Rows>(c.outputs);
     for (int64_t k = 0; k < g.Kg; ++k)
-      to_phases(c, dy + g.plane_at(n, g.K, group * g.Kg + k, g.P * g.Q), phases + k * c.channel_size());
+      to_phases(c, dy.plane(g.plane_at(n, g.K, group * g.Kg + k, g.P * g.Q), g.P * g.Q), phases + k * c.channel_size());
     for (int64_t ch = group * g.Cg; ch < (group + 1) * g.Cg; ++ch) {
       correlate(c, phases, g.Kg, rotated + ch * g.Kg * taps, rows);
       from_rows(c, rows, dx + g.plane_at(n, g.C, ch, g.H * g.W));
@@ -384,7 +424,7 @@ void backward_data_by_correlation(const Geometry& g, const T* dy, const T* w, T*
 
 // Strided: each dy_k adds its products into the phases of its group's inputs.
 template <class T>
-void backward_data_by_scatter(const Geometry& g, const T* dy, const T* w, T* dx) {
+void backward_data_by_scatter(const Geometry& g, const Operand<T>& dy, const T* w, T* dx) {
   const Correlation c = g.forward();
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (int64_t task = 0; task < g.N * g.groups; ++task) {
@@ -393,7 +433,7 @@ void backward_data_by_scatter(const Geometry& g, const T* dy, const T* w, T* dx)
     T* rows = thread_buffer<T, Rows>(c.outputs);
     std::fill(phases, phases + g.Cg * c.channel_size(), T(0));
     for (int64_t k = group * g.Kg; k < (group + 1) * g.Kg; ++k) {
-      to_rows(c, dy + g.plane_at(n, g.K, k, g.P * g.Q), rows);
+      to_rows(c, dy.plane(g.plane_at(n, g.K, k, g.P * g.Q), g.P * g.Q), rows);
       scatter(c, rows, g.Cg, w + k * g.Cg * g.taps(), phases);
     }
     for (int64_t ch = 0; ch < g.Cg; ++ch)
@@ -402,7 +442,7 @@ void backward_data_by_scatter(const Geometry& g, const T* dy, const T* w, T* dx)
 }
 
 template <class T>
-void backward_filter(const Geometry& g, const T* x, const T* dy, T* dw) {
+void backward_filter(const Geometry& g, const Operand<T>& x, const Operand<T>& dy, T* dw) {
   const Correlation c = g.forward();
   constexpr int64_t L = Lanes<T>::L;
   const int64_t per_group = g.Kg * g.Cg * g.taps();  // dw's elements of one group
@@ -414,9 +454,9 @@ void backward_filter(const Geometry& g, const T* x, const T* dy, T* dw) {
     std::fill(totals, totals + per_group * L, 0.0);
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t ch = 0; ch < g.Cg; ++ch)
-        to_phases(c, x + g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), phases + ch * c.channel_size());
+        to_phases(c, x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W), phases + ch * c.channel_size());
       for (int64_t k = 0; k < g.Kg; ++k) {
-        to_rows(c, dy + g.plane_at(n, g.K, group * g.Kg + k, g.P * g.Q), rows);
+        to_rows(c, dy.plane(g.plane_at(n, g.K, group * g.Kg + k, g.P * g.Q), g.P * g.Q), rows);
         filter_sums(c, rows, phases, g.Cg, totals + k * g.Cg * g.taps() * L);
       }
     }
@@ -432,14 +472,14 @@ void backward_filter(const Geometry& g, const T* x, const T* dy, T* dw) {
 //   y[n, k] = Σ_{c, hw} w[k, c, hw] · x[n, c, hw]      dx[n, c, hw] = Σ_k w[k, c, hw] · dy[n, k]
 //   dw[k, c, hw] = Σ_n dy[n, k] · x[n, c, hw]           (c, k within one group)
 template <class T>
-void global_forward(const Geometry& g, const T* x, const T* w, T* y) {
+void global_forward(const Geometry& g, const Operand<T>& x, const T* w, T* y) {
   const int64_t plane = g.H * g.W;
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (int64_t task = 0; task < g.N * g.K; ++task) {
     const int64_t n = task / g.K, k = task % g.K, group = k / g.Kg;
     double total = 0;
     for (int64_t ch = 0; ch < g.Cg; ++ch) {
-      const T* in = x + g.plane_at(n, g.C, group * g.Cg + ch, plane);
+      const T* in = x.plane(g.plane_at(n, g.C, group * g.Cg + ch, plane), plane);
       const T* weight = w + (k * g.Cg + ch) * plane;
       total += chunked_sum<T>(plane, [&](int64_t hw) { return in[hw] * weight[hw]; });
     }
@@ -447,7 +487,7 @@ void global_forward(const Geometry& g, const T* x, const T* w, T* y) {
   }
 }
 template <class T>
-void global_backward_data(const Geometry& g, const T* dy, const T* w, T* dx) {
+void global_backward_data(const Geometry& g, const Operand<T>& dy, const T* w, T* dx) {
   const int64_t plane = g.H * g.W;
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (int64_t task = 0; task < g.N * g.C; ++task) {
@@ -455,7 +495,7 @@ void global_backward_data(const Geometry& g, const T* dy, const T* w, T* dx) {
     T* out = dx + task * plane;
     std::fill(out, out + plane, T(0));
     for (int64_t k = group * g.Kg; k < (group + 1) * g.Kg; ++k) {
-      const T grad = dy[n * g.K + k];
+      const T grad = *dy.plane(n * g.K + k, 1);
       const T* weight = w + (k * g.Cg + c % g.Cg) * plane;
 #pragma omp simd
       for (int64_t hw = 0; hw < plane; ++hw) out[hw] += grad * weight[hw];
@@ -464,7 +504,7 @@ void global_backward_data(const Geometry& g, const T* dy, const T* w, T* dx) {
 }
 struct GlobalSums;
 template <class T>
-void global_backward_filter(const Geometry& g, const T* x, const T* dy, T* dw) {
+void global_backward_filter(const Geometry& g, const Operand<T>& x, const Operand<T>& dy, T* dw) {
   const int64_t plane = g.H * g.W;
 #pragma omp parallel for schedule(static) if (g.worth_threads())
   for (int64_t k = 0; k < g.K; ++k) {
@@ -473,8 +513,8 @@ void global_backward_filter(const Geometry& g, const T* x, const T* dy, T* dw) {
     for (int64_t ch = 0; ch < g.Cg; ++ch) {
       std::fill(sums, sums + plane, 0.0);
       for (int64_t n = 0; n < g.N; ++n) {
-        const double grad = dy[n * g.K + k];
-        const T* in = x + g.plane_at(n, g.C, group * g.Cg + ch, plane);
+        const double grad = *dy.plane(n * g.K + k, 1);
+        const T* in = x.plane(g.plane_at(n, g.C, group * g.Cg + ch, plane), plane);
 #pragma omp simd
         for (int64_t hw = 0; hw < plane; ++hw) sums[hw] += grad * in[hw];
       }
@@ -491,31 +531,37 @@ bool direct_convolution(const Conv2dParams& params, const Shape& x, const Shape&
   return params.groups > 1 && x[1] / params.groups <= kNarrow && w[0] / params.groups <= kNarrow;
 }
 
+// x and dy may be bfloat16 or float with bfloat16 operands (conv.cpp has checked the pair);
+// the kernels' type T is that of their output.
 void direct_conv2d(const Conv2dParams& params, const View& x, const View& w, const View& y) {
   const Geometry g(params, x.shape, w.shape, y.shape);
-  dispatch_floating(x.dtype, "conv2d", [&](auto t) {
+  dispatch_floating(y.dtype, "conv2d", [&](auto t) {
     using T = decltype(t);
-    if (g.global()) global_forward<T>(g, x.ptr<T>(), w.ptr<T>(), y.ptr<T>());
-    else forward<T>(g, x.ptr<T>(), w.ptr<T>(), y.ptr<T>());
+    const Operand<T> image{x, params};
+    if (g.global()) global_forward<T>(g, image, operand_filter<T>(w, params), y.ptr<T>());
+    else forward<T>(g, image, operand_filter<T>(w, params), y.ptr<T>());
   });
 }
 
 void direct_conv2d_backward_data(const Conv2dParams& params, const View& dy, const View& w, const View& dx) {
   const Geometry g(params, dx.shape, w.shape, dy.shape);
-  dispatch_floating(dy.dtype, "conv2d_backward_data", [&](auto t) {
+  dispatch_floating(dx.dtype, "conv2d_backward_data", [&](auto t) {
     using T = decltype(t);
-    if (g.global()) global_backward_data<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
-    else if (g.backward_data_correlates()) backward_data_by_correlation<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
-    else backward_data_by_scatter<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
+    const Operand<T> grad{dy, params};
+    const T* filter = operand_filter<T>(w, params);
+    if (g.global()) global_backward_data<T>(g, grad, filter, dx.ptr<T>());
+    else if (g.backward_data_correlates()) backward_data_by_correlation<T>(g, grad, filter, dx.ptr<T>());
+    else backward_data_by_scatter<T>(g, grad, filter, dx.ptr<T>());
   });
 }
 
 void direct_conv2d_backward_filter(const Conv2dParams& params, const View& x, const View& dy, const View& dw) {
   const Geometry g(params, x.shape, dw.shape, dy.shape);
-  dispatch_floating(x.dtype, "conv2d_backward_filter", [&](auto t) {
+  dispatch_floating(dw.dtype, "conv2d_backward_filter", [&](auto t) {
     using T = decltype(t);
-    if (g.global()) global_backward_filter<T>(g, x.ptr<T>(), dy.ptr<T>(), dw.ptr<T>());
-    else backward_filter<T>(g, x.ptr<T>(), dy.ptr<T>(), dw.ptr<T>());
+    const Operand<T> image{x, params}, grad{dy, params};
+    if (g.global()) global_backward_filter<T>(g, image, grad, dw.ptr<T>());
+    else backward_filter<T>(g, image, grad, dw.ptr<T>());
   });
 }
 

@@ -3,7 +3,8 @@
 // products have Kg rows a group, and one of ≤ 4 rows fills at most half of the GEMM's 8-row
 // tile, with an unfolding and a call per group besides; these kernels run the taps as
 // vectorized loops over whole planes instead. Contracts: backends/backend.h (conv2d and its two
-// backward kernels); conv.cpp sends a convolution here when direct_convolution says so.
+// backward kernels); conv.cpp sends a convolution here when direct_convolution says so, having
+// checked the image's dtype against params.operands (a bfloat16 image for bfloat16 products).
 #pragma once
 #include "backends/backend.h"
 
