@@ -17,17 +17,78 @@ namespace margin {
 namespace {
 
 // A named stack of layers, as arcface_torch's small modules hold theirs: one child "layers"
-// (a Sequential); with `residual`, y = x + layers(x).
+// (a Sequential).
 class Block final : public Layer {
  public:
-  Block(std::string type, const std::vector<std::shared_ptr<Layer>>& body, bool residual = false)
-      : type_(std::move(type)), residual_(residual) {
+  Block(std::string type, const std::vector<std::shared_ptr<Layer>>& body) : type_(std::move(type)) {
     layers = register_module("layers", std::make_shared<Sequential>(body));
   }
   std::string type_name() const override { return type_; }
+  Tensor forward(const Tensor& x) override { return (*layers)(x); }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    return graph.child("layers", *layers, x);
+  }
+
+ private:
+  std::string type_;
+  std::shared_ptr<Layer> layers;
+};
+
+// conv (no bias) → BN → PReLU ("ConvBlock"), or without the PReLU ("LinearBlock"), in one child
+// "layers". The batch norm runs as one op with the PReLU after it, or with the residual add of
+// the DepthWise block it ends (BatchNorm::forward_prelu, forward_add: what IResNet does); while
+// a layer observer watches, the layers run one by one, so that it sees each.
+class ConvBlock final : public Layer {
+ public:
+  ConvBlock(int64_t in, int64_t out, KernelSize kernel, Conv2dOptions options, bool activation, Generator& gen) {
+    options.bias = false;
+    conv = std::make_shared<Conv2d>(in, out, kernel, gen, options);
+    bn = std::make_shared<BatchNorm2d>(out);
+    std::vector<std::shared_ptr<Layer>> body{conv, bn};
+    if (activation) body.push_back(prelu = std::make_shared<PReLU>(out));
+    layers = register_module("layers", std::make_shared<Sequential>(body));
+  }
+  std::string type_name() const override { return prelu ? "ConvBlock" : "LinearBlock"; }
   Tensor forward(const Tensor& x) override {
-    Tensor out = (*layers)(x);
-    return residual_ ? x + out : out;
+    if (layer_observer_set()) return (*layers)(x);
+    return prelu ? bn->forward_prelu((*conv)(x), *prelu) : (*bn)((*conv)(x));
+  }
+  // residual + this(x), for a LinearBlock.
+  Tensor forward_add(const Tensor& x, const Tensor& residual) {
+    if (layer_observer_set() || prelu) return residual + (*this)(x);
+    return bn->forward_add((*conv)(x), residual);
+  }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override { return graph.child("layers", *layers, x); }
+
+ private:
+  std::shared_ptr<Layer> layers;
+  std::shared_ptr<Conv2d> conv;
+  std::shared_ptr<BatchNorm2d> bn;
+  std::shared_ptr<PReLU> prelu;  // null in a LinearBlock
+};
+
+std::shared_ptr<ConvBlock> conv_block(int64_t in, int64_t out, int64_t kernel, Conv2dOptions conv, bool activation,
+                                      Generator& gen) {
+  return std::make_shared<ConvBlock>(in, out, KernelSize{kernel, kernel}, conv, activation, gen);
+}
+
+// "DepthWise": 1x1 in → width, depthwise 3x3 (stride) over the width channels, linear 1x1
+// width → out, in one child "layers"; with `residual`, the input is added back.
+class DepthWise final : public Layer {
+ public:
+  DepthWise(int64_t in, int64_t out, int64_t width, int64_t stride, bool residual, Generator& gen)
+      : residual_(residual) {
+    expand = conv_block(in, width, 1, {}, true, gen);
+    depthwise = conv_block(width, width, 3, {.stride = stride, .padding = 1, .groups = width}, true, gen);
+    project = conv_block(width, out, 1, {}, false, gen);
+    layers = register_module(
+        "layers", std::make_shared<Sequential>(std::vector<std::shared_ptr<Layer>>{expand, depthwise, project}));
+  }
+  std::string type_name() const override { return "DepthWise"; }
+  Tensor forward(const Tensor& x) override {
+    if (layer_observer_set()) return residual_ ? x + (*layers)(x) : (*layers)(x);
+    const Tensor h = (*depthwise)((*expand)(x));
+    return residual_ ? project->forward_add(h, x) : (*project)(h);
   }
   std::string to_graph(GraphWriter& graph, const std::string& x) const override {
     std::string out = graph.child("layers", *layers, x);
@@ -35,36 +96,14 @@ class Block final : public Layer {
   }
 
  private:
-  std::string type_;
   bool residual_;
   std::shared_ptr<Layer> layers;
+  std::shared_ptr<ConvBlock> expand, depthwise, project;
 };
 
-// conv (no bias) → BN → PReLU ("ConvBlock"), or without the PReLU ("LinearBlock").
-std::shared_ptr<Layer> conv_block(int64_t in, int64_t out, KernelSize kernel, Conv2dOptions conv, bool activation,
-                                  Generator& gen) {
-  conv.bias = false;
-  std::vector<std::shared_ptr<Layer>> body{std::make_shared<Conv2d>(in, out, kernel, gen, conv),
-                                           std::make_shared<BatchNorm2d>(out)};
-  if (activation) body.push_back(std::make_shared<PReLU>(out));
-  return std::make_shared<Block>(activation ? "ConvBlock" : "LinearBlock", body);
-}
-std::shared_ptr<Layer> conv_block(int64_t in, int64_t out, int64_t kernel, Conv2dOptions conv, bool activation,
-                                  Generator& gen) {
-  return conv_block(in, out, KernelSize{kernel, kernel}, conv, activation, gen);
-}
-
-// "DepthWise": 1x1 in → width, depthwise 3x3 (stride) over the width channels, linear 1x1
-// width → out; with `residual`, the input is added back.
 std::shared_ptr<Layer> depthwise_block(int64_t in, int64_t out, int64_t width, int64_t stride, bool residual,
                                        Generator& gen) {
-  return std::make_shared<Block>(
-      "DepthWise",
-      std::vector<std::shared_ptr<Layer>>{
-          conv_block(in, width, 1, {}, true, gen),
-          conv_block(width, width, 3, {.stride = stride, .padding = 1, .groups = width}, true, gen),
-          conv_block(width, out, 1, {}, false, gen)},
-      residual);
+  return std::make_shared<DepthWise>(in, out, width, stride, residual, gen);
 }
 
 // "Residual": `count` residual DepthWise blocks of stride 1 at `channels`.
@@ -100,7 +139,8 @@ class MobileFaceNet final : public Layer {
     features = register_module(
         "features", std::make_shared<Block>(
                         "GDC", std::vector<std::shared_ptr<Layer>>{
-                                   conv_block(512, 512, KernelSize{height, width}, {.groups = 512}, false, gen),
+                                   std::make_shared<ConvBlock>(512, 512, KernelSize{height, width},
+                                                               Conv2dOptions{.groups = 512}, false, gen),
                                    std::make_shared<Flatten>(),
                                    std::make_shared<Linear>(512, options.emb, gen, /*bias=*/false),
                                    std::make_shared<BatchNorm1d>(options.emb)}));

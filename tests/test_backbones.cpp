@@ -104,6 +104,49 @@ TEST_CASE("iresnet, sphere and mobilefacenet on grey images: only the first conv
         2 * 9 * 128);  // layers.0's conv 3→128 vs 1→128
 }
 
+// MobileFaceNet's blocks run each batch norm as one op with the PReLU or the residual add after
+// it; under a layer observer (summary()) they run the layers one by one. Both give the same
+// outputs, gradients and running statistics to float32's rounding (the PReLU fusion normalizes
+// with the statistics as kept, core/ops.h batch_norm_prelu), which 20 batch norms in a row
+// amplify to ≈ 1e-4 of a tensor's largest value: the bound is 1e-3 of it, plus 1e-5 for the
+// values that are zero but for rounding (the bias gradient of a batch norm that another one
+// follows, the running mean of a convolution of zero-mean channels). Leaving out a PReLU or a
+// residual add changes them by more than 10%.
+TEST_CASE("mobilefacenet: the fused batch norms give what the layers one by one give") {
+  const MobileFaceNetOptions options{.emb = 8, .input = {32, 32}, .blocks = {2, 1, 2, 1}};
+  Generator gen_fused(4), gen_layers(4), data(5);
+  auto fused = mobilefacenet(gen_fused, options), layers = mobilefacenet(gen_layers, options);
+  const Tensor x = Tensor::randn({4, 3, 32, 32}, data), dy = Tensor::randn({4, 8}, data);
+  const Tensor y_fused = (*fused)(x);
+  sum(y_fused * dy).backward();
+  int calls = 0;
+  set_layer_observer([&](const Layer&, const Tensor&, const Tensor&) { ++calls; });
+  const Tensor y_layers = (*layers)(x);
+  set_layer_observer({});
+  sum(y_layers * dy).backward();
+  CHECK(calls > 100);  // every conv, batch norm and PReLU was called as a layer
+  // |a − b| ≤ 1e-3 · max |b| + 1e-5 over each tensor
+  auto close = [](const std::string& what, const Tensor& a, const Tensor& b) {
+    CAPTURE(what);
+    const std::vector<double> u = a.to_vector(), v = b.to_vector();
+    REQUIRE(u.size() == v.size());
+    double largest = 0, worst = 0;
+    for (size_t i = 0; i < u.size(); ++i)
+      largest = std::max(largest, std::abs(v[i])), worst = std::max(worst, std::abs(u[i] - v[i]));
+    CAPTURE(largest);
+    CHECK(worst <= 1e-3 * largest + 1e-5);
+  };
+  close("y", y_fused, y_layers);
+  const auto params_fused = fused->named_parameters(), params_layers = layers->named_parameters();
+  REQUIRE(params_fused.size() == params_layers.size());
+  for (size_t i = 0; i < params_fused.size(); ++i)
+    close(params_fused[i].name + ".grad", params_fused[i].value.grad(), params_layers[i].value.grad());
+  const auto buffers_fused = fused->named_buffers(), buffers_layers = layers->named_buffers();
+  REQUIRE(buffers_fused.size() == buffers_layers.size());
+  for (size_t i = 0; i < buffers_fused.size(); ++i)
+    close(buffers_fused[i].name, buffers_fused[i].value, buffers_layers[i].value);
+}
+
 TEST_CASE("backbones: output shapes, and gradients reach the first convolution") {
   Generator gen(1);
   struct Case {
