@@ -58,7 +58,9 @@ class ConvBlock final : public Layer {
     if (layer_observer_set() || prelu) return residual + (*this)(x);
     return bn->forward_add((*conv)(x), residual);
   }
-  std::string to_graph(GraphWriter& graph, const std::string& x) const override { return graph.child("layers", *layers, x); }
+  std::string to_graph(GraphWriter& graph, const std::string& x) const override {
+    return graph.child("layers", *layers, x);
+  }
 
  private:
   std::shared_ptr<Layer> layers;

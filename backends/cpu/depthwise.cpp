@@ -387,8 +387,10 @@ void forward(const Geometry& g, const Operand<T>& x, const T* w, T* y) {
     const int64_t n = task / g.groups, group = task % g.groups;
     T* phases = thread_buffer<T, Phases>(g.Cg * c.channel_size());
     T* rows = thread_buffer<T, Rows>(c.outputs);
-    for (int64_t ch = 0; ch < g.Cg; ++ch)
-      to_phases(c, x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W), phases + ch * c.channel_size());
+    for (int64_t ch = 0; ch < g.Cg; ++ch) {
+      const T* plane = x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W);
+      to_phases(c, plane, phases + ch * c.channel_size());
+    }
     for (int64_t k = group * g.Kg; k < (group + 1) * g.Kg; ++k) {
       correlate(c, phases, g.Cg, w + k * g.Cg * g.taps(), rows);
       from_rows(c, rows, y + g.plane_at(n, g.K, k, g.P * g.Q));
@@ -453,8 +455,10 @@ void backward_filter(const Geometry& g, const Operand<T>& x, const Operand<T>& d
     double* totals = thread_buffer<double, FilterTotals>(per_group * L);  // a sum per lane
     std::fill(totals, totals + per_group * L, 0.0);
     for (int64_t n = 0; n < g.N; ++n) {
-      for (int64_t ch = 0; ch < g.Cg; ++ch)
-        to_phases(c, x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W), phases + ch * c.channel_size());
+      for (int64_t ch = 0; ch < g.Cg; ++ch) {
+        const T* plane = x.plane(g.plane_at(n, g.C, group * g.Cg + ch, g.H * g.W), g.H * g.W);
+        to_phases(c, plane, phases + ch * c.channel_size());
+      }
       for (int64_t k = 0; k < g.Kg; ++k) {
         to_rows(c, dy.plane(g.plane_at(n, g.K, group * g.Kg + k, g.P * g.Q), g.P * g.Q), rows);
         filter_sums(c, rows, phases, g.Cg, totals + k * g.Cg * g.taps() * L);
