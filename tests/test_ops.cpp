@@ -82,6 +82,56 @@ TEST_CASE("forward values match hand-computed ones") {
   CHECK(normalized[1] == doctest::Approx(0.8));
 }
 
+// The CPU's binary kernel merges the dims that a and b both walk as one and splits long rows
+// into pieces for the threads: broadcasts of every kind, a transposed view, and rows of up to
+// 140,000 values (several pieces) give each element a ∘ b of its own two operands.
+TEST_CASE("add, sub, mul and div equal the element-by-element definition under any broadcast") {
+  Generator gen(13);
+  struct Case {
+    Shape a, b;
+    bool transpose_a;  // a is the transposed view of a [a[1], a[0]] tensor
+  };
+  const std::vector<Case> cases = {
+      {{2, 3, 5000, 7}, {1, 3, 1, 1}, false},  // a channel's value over rows of 35,000: pieces
+      {{1, 3, 1, 1}, {2, 3, 5000, 7}, false},
+      {{2, 70000}, {2, 70000}, false},  // one row of 140,000 after the merge
+      {{3, 1, 6}, {1, 5, 1}, false},    // both broadcast
+      {{4, 5, 6}, {5, 1}, false},
+      {{6, 7}, {7}, true},  // a's columns 6 apart
+      {{}, {3, 4}, false},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.a);
+    CAPTURE(c.b);
+    Tensor a = c.transpose_a ? Tensor::randn({c.a[1], c.a[0]}, gen, DType::F64).t()
+                             : Tensor::randn(c.a, gen, DType::F64);
+    Tensor b = Tensor::uniform(c.b, 0.5, 2, gen, DType::F64);  // away from 0: a divisor
+    const Tensor sum_ab = a + b, difference = a - b, product = a * b, quotient = a / b;
+    const Shape out = sum_ab.shape();
+    const std::vector<double> av = a.contiguous().to_vector(), bv = b.to_vector(), sums = sum_ab.to_vector(),
+                              differences = difference.to_vector(), products = product.to_vector(),
+                              quotients = quotient.to_vector();
+    // the position in a row-major tensor of `shape`, right-aligned to out, of out's element i
+    auto at = [&](const Shape& shape, int64_t i) {
+      int64_t offset = 0, stride = 1;
+      int64_t d = static_cast<int64_t>(out.size()) - 1;
+      for (int64_t k = static_cast<int64_t>(shape.size()) - 1; k >= 0; --d, --k) {
+        const int64_t index = (i / shape_numel(Shape(out.begin() + d + 1, out.end()))) % out[d];
+        offset += (shape[k] == 1 ? 0 : index) * stride;
+        stride *= shape[k];
+      }
+      return offset;
+    };
+    const Shape a_shape = a.shape();
+    int wrong = 0;
+    for (int64_t i = 0; i < shape_numel(out); ++i) {
+      const double x = av[at(a_shape, i)], y = bv[at(c.b, i)];
+      wrong += sums[i] != x + y || differences[i] != x - y || products[i] != x * y || quotients[i] != x / y;
+    }
+    CHECK(wrong == 0);
+  }
+}
+
 TEST_CASE("softmax and log_softmax are stable at large logits (s = 64, C = 100,000)") {
   const int64_t classes = 100000;
   std::vector<double> values(classes);

@@ -31,23 +31,47 @@ void CpuBackend::unary_backward(UnaryOp op, double alpha, double beta, const Vie
   });
 }
 
+// The output is contiguous; a and b have its shape, stride 0 along their broadcast dims. Dims
+// that both walk as one are merged first (shape[d] · shape[d + 1] with stride[d + 1]), so that
+// [N, C, H, W] + [1, C, 1, 1] runs along rows of H·W, each against one value of b; the threads
+// take pieces of at most kPiece columns of those rows (one row, when every dim merges).
 void CpuBackend::binary(BinaryOp op, const View& a, const View& b, const View& out) {
-  RowWalk walk(out.shape);
+  Shape shape, a_strides, b_strides;
+  for (size_t d = 0; d < out.shape.size(); ++d) {
+    const bool merges = !shape.empty() && a_strides.back() == a.strides[d] * out.shape[d] &&
+                        b_strides.back() == b.strides[d] * out.shape[d];
+    if (merges) {
+      shape.back() *= out.shape[d];
+      a_strides.back() = a.strides[d], b_strides.back() = b.strides[d];
+    } else {
+      shape.push_back(out.shape[d]), a_strides.push_back(a.strides[d]), b_strides.push_back(b.strides[d]);
+    }
+  }
+  const RowWalk walk(shape);
+  constexpr int64_t kPiece = 16384;
+  const int64_t pieces = (walk.cols + kPiece - 1) / kPiece;  // a row's
   dispatch_floating(out.dtype, binary_name(op), [&](auto t) {
     using T = decltype(t);
     const T *left = a.ptr<T>(), *right = b.ptr<T>();
     T* result = out.ptr<T>();
-    int64_t a_step = walk.col_stride(a.strides), b_step = walk.col_stride(b.strides);
+    int64_t a_step = walk.col_stride(a_strides), b_step = walk.col_stride(b_strides);
 #pragma omp parallel for if (worth_threads(out.numel()))
-    for (int64_t row = 0; row < walk.rows; ++row) {
-      const T* a_row = left + walk.row_offset(row, a.strides);
-      const T* b_row = right + walk.row_offset(row, b.strides);
-      T* out_row = result + row * walk.cols;
+    for (int64_t task = 0; task < walk.rows * pieces; ++task) {
+      const int64_t row = task / pieces, first = task % pieces * kPiece;
+      const int64_t count = std::min(kPiece, walk.cols - first);
+      const T* a_row = left + walk.row_offset(row, a_strides) + first * a_step;
+      const T* b_row = right + walk.row_offset(row, b_strides) + first * b_step;
+      T* out_row = result + row * walk.cols + first;
       if (a_step == 1 && b_step == 1) {
-        for (int64_t col = 0; col < walk.cols; ++col)
-          out_row[col] = apply_binary<T>(op, a_row[col], b_row[col]);
+        for (int64_t col = 0; col < count; ++col) out_row[col] = apply_binary<T>(op, a_row[col], b_row[col]);
+      } else if (a_step == 1 && b_step == 0) {
+        const T value = *b_row;
+        for (int64_t col = 0; col < count; ++col) out_row[col] = apply_binary<T>(op, a_row[col], value);
+      } else if (a_step == 0 && b_step == 1) {
+        const T value = *a_row;
+        for (int64_t col = 0; col < count; ++col) out_row[col] = apply_binary<T>(op, value, b_row[col]);
       } else {
-        for (int64_t col = 0; col < walk.cols; ++col)
+        for (int64_t col = 0; col < count; ++col)
           out_row[col] = apply_binary<T>(op, a_row[col * a_step], b_row[col * b_step]);
       }
     }
