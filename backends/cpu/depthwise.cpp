@@ -39,8 +39,8 @@
 #include <vector>
 
 #include "backends/cpu/cpu_backend.h"
+#include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
-#include "backends/half.h"
 
 namespace margin::cpu {
 
@@ -357,8 +357,7 @@ const T* operand_values(const View& v, const Conv2dParams& p, int64_t at, int64_
     }
     if (p.operands == DType::BF16) {
       float* out = thread_buffer<float, Tag>(count);
-      const float* in = v.ptr<float>() + at;
-      for (int64_t i = 0; i < count; ++i) out[i] = bf16_float(bf16_bits(in[i]));
+      round_to_bfloat16(v.ptr<float>() + at, count, out);
       return out;
     }
   }

@@ -227,7 +227,7 @@ struct PairedB;
 // The float kernel on bfloat16-rounded operands: a packed panel rounded in place.
 template <class T>
 void round_panel(T* panel, int64_t count) {
-  if constexpr (std::is_same_v<T, float>) round_to_bfloat16(panel, count);
+  if constexpr (std::is_same_v<T, float>) round_to_bfloat16(panel, count, panel);
 }
 
 // vdpbf16ps multiplies 32-bit lanes holding two bfloat16 values each, pairwise, and adds both
@@ -431,8 +431,8 @@ __attribute__((target("amx-tile"))) void configure_amx_tiles() {
 __attribute__((target("amx-tile"))) void release_amx_tiles() { _tile_release(); }
 #endif
 
-void round_to_bfloat16(float* values, int64_t count) {
-  for (int64_t i = 0; i < count; ++i) values[i] = bf16_float(bf16_bits(values[i]));
+void round_to_bfloat16(const float* in, int64_t count, float* out) {
+  for (int64_t i = 0; i < count; ++i) out[i] = bf16_float(bf16_bits(in[i]));
 }
 
 const char* bfloat16_kernel_name() {

@@ -47,9 +47,9 @@ void release_amx_tiles();
 // float32 data; anything else is an error naming the kernel.
 Operands operands_of(DType operands, DType dtype, const char* kernel);
 
-// values[i] ← values[i] rounded to bfloat16 (to nearest even), in place: what the float
-// kernel multiplies for kBFloat16 operands.
-void round_to_bfloat16(float* values, int64_t count);
+// out[i] = in[i] rounded to bfloat16 (to nearest even), for i < count; out may be in (in
+// place): what the float kernel multiplies for kBFloat16 operands.
+void round_to_bfloat16(const float* in, int64_t count, float* out);
 
 template <class T>
 struct StridedMatrix {
