@@ -142,13 +142,15 @@ inline __m512i even_bits_16(const bfloat16* values) {  // pairs 0 … 14 as word
 
 // `count` channels' (or channel pairs') phase planes of one sample into out (channel i at
 // out + i·planes()): the image's words at its positions, zeros at the padding and past it.
-// words(i, at, n, line) writes channel i's n words at image offsets at, at + stride, … to line.
+// Only the phases some tap reads: tap (r, s) reads phase (r mod stride, s mod stride), so a 1x1
+// filter of stride 2 reads one of the four. words(i, at, n, line) writes channel i's n words at
+// image offsets at, at + stride, … to line.
 template <class Word, class Words>
 void lay_out(const Flat& g, int64_t count, Word* out, Words&& words) {
   const int64_t stride = g.stride;
   for (int64_t i = 0; i < count; ++i)
-    for (int64_t a = 0; a < stride; ++a)
-      for (int64_t b = 0; b < stride; ++b) {
+    for (int64_t a = 0; a < std::min(stride, g.R); ++a)
+      for (int64_t b = 0; b < std::min(stride, g.S); ++b) {
         Word* plane = out + i * g.planes() + (a * stride + b) * g.length;
         // the phase's columns j whose image column j·stride + b − pad_w lies in [0, W)
         const int64_t first = std::max<int64_t>(0, g.pad_w - b + stride - 1) / stride;
