@@ -37,6 +37,7 @@ struct LayerCase {
   Shape input;
   bool compute_bound;  // compare with the matmul rate
   int in_mobilefacenet = 0;  // how many layers of this shape get_mbf's MobileFaceNet holds
+  int in_iresnet18 = 0;      // how many convolutions of this shape iresnet18 (W2's backbone) holds
 };
 
 }  // namespace
@@ -52,6 +53,8 @@ int main(int argc, char** argv) try {
       "precision", "fp32", "fp32, or bf16: the products of every case's forward and backward on bfloat16 operands");
   bool& mobilefacenet_only = flags.add("mobilefacenet-only", false,
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
+  bool& iresnet18_only =
+      flags.add("iresnet18-only", false, "run only iresnet18's convolutions (every shape W2 runs) and their sum");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
@@ -73,19 +76,33 @@ int main(int argc, char** argv) try {
   Conv2dOptions stride2{.stride = 2, .bias = false};
   int64_t N = batch;
   std::vector<LayerCase> cases = {
-      {"conv3x3 3->64 112x112", std::make_shared<Conv2d>(3, 64, 3, gen, padded), {N, 3, 112, 112}, true},
-      {"conv3x3 64->64 112x112", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 112, 112}, true},
-      {"conv3x3 64->64 56x56", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 56, 56}, true},
-      {"conv3x3 128->128 28x28", std::make_shared<Conv2d>(128, 128, 3, gen, padded), {N, 128, 28, 28}, true},
+      // iresnet18's convolutions at 112 × 112 (W2's backbone): each stage's first block runs a
+      // 3x3 at the stage's input size, a strided 3x3 and a strided 1x1 downsample; the second
+      // block two 3x3 at the output size
+      {"conv3x3 3->64 112x112", std::make_shared<Conv2d>(3, 64, 3, gen, padded), {N, 3, 112, 112}, true, 0, 1},
+      {"conv3x3 64->64 112x112", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 112, 112}, true, 0, 1},
+      {"conv3x3 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 3, gen, padded_stride2), {N, 64, 112, 112},
+       true, 0, 1},
+      {"conv1x1 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 1, gen, stride2), {N, 64, 112, 112}, true, 0, 1},
+      {"conv3x3 64->64 56x56", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 56, 56}, true, 0, 2},
+      {"conv3x3 64->128 56x56", std::make_shared<Conv2d>(64, 128, 3, gen, padded), {N, 64, 56, 56}, true, 0, 1},
+      {"conv3x3 s2 128->128 56->28", std::make_shared<Conv2d>(128, 128, 3, gen, padded_stride2), {N, 128, 56, 56},
+       true, 0, 1},
+      {"conv1x1 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 1, gen, stride2), {N, 64, 56, 56}, true, 0, 1},
+      {"conv3x3 128->128 28x28", std::make_shared<Conv2d>(128, 128, 3, gen, padded), {N, 128, 28, 28}, true, 0, 2},
+      {"conv3x3 128->256 28x28", std::make_shared<Conv2d>(128, 256, 3, gen, padded), {N, 128, 28, 28}, true, 0, 1},
+      {"conv3x3 s2 256->256 28->14", std::make_shared<Conv2d>(256, 256, 3, gen, padded_stride2), {N, 256, 28, 28},
+       true, 0, 1},
+      {"conv1x1 s2 128->256 28->14", std::make_shared<Conv2d>(128, 256, 1, gen, stride2), {N, 128, 28, 28}, true, 0,
+       1},
+      {"conv3x3 256->256 14x14", std::make_shared<Conv2d>(256, 256, 3, gen, padded), {N, 256, 14, 14}, true, 0, 2},
+      {"conv3x3 256->512 14x14", std::make_shared<Conv2d>(256, 512, 3, gen, padded), {N, 256, 14, 14}, true, 0, 1},
+      {"conv3x3 s2 512->512 14->7", std::make_shared<Conv2d>(512, 512, 3, gen, padded_stride2), {N, 512, 14, 14},
+       true, 0, 1},
+      {"conv1x1 s2 256->512 14->7", std::make_shared<Conv2d>(256, 512, 1, gen, stride2), {N, 256, 14, 14}, true, 0, 1},
+      {"conv3x3 512->512 7x7", std::make_shared<Conv2d>(512, 512, 3, gen, padded), {N, 512, 7, 7}, true, 0, 2},
       {"conv3x3 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 3, gen, padded_stride2), {N, 64, 56, 56}, true},
-      // iresnet's strided 3x3 layers (each stage's first block)
-      {"conv3x3 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 3, gen, padded_stride2), {N, 64, 112, 112}, true},
-      {"conv3x3 s2 256->256 28->14", std::make_shared<Conv2d>(256, 256, 3, gen, padded_stride2), {N, 256, 28, 28}, true},
-      {"conv3x3 s2 512->512 14->7", std::make_shared<Conv2d>(512, 512, 3, gen, padded_stride2), {N, 512, 14, 14}, true},
-      {"conv3x3 256->256 14x14", std::make_shared<Conv2d>(256, 256, 3, gen, padded), {N, 256, 14, 14}, true},
-      {"conv3x3 512->512 7x7", std::make_shared<Conv2d>(512, 512, 3, gen, padded), {N, 512, 7, 7}, true},
       {"conv1x1 128->256 28x28", std::make_shared<Conv2d>(128, 256, 1, gen, no_bias), {N, 128, 28, 28}, true},
-      {"conv1x1 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 1, gen, stride2), {N, 64, 56, 56}, true},
       {"maxpool 2x2 64@56x56", std::make_shared<MaxPool2d>(2), {N, 64, 56, 56}, false},
       {"avgpool 3x3 s1 p1 64@56x56", std::make_shared<AvgPool2d>(3, 1, 1), {N, 64, 56, 56}, false},
       {"global avgpool 512@7x7", std::make_shared<GlobalAvgPool>(), {N, 512, 7, 7}, false},
@@ -110,7 +127,8 @@ int main(int argc, char** argv) try {
               "f+b GF/s", "fwd/mm", "f+b/mm");
   if (mobilefacenet_only)
     std::erase_if(cases, [](const LayerCase& c) { return c.in_mobilefacenet == 0; });
-  double mobilefacenet_grouped_s = 0;
+  if (iresnet18_only) std::erase_if(cases, [](const LayerCase& c) { return c.in_iresnet18 == 0; });
+  double mobilefacenet_grouped_s = 0, iresnet18_s = 0, iresnet18_flops = 0;
   for (LayerCase& c : cases) {
     Tensor x = Tensor::randn(c.input, gen).requires_grad_();
     Tensor y;
@@ -141,6 +159,16 @@ int main(int argc, char** argv) try {
       std::printf("%-28s %10.2f %10.2f %9.1f %9.1f %8s %8s\n", c.name.c_str(), forward_s * 1e3,
                   both_s * 1e3, forward_rate, both_rate, "-", "-");
     mobilefacenet_grouped_s += c.in_mobilefacenet * both_s;
+    iresnet18_s += c.in_iresnet18 * both_s;
+    iresnet18_flops += c.in_iresnet18 * both_flops;
+  }
+  if (!mobilefacenet_only)
+    std::printf("iresnet18's convolutions forward+backward, N=%lld (the rows above, each times its count in "
+                "iresnet18): %.1f ms, %.1f GFLOP/s\n",
+                (long long)N, iresnet18_s * 1e3, iresnet18_flops / iresnet18_s * 1e-9);
+  if (iresnet18_only) {
+    std::printf("peak RSS %.0f MiB\n", bench::peak_rss_mb());
+    return 0;
   }
 
   auto mbf = mobilefacenet(gen);
