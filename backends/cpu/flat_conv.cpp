@@ -254,12 +254,12 @@ __attribute__((target("amx-tile,amx-bf16"))) void forward_step(const Flat& g, co
   _tile_stored(3, &sums[16][16], kStep * 4);
 }
 
-// The block's outputs that exist (h < P, w < Q) into y, one sample's [F, P, Q]: the pieces of
-// output rows among the block's 32 columns, each copied whole.
-void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t o0, float* y) {
-  struct Piece {
-    int64_t column, length, at;
-  } pieces[kStep];
+// The pieces of output rows among the 32 columns of the block at o0, those that exist (h < P,
+// w < Q): each one's first column in the block, its length, and its place h·Q + w in a plane.
+struct Piece {
+  int64_t column, length, at;
+};
+int64_t block_pieces(const Flat& g, int64_t o0, Piece (&pieces)[kStep]) {
   int64_t count = 0;
   for (int64_t o = o0; o < o0 + kStep;) {
     const int64_t h = o / g.row, w = o % g.row, length = std::min(g.Q - w, o0 + kStep - o);
@@ -267,6 +267,13 @@ void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t 
     if (length > 0) pieces[count++] = {o - o0, length, h * g.Q + w};
     o += length > 0 ? length : g.row - w;  // to the next row's start past the dropped columns
   }
+  return count;
+}
+
+// The block's outputs into y, one sample's [F, P, Q]: each piece copied whole.
+void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t o0, float* y) {
+  Piece pieces[kStep];
+  const int64_t count = block_pieces(g, o0, pieces);
   for (int64_t i = 0; i < kStep; ++i) {
     float* plane = y + (f0 + i) * g.P * g.Q;
     for (int64_t k = 0; k < count; ++k) short_copy(&sums[i][pieces[k].column], pieces[k].length, plane + pieces[k].at);
@@ -302,12 +309,28 @@ __attribute__((target("avx512f,avx512bf16"), always_inline)) inline void add_pro
   }
 }
 
-// forward_step on vdpbf16ps: rows f, k = (tap, channel pair); A from the packed filter's tiles
-// (row f of tile (f/16, tap, cb) at (f mod 16)·16 words), B the paired image.
+// A piece of a row of 32 sums (low: columns 0 … 15, high: 16 … 31) to out: its columns moved
+// to the first lanes by one permute of the two vectors, 16 at a time, stored under a mask.
+__attribute__((target("avx512f"), always_inline)) inline void store_piece(__m512 low, __m512 high,
+                                                                            const Piece& piece, float* out) {
+  const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(piece.column)),
+                                           _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  const auto lanes = [](int64_t n) { return __mmask16((1u << std::min<int64_t>(n, 16)) - 1); };
+  _mm512_mask_storeu_ps(out, lanes(piece.length), _mm512_permutex2var_ps(low, columns, high));
+  if (piece.length > 16)
+    _mm512_mask_storeu_ps(out + 16, lanes(piece.length - 16),
+                          _mm512_permutex2var_ps(low, _mm512_add_epi32(columns, _mm512_set1_epi32(16)), high));
+}
+
+// forward_step and write_block on vdpbf16ps: rows f, k = (tap, channel pair); A from the packed
+// filter's tiles (row f of tile (f/16, tap, cb) at (f mod 16)·16 words), B the paired image.
+// Each 8 rows' sums go from their registers straight to y's pieces.
 __attribute__((target("avx512f,avx512bf16"))) void forward_step_vector(const Flat& g, const uint32_t* image,
                                                                      const uint32_t* filter, int64_t f0, int64_t o0,
-                                                                     float (*sums)[kStep]) {
+                                                                     float* y) {
   const int64_t channel_blocks = g.C / 32, tile_words = 256;
+  Piece pieces[kStep];
+  const int64_t count = block_pieces(g, o0, pieces);
   for (int64_t r0 = 0; r0 < kStep; r0 += kVectorRows) {
     VectorRows rows;
     for (auto& row : rows) row[0] = row[1] = _mm512_setzero_ps();
@@ -319,24 +342,38 @@ __attribute__((target("avx512f,avx512bf16"))) void forward_step_vector(const Fla
         add_products(reinterpret_cast<const uint16_t*>(a + cb * tile_words), 32, 2, b + cb * 16 * g.planes(),
                      g.planes(), 16, rows);
     }
-    for (int i = 0; i < kVectorRows; ++i) {
-      _mm512_storeu_ps(&sums[r0 + i][0], rows[i][0]);
-      _mm512_storeu_ps(&sums[r0 + i][16], rows[i][1]);
-    }
+#pragma GCC unroll 8  // constant indices: the sums stay in registers
+    for (int i = 0; i < kVectorRows; ++i)
+      for (int64_t k = 0; k < count; ++k)
+        store_piece(rows[i][0], rows[i][1], pieces[k], y + (f + i) * g.P * g.Q + pieces[k].at);
   }
 }
 
 // filter_step on vdpbf16ps: rows c, k = the run's positions in pairs; A the image's planes,
-// B dy's pairs.
+// B dy's pairs. The next 8 rows' sums (or, after the last, the next block's along F) are
+// prefetched while these run: for 512 channels the sums of all taps are 9.4 MB, so a block's
+// rows come from memory, and their 16 loads would otherwise wait on it together.
 __attribute__((target("avx512f,avx512bf16"))) void filter_step_vector(const Flat& g, const uint16_t* image,
                                                                     const uint32_t* grad, int64_t tap, int64_t c0,
-                                                                    int64_t f0, int64_t v0, int64_t v1, float* sums) {
+                                                                    int64_t f0, int64_t v0, int64_t v1, bool fresh,
+                                                                    float* sums) {
   const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
   for (int64_t r0 = 0; r0 < kStep; r0 += kVectorRows) {
     float* c = sums + (tap * g.C + c0 + r0) * g.F + f0;
     VectorRows rows;
     for (int i = 0; i < kVectorRows; ++i)
-      rows[i][0] = _mm512_loadu_ps(c + i * g.F), rows[i][1] = _mm512_loadu_ps(c + i * g.F + 16);
+      if (fresh)
+        rows[i][0] = rows[i][1] = _mm512_setzero_ps();
+      else
+        rows[i][0] = _mm512_loadu_ps(c + i * g.F), rows[i][1] = _mm512_loadu_ps(c + i * g.F + 16);
+    const float* next = r0 + kVectorRows < kStep ? c + kVectorRows * g.F
+                        : f0 + kStep < g.F       ? c - (kStep - kVectorRows) * g.F + kStep
+                                                 : nullptr;
+    if (next)
+      for (int i = 0; i < kVectorRows; ++i) {
+        _mm_prefetch(next + i * g.F, _MM_HINT_T0);
+        _mm_prefetch(next + i * g.F + 16, _MM_HINT_T0);
+      }
     for (int64_t v = v0; v < v1; ++v) {
       const int64_t n = v / g.steps, o0 = v % g.steps * kStep;
       add_products(image + n * image_words + (c0 + r0) * g.planes() + o0 + g.tap_offset(tap), g.planes(), 2,
@@ -375,11 +412,13 @@ void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* 
       for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
         for (int64_t i = 0; i < count; ++i)
           for (int64_t step = 0; step < g.steps; ++step) {
-            if (amx)
+            float* out = y + (first + i) * g.F * g.P * g.Q;
+            if (amx) {
               forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
-            else
-              forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, sums);
-            write_block(g, sums, f0, step * kStep, y + (first + i) * g.F * g.P * g.Q);
+              write_block(g, sums, f0, step * kStep, out);
+            } else {
+              forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, out);
+            }
           }
     });
     if (amx) release_amx_tiles();
@@ -391,17 +430,25 @@ uint32_t* packed_filter(const Flat& g) { return thread_buffer<uint32_t, PackedFi
 
 // The backward filter's sums for taps × C × F over a run of (sample, step) pairs v0 … v1 of a
 // group (v = sample·steps + step): channels c0 … c0 + 31 by filters f0 … f0 + 31 of one tap,
-// added to their place in sums [tap][C][F].
+// added to their place in sums [tap][C][F], or written there if `fresh` (its first run).
 __attribute__((target("amx-tile,amx-bf16"))) void filter_step(const Flat& g, const uint16_t* image,
                                                              const uint32_t* grad, int64_t tap, int64_t c0,
-                                                             int64_t f0, int64_t v0, int64_t v1, float* sums) {
+                                                             int64_t f0, int64_t v0, int64_t v1, bool fresh,
+                                                             float* sums) {
   float* c = sums + (tap * g.C + c0) * g.F + f0;
   const int64_t ldc = g.F * 4, a_stride = g.planes() * 2, b_stride = g.F * 4;
   const int64_t image_words = g.C * g.planes(), grad_words = g.steps * kStep / 2 * g.F;
-  _tile_loadd(0, c, ldc);
-  _tile_loadd(1, c + 16, ldc);
-  _tile_loadd(2, c + 16 * g.F, ldc);
-  _tile_loadd(3, c + 16 * g.F + 16, ldc);
+  if (fresh) {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  } else {
+    _tile_loadd(0, c, ldc);
+    _tile_loadd(1, c + 16, ldc);
+    _tile_loadd(2, c + 16 * g.F, ldc);
+    _tile_loadd(3, c + 16 * g.F + 16, ldc);
+  }
   for (int64_t v = v0; v < v1; ++v) {
     const int64_t n = v / g.steps, o0 = v % g.steps * kStep;
     const uint16_t* a = image + n * image_words + c0 * g.planes() + o0 + g.tap_offset(tap);
@@ -590,9 +637,8 @@ void flat_conv_backward_filter(const Conv2dParams& params, const Shape& image, c
   const bool amx = bfloat16_products_on_amx();
 #pragma omp parallel
   {
-    float* sums = thread_buffer<float, FilterSums>(sums_size);
-    std::fill(sums, sums + sums_size, 0.0f);
-    partials[omp_get_thread_num()] = sums;
+    float* sums = thread_buffer<float, FilterSums>(sums_size);  // written whole by the first run
+    bool fresh = true;
     if (amx) configure_amx_tiles();
     for_my_groups(g, image_words * 2 + grad_words * 4, [&](int64_t first, int64_t count) {
       uint16_t* planes = thread_buffer<uint16_t, SingleImage>(count * image_words);
@@ -601,16 +647,19 @@ void flat_conv_backward_filter(const Conv2dParams& params, const Shape& image, c
         single_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * image_words);
         paired_gradient(g, dy + (first + i) * g.F * g.P * g.Q, grad + i * grad_words);
       }
-      for (int64_t v0 = 0; v0 < count * g.steps; v0 += run)
+      for (int64_t v0 = 0; v0 < count * g.steps; v0 += run, fresh = false) {
+        const int64_t v1 = std::min(v0 + run, count * g.steps);
         for (int64_t tap = 0; tap < g.taps(); ++tap)
           for (int64_t c0 = 0; c0 < g.C; c0 += kStep)
             for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
               if (amx)
-                filter_step(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
+                filter_step(g, planes, grad, tap, c0, f0, v0, v1, fresh, sums);
               else
-                filter_step_vector(g, planes, grad, tap, c0, f0, v0, std::min(v0 + run, count * g.steps), sums);
+                filter_step_vector(g, planes, grad, tap, c0, f0, v0, v1, fresh, sums);
+      }
     });
     if (amx) release_amx_tiles();
+    if (!fresh) partials[omp_get_thread_num()] = sums;  // a thread without samples has none
 #pragma omp barrier
     // dw[f, c, tap] = the threads' sums[tap, c, f], added in thread order
     // (one channel at a time: its taps × F sums added along F, then written tap after tap)
