@@ -76,31 +76,7 @@ int main(int argc, char** argv) try {
   Conv2dOptions stride2{.stride = 2, .bias = false};
   int64_t N = batch;
   std::vector<LayerCase> cases = {
-      // iresnet18's convolutions at 112 × 112 (W2's backbone): each stage's first block runs a
-      // 3x3 at the stage's input size, a strided 3x3 and a strided 1x1 downsample; the second
-      // block two 3x3 at the output size
       {"conv3x3 3->64 112x112", std::make_shared<Conv2d>(3, 64, 3, gen, padded), {N, 3, 112, 112}, true, 0, 1},
-      {"conv3x3 64->64 112x112", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 112, 112}, true, 0, 1},
-      {"conv3x3 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 3, gen, padded_stride2), {N, 64, 112, 112},
-       true, 0, 1},
-      {"conv1x1 s2 64->64 112->56", std::make_shared<Conv2d>(64, 64, 1, gen, stride2), {N, 64, 112, 112}, true, 0, 1},
-      {"conv3x3 64->64 56x56", std::make_shared<Conv2d>(64, 64, 3, gen, padded), {N, 64, 56, 56}, true, 0, 2},
-      {"conv3x3 64->128 56x56", std::make_shared<Conv2d>(64, 128, 3, gen, padded), {N, 64, 56, 56}, true, 0, 1},
-      {"conv3x3 s2 128->128 56->28", std::make_shared<Conv2d>(128, 128, 3, gen, padded_stride2), {N, 128, 56, 56},
-       true, 0, 1},
-      {"conv1x1 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 1, gen, stride2), {N, 64, 56, 56}, true, 0, 1},
-      {"conv3x3 128->128 28x28", std::make_shared<Conv2d>(128, 128, 3, gen, padded), {N, 128, 28, 28}, true, 0, 2},
-      {"conv3x3 128->256 28x28", std::make_shared<Conv2d>(128, 256, 3, gen, padded), {N, 128, 28, 28}, true, 0, 1},
-      {"conv3x3 s2 256->256 28->14", std::make_shared<Conv2d>(256, 256, 3, gen, padded_stride2), {N, 256, 28, 28},
-       true, 0, 1},
-      {"conv1x1 s2 128->256 28->14", std::make_shared<Conv2d>(128, 256, 1, gen, stride2), {N, 128, 28, 28}, true, 0,
-       1},
-      {"conv3x3 256->256 14x14", std::make_shared<Conv2d>(256, 256, 3, gen, padded), {N, 256, 14, 14}, true, 0, 2},
-      {"conv3x3 256->512 14x14", std::make_shared<Conv2d>(256, 512, 3, gen, padded), {N, 256, 14, 14}, true, 0, 1},
-      {"conv3x3 s2 512->512 14->7", std::make_shared<Conv2d>(512, 512, 3, gen, padded_stride2), {N, 512, 14, 14},
-       true, 0, 1},
-      {"conv1x1 s2 256->512 14->7", std::make_shared<Conv2d>(256, 512, 1, gen, stride2), {N, 256, 14, 14}, true, 0, 1},
-      {"conv3x3 512->512 7x7", std::make_shared<Conv2d>(512, 512, 3, gen, padded), {N, 512, 7, 7}, true, 0, 2},
       {"conv3x3 s2 64->128 56->28", std::make_shared<Conv2d>(64, 128, 3, gen, padded_stride2), {N, 64, 56, 56}, true},
       {"conv1x1 128->256 28x28", std::make_shared<Conv2d>(128, 256, 1, gen, no_bias), {N, 128, 28, 28}, true},
       {"maxpool 2x2 64@56x56", std::make_shared<MaxPool2d>(2), {N, 64, 56, 56}, false},
@@ -119,6 +95,26 @@ int main(int argc, char** argv) try {
       {"dw3x3 256@7x7", depthwise(256, 3, padded), {N, 256, 7, 7}, true, 2},
       {"dw7x7 GDC 512@7x7->1", depthwise(512, 7, no_bias), {N, 512, 7, 7}, true, 1},
   };
+  // iresnet18's stages at 112 × 112 (W2's backbone), after its stem (the first case): the first
+  // block runs a 3x3 at the stage's input size, a strided 3x3 and a strided 1x1 downsample, the
+  // second block two 3x3 at the output size
+  auto conv = [&](int64_t channels, int64_t filters, int64_t kernel, Conv2dOptions options) {
+    return std::make_shared<Conv2d>(channels, filters, kernel, gen, options);
+  };
+  auto where = cases.begin() + 1;
+  for (int64_t in = 64, out = 64, size = 112; out <= 512; in = out, out *= 2, size /= 2) {
+    const std::string from = std::to_string(in) + "->" + std::to_string(out), to = std::to_string(size / 2);
+    const std::string at = std::to_string(size), same = std::to_string(out) + "->" + std::to_string(out);
+    where = cases.insert(
+        where,
+        {{"conv3x3 " + from + " " + at + "x" + at, conv(in, out, 3, padded), {N, in, size, size}, true, 0, 1},
+         {"conv3x3 s2 " + same + " " + at + "->" + to, conv(out, out, 3, padded_stride2), {N, out, size, size}, true,
+          0, 1},
+         {"conv1x1 s2 " + from + " " + at + "->" + to, conv(in, out, 1, stride2), {N, in, size, size}, true, 0, 1},
+         {"conv3x3 " + same + " " + to + "x" + to, conv(out, out, 3, padded), {N, out, size / 2, size / 2}, true, 0,
+          2}});
+    where += 4;
+  }
 
   double matmul_rate = bench::matmul_gflops(kCPU);
   std::printf("bench_layers: %s, N=%lld, %d threads, median of %d; float32 matmul 1024³: %.1f GFLOP/s\n",
