@@ -109,6 +109,9 @@ struct Flat {
   }
 };
 
+// A mask of the first n of 16 lanes (none for n ≤ 0, all for n ≥ 16).
+inline __mmask16 first_lanes(int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); }
+
 inline uint16_t bits_of(float value) { return bf16_bits(value); }
 inline uint16_t bits_of(bfloat16 value) { return value.bits; }
 inline uint32_t pair_of(uint16_t low, uint16_t high) { return low | uint32_t(high) << 16; }
@@ -315,10 +318,9 @@ __attribute__((target("avx512f"), always_inline)) inline void store_piece(__m512
                                                                             const Piece& piece, float* out) {
   const __m512i columns = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(piece.column)),
                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-  const auto lanes = [](int64_t n) { return __mmask16((1u << std::min<int64_t>(n, 16)) - 1); };
-  _mm512_mask_storeu_ps(out, lanes(piece.length), _mm512_permutex2var_ps(low, columns, high));
+  _mm512_mask_storeu_ps(out, first_lanes(piece.length), _mm512_permutex2var_ps(low, columns, high));
   if (piece.length > 16)
-    _mm512_mask_storeu_ps(out + 16, lanes(piece.length - 16),
+    _mm512_mask_storeu_ps(out + 16, first_lanes(piece.length - 16),
                           _mm512_permutex2var_ps(low, _mm512_add_epi32(columns, _mm512_set1_epi32(16)), high));
 }
 
@@ -410,16 +412,16 @@ void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* 
         paired_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * sample_words);
       // the filter's tiles for 32 outputs (up to 9·512·32 bfloat16) stay in L2 over the group
       for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
-        for (int64_t i = 0; i < count; ++i)
-          for (int64_t step = 0; step < g.steps; ++step) {
-            float* out = y + (first + i) * g.F * g.P * g.Q;
+        for (int64_t i = 0; i < count; ++i) {
+          float* out = y + (first + i) * g.F * g.P * g.Q;
+          for (int64_t step = 0; step < g.steps; ++step)
             if (amx) {
               forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
               write_block(g, sums, f0, step * kStep, out);
             } else {
               forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, out);
             }
-          }
+        }
     });
     if (amx) release_amx_tiles();
   }
@@ -520,7 +522,6 @@ void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float*
   const int64_t first_y = (g.pad_h + a) % 2;
   const __m512i interleaved = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const float zero = 0;
-  auto first_lanes = [](int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); };
 #pragma omp parallel
   {
 #pragma omp for nowait
