@@ -1,10 +1,12 @@
 // backends/cpu/norm.cpp — batch norm (training and eval forward, the one-pass backward) and
 // PReLU, over x seen as [N, C, inner]. Contracts and formulas are in backends/backend.h.
-// Channels are independent, so each loop runs over channels in parallel; per-channel sums
-// accumulate in double whatever the dtype. A channel is `batch` runs of `inner` contiguous
-// elements: the loops below are vectorized along each run, and branch-free (PReLU's sign
-// test is a select: as a branch on random signs it mispredicted half the time, and its
-// backward took 25 ms for what is a 2 ms pass).
+// Channels are independent, so each loop runs over channels in parallel, handed out to the
+// threads as they come free (a core slowed by another job takes fewer; each channel's values
+// are the same whichever thread computes them); per-channel sums accumulate in double whatever
+// the dtype. A channel is `batch` runs of `inner` contiguous elements: the loops below are
+// vectorized along each run, and branch-free (PReLU's sign test is a select: as a branch on
+// random signs it mispredicted half the time, and its backward took 25 ms for what is a 2 ms
+// pass).
 // Under bf16 autocast the forward kernels write the bfloat16 copy of x that the backward keeps
 // in the pass that reads x; PReLU's backward makes dx and its slopes' sums in one pass. (Batch
 // norm's backward reads a channel's dy three times and x twice; its two sums in one pass
@@ -262,7 +264,7 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     using T = decltype(t);
     const T* in = x.ptr<T>();
-#pragma omp parallel for if (worth_threads(x.numel()))
+#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       double mean = sum_keeping<T>(split, c, in, rounded) / count;
       // Two passes (mean, then squared deviations): no cancellation for large means.
@@ -294,7 +296,7 @@ void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const Vi
   ChannelSplit split(x.shape);
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     using T = decltype(t);
-#pragma omp parallel for if (worth_threads(x.numel()))
+#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       double mean = running_mean.ptr<T>()[c];
       double inv_std = 1.0 / std::sqrt(double(running_var.ptr<T>()[c]) + params.eps);
@@ -343,7 +345,7 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       map_channel<T>(split, c, grad_in, grad_out, in,
                      [=](T d, T v) { return a * g(d, v) + b * (v - m) + shift; });
     };
-#pragma omp parallel for if (worth_threads(x.numel()))
+#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       if (!present(slopes)) {
         channel(c, grad_out, [](T d, T) { return d; });
@@ -366,7 +368,7 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y, const V
     using T = decltype(t);
     const T* in = x.ptr<T>();
     T* out = y.ptr<T>();
-#pragma omp parallel for if (worth_threads(x.numel()))
+#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       const T slope = slope_of<T>(weight, c);
       map_keeping<T>(split, c, out, in, rounded, [=](T v) { return prelu_value(v, slope); });
@@ -381,7 +383,7 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
     using T = decltype(t);
     const T* grad_out = dy.ptr<T>();
     std::vector<double> slope_grads(split.channels, 0.0);
-#pragma omp parallel for if (worth_threads(x.numel()))
+#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
     for (int64_t c = 0; c < split.channels; ++c) {
       const T slope = slope_of<T>(weight, c);
       // dx and the slope's sum in one pass over x and dy.
