@@ -176,40 +176,20 @@ void lay_out(const Flat& g, int64_t count, Word* out, Words&& words) {
       }
 }
 
-// 16 image values from `values` on, at stride 1 or 2, as bfloat16 bits in 32-bit lanes: of a
-// float32 image only the first n ≤ 16 (a row's last ones: zeros after them, nothing past them
-// read), of a bfloat16 one all 16.
-inline __m512i row_bits_16(const float* values, int64_t stride, int64_t n) {
-  if (stride == 1) return n == 16 ? bits_16(values) : rounded_bits_16(_mm512_maskz_loadu_ps(first_lanes(n), values));
-  if (n == 16) return even_bits_16(values);
-  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  return rounded_bits_16(_mm512_permutex2var_ps(_mm512_maskz_loadu_ps(first_lanes(2 * n - 1), values), evens,
-                                                _mm512_maskz_loadu_ps(first_lanes(2 * n - 17), values + 16)));
-}
-inline __m512i row_bits_16(const bfloat16* values, int64_t stride, int64_t) {
-  return stride == 1 ? bits_16(values) : even_bits_16(values);
-}
-
 // A sample's image with its channels paired (the forward's B), or as it is (the backward
-// filter's A), as bfloat16 bits: each row 16 words at a time, a float32 row's last 16 or fewer
-// by masked loads and a masked store (7 × 7 and 14 × 14 rows are nothing else), a bfloat16
-// row's by a scalar loop (a masked load of 16-bit values needs AVX-512 BW).
+// filter's A), as bfloat16 bits.
 template <class Image>
 void paired_planes(const Flat& g, const Image* x, uint32_t* out) {
   const int64_t plane = g.H * g.W;
   lay_out(g, g.C / 2, out, [&](int64_t i, int64_t at, int64_t n, uint32_t* line) {
     const Image *low = x + 2 * i * plane + at, *high = low + plane;
-    auto pairs = [&](int64_t j, int64_t m) {
-      return _mm512_or_si512(row_bits_16(low + j * g.stride, g.stride, m),
-                             _mm512_slli_epi32(row_bits_16(high + j * g.stride, g.stride, m), 16));
-    };
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16) _mm512_storeu_si512(line + j, pairs(j, 16));
-    if constexpr (std::is_same_v<Image, float>)
-      if (j < n) {
-        _mm512_mask_storeu_epi32(line + j, first_lanes(n - j), pairs(j, n - j));
-        j = n;
-      }
+    if (g.stride == 1)
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_si512(line + j, _mm512_or_si512(bits_16(low + j), _mm512_slli_epi32(bits_16(high + j), 16)));
+    else
+      for (; j + 16 <= n; j += 16)
+        _mm512_storeu_si512(line + j, _mm512_or_si512(even_bits_16(low + 2 * j), _mm512_slli_epi32(even_bits_16(high + 2 * j), 16)));
     for (; j < n; ++j) line[j] = pair_of(bits_of(low[j * g.stride]), bits_of(high[j * g.stride]));
   });
 }
@@ -218,15 +198,12 @@ void single_planes(const Flat& g, const Image* x, uint16_t* out) {
   const int64_t plane = g.H * g.W;
   lay_out(g, g.C, out, [&](int64_t c, int64_t at, int64_t n, uint16_t* line) {
     const Image* in = x + c * plane + at;
-    auto words = [&](int64_t j, int64_t m) { return row_bits_16(in + j * g.stride, g.stride, m); };
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(words(j, 16)));
-    if constexpr (std::is_same_v<Image, float>)
-      if (j < n) {
-        _mm512_mask_cvtepi32_storeu_epi16(line + j, first_lanes(n - j), words(j, n - j));
-        j = n;
-      }
+    if (g.stride == 1)
+      for (; j < n; ++j) line[j] = bits_of(in[j]);  // vectorized
+    else
+      for (; j + 16 <= n; j += 16)
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + j), _mm512_cvtepi32_epi16(even_bits_16(in + 2 * j)));
     for (; j < n; ++j) line[j] = bits_of(in[j * g.stride]);
   });
 }
@@ -413,12 +390,13 @@ __attribute__((target("avx512f,avx512bf16"))) void filter_step_vector(const Flat
 }
 
 // The batch in groups of samples whose laid-out data fit kGroupBytes (at least one sample, and
-// at most an eighth of a thread's share): body(first, count) for each group, inside an OpenMP
+// at most a quarter of a thread's share): body(first, count) for each group, inside an OpenMP
 // parallel region, the groups handed to the threads as they come free, so that a core slowed
-// by another job takes fewer instead of holding the others at the region's end.
+// by another job takes fewer instead of holding the others at the region's end. (Each group
+// reads the whole filter, 4.7 MB for 512 × 512 × 3 × 3, so groups are not made smaller still.)
 template <class Body>
 void for_groups(const Flat& g, int64_t sample_bytes, Body&& body) {
-  const int64_t most = std::max<int64_t>(1, g.N / (8 * omp_get_num_threads()));
+  const int64_t most = std::max<int64_t>(1, g.N / (4 * omp_get_num_threads()));
   const int64_t group = std::clamp<int64_t>(kGroupBytes / sample_bytes, 1, most);
   const int64_t groups = (g.N + group - 1) / group;
 #pragma omp for schedule(dynamic, 1) nowait
@@ -524,11 +502,7 @@ void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
       const float* rows = dy + (f0 + i) * g.P * g.Q;
       for (int64_t h = 0; h < g.P; ++h) {
         uint16_t* line = plane + h * g.row;
-        int64_t w = 0;
-        for (; w + 16 <= g.Q; w += 16)
-          _mm256_storeu_si256(reinterpret_cast<__m256i*>(line + w), _mm512_cvtepi32_epi16(bits_16(rows + h * g.Q + w)));
-        if (w < g.Q)  // the row's last values, as paired_planes' masked store
-          _mm512_mask_cvtepi32_storeu_epi16(line + w, first_lanes(g.Q - w), row_bits_16(rows + h * g.Q + w, 1, g.Q - w));
+        for (int64_t w = 0; w < g.Q; ++w) line[w] = bf16_bits(rows[h * g.Q + w]);
         short_fill(line + g.Q, g.row - g.Q);
       }
       short_fill(plane + g.P * g.row, 2 * pairs - g.P * g.row);
