@@ -1,12 +1,10 @@
 // backends/cpu/norm.cpp — batch norm (training and eval forward, the one-pass backward) and
 // PReLU, over x seen as [N, C, inner]. Contracts and formulas are in backends/backend.h.
-// Channels are independent, so each loop runs over channels in parallel, handed out to the
-// threads as they come free (a core slowed by another job takes fewer; each channel's values
-// are the same whichever thread computes them); per-channel sums accumulate in double whatever
-// the dtype. A channel is `batch` runs of `inner` contiguous elements: the loops below are
-// vectorized along each run, and branch-free (PReLU's sign test is a select: as a branch on
-// random signs it mispredicted half the time, and its backward took 25 ms for what is a 2 ms
-// pass).
+// Channels are independent, so each kernel runs over them in parallel (for_each_channel);
+// per-channel sums accumulate in double whatever the dtype. A channel is `batch` runs of
+// `inner` contiguous elements: the loops below are vectorized along each run, and branch-free
+// (PReLU's sign test is a select: as a branch on random signs it mispredicted half the time,
+// and its backward took 25 ms for what is a 2 ms pass).
 // Under bf16 autocast the forward kernels write the bfloat16 copy of x that the backward keeps
 // in the pass that reads x; PReLU's backward makes dx and its slopes' sums in one pass. (Batch
 // norm's backward reads a channel's dy three times and x twice; its two sums in one pass
@@ -87,6 +85,15 @@ void map_channel_streamed(const ChannelSplit& split, int64_t c, float* out, cons
   _mm_sfence();  // the streamed lines ordered before whatever this thread does next
 }
 #endif
+
+// body(c) for every channel c, in parallel where x is worth threads: the channels are handed
+// to the threads as they come free (a core slowed by another job takes fewer), and each
+// channel's values are the same whichever thread computes them.
+template <class Body>
+void for_each_channel(const ChannelSplit& split, Body&& body) {
+#pragma omp parallel for schedule(guided) if (worth_threads(split.channels * split.per_channel()))
+  for (int64_t c = 0; c < split.channels; ++c) body(c);
+}
 
 // A float32 output of at least this many bytes is written by streaming stores, whole 64-byte
 // lines that are not read first: at this size it stays in no cache for the next op anyway.
@@ -264,8 +271,7 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     using T = decltype(t);
     const T* in = x.ptr<T>();
-#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    for_each_channel(split, [&](int64_t c) {
       double mean = sum_keeping<T>(split, c, in, rounded) / count;
       // Two passes (mean, then squared deviations): no cancellation for large means.
       const T m = static_cast<T>(mean);
@@ -284,7 +290,7 @@ void CpuBackend::batch_norm_forward_train(const BatchNormParams& params, const V
         double unbiased = squares / (count - 1);
         running = T((1 - params.momentum) * running + params.momentum * unbiased);
       }
-    }
+    });
   });
 }
 
@@ -296,14 +302,13 @@ void CpuBackend::batch_norm_forward_eval(const BatchNormParams& params, const Vi
   ChannelSplit split(x.shape);
   dispatch_floating(x.dtype, "batch_norm", [&](auto t) {
     using T = decltype(t);
-#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    for_each_channel(split, [&](int64_t c) {
       double mean = running_mean.ptr<T>()[c];
       double inv_std = 1.0 / std::sqrt(double(running_var.ptr<T>()[c]) + params.eps);
       saved_mean.ptr<T>()[c] = T(mean);
       saved_inv_std.ptr<T>()[c] = T(inv_std);
       normalize_channel<T>(split, c, x, weight, bias, slopes, residual, mean, inv_std, y);
-    }
+    });
   });
 }
 
@@ -345,18 +350,17 @@ void CpuBackend::batch_norm_backward(bool batch_stats, const View& x, const View
       map_channel<T>(split, c, grad_in, grad_out, in,
                      [=](T d, T v) { return a * g(d, v) + b * (v - m) + shift; });
     };
-#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    for_each_channel(split, [&](int64_t c) {
       if (!present(slopes)) {
         channel(c, grad_out, [](T d, T) { return d; });
-        continue;
+        return;
       }
       // The PReLU's backward at u, recomputed from x as the forward computed it.
       const Affine<T> u(weight, bias, c, saved_mean.ptr<T>()[c], saved_inv_std.ptr<T>()[c]);
       const T slope = slope_of<T>(slopes, c);
       channel(c, in, [=](T d, T v) { return prelu_gate(u(v), slope, d); },
               [=](T d, T v) { return prelu_slope_factor(u(v)) * d; });
-    }
+    });
     assign_slope_grads<T>(slope_grads, dslopes);
   });
 }
@@ -368,11 +372,10 @@ void CpuBackend::prelu(const View& x, const View& weight, const View& y, const V
     using T = decltype(t);
     const T* in = x.ptr<T>();
     T* out = y.ptr<T>();
-#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    for_each_channel(split, [&](int64_t c) {
       const T slope = slope_of<T>(weight, c);
       map_keeping<T>(split, c, out, in, rounded, [=](T v) { return prelu_value(v, slope); });
-    }
+    });
   });
 }
 
@@ -383,14 +386,13 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
     using T = decltype(t);
     const T* grad_out = dy.ptr<T>();
     std::vector<double> slope_grads(split.channels, 0.0);
-#pragma omp parallel for schedule(guided) if (worth_threads(x.numel()))
-    for (int64_t c = 0; c < split.channels; ++c) {
+    for_each_channel(split, [&](int64_t c) {
       const T slope = slope_of<T>(weight, c);
       // dx and the slope's sum in one pass over x and dy.
       auto slope_term = [](T v, T g) { return prelu_slope_factor(v) * g; };
       if (!present(dx)) {
         slope_grads[c] = sum_channel<T>(split, c, in, grad_out, slope_term);
-        continue;
+        return;
       }
       double total = 0;
       for (int64_t n = 0; n < split.batch; ++n) {
@@ -404,7 +406,7 @@ void CpuBackend::prelu_backward(const View& x, const View& weight, const View& d
         });
       }
       slope_grads[c] = total;
-    }
+    });
     assign_slope_grads<T>(slope_grads, dweight);
   });
 }
