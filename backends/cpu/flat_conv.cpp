@@ -91,6 +91,7 @@ struct Flat {
   int64_t rows, row;  // a phase plane's rows and its row length (the flat index o = h·row + w)
   int64_t steps;      // ⌈P·row / kStep⌉: the outputs o run to steps·kStep
   int64_t length;     // a laid-out phase plane: the image, then zeros as far as the last step reads
+  int64_t shift_h = 0, shift_w = 0;  // rows and columns every tap reads further (phase_of, below)
   Flat(int64_t N, int64_t C, int64_t H, int64_t W, int64_t F, int64_t R, int64_t S, int64_t pad_h, int64_t pad_w,
        int64_t stride)
       : N(N), C(C), H(H), W(W), F(F), R(R), S(S), pad_h(pad_h), pad_w(pad_w), stride(stride),
@@ -108,7 +109,7 @@ struct Flat {
   // Where tap (r, s) reads output o's input: o + tap_offset(tap) in a channel's planes.
   int64_t tap_offset(int64_t tap) const {
     const int64_t r = tap / S, s = tap % S;
-    return (r % stride * stride + s % stride) * length + r / stride * row + s / stride;
+    return (r % stride * stride + s % stride) * length + (r / stride + shift_h) * row + s / stride + shift_w;
   }
 };
 
@@ -413,6 +414,24 @@ void for_my_groups(const Flat& g, int64_t sample_bytes, Body&& body) {
   for (int64_t first = begin; first < end; first += group) body(first, std::min(group, end - first));
 }
 
+// The convolution on g of `count` laid-out samples (sample_words apart) by the packed filter
+// (pack_filter's layout), into y's [count, F, P, Q]. `sums` is the AMX kernels' block.
+void convolve_group(const Flat& g, const uint32_t* planes, int64_t sample_words, const uint32_t* filter,
+                    int64_t count, float* y, bool amx, float (*sums)[kStep]) {
+  // the filter's tiles for 32 outputs (up to 9·512·32 bfloat16) stay in L2 over the group
+  for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
+    for (int64_t i = 0; i < count; ++i) {
+      float* out = y + i * g.F * g.P * g.Q;
+      for (int64_t step = 0; step < g.steps; ++step)
+        if (amx) {
+          forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
+          write_block(g, sums, f0, step * kStep, out);
+        } else {
+          forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, out);
+        }
+    }
+}
+
 struct PairedImage;
 // y = the convolution of x by the packed filter (pack_filter's layout) on g.
 template <class Image>
@@ -427,18 +446,7 @@ void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* 
       uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
       for (int64_t i = 0; i < count; ++i)
         paired_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * sample_words);
-      // the filter's tiles for 32 outputs (up to 9·512·32 bfloat16) stay in L2 over the group
-      for (int64_t f0 = 0; f0 < g.F; f0 += kStep)
-        for (int64_t i = 0; i < count; ++i) {
-          float* out = y + (first + i) * g.F * g.P * g.Q;
-          for (int64_t step = 0; step < g.steps; ++step)
-            if (amx) {
-              forward_step(g, planes + i * sample_words, filter, f0, step * kStep, sums);
-              write_block(g, sums, f0, step * kStep, out);
-            } else {
-              forward_step_vector(g, planes + i * sample_words, filter, f0, step * kStep, out);
-            }
-        }
+      convolve_group(g, planes, sample_words, filter, count, y + first * g.F * g.P * g.Q, amx, sums);
     });
     if (amx) release_amx_tiles();
   }
@@ -517,12 +525,13 @@ void paired_gradient(const Flat& g, const float* dy, uint32_t* out) {
 //   dx_ab[c, u, v] = Σ_f Σ_{r', s'} w[f, c, a + 2r', b + 2s'] · dy[f, u − r', v − s'],
 // the stride-1 backward data of a convolution by that sub-filter (R_a × S_b taps, R_a = ⌈(R − a)/2⌉)
 // padded R_a − 1: a forward convolution of dy by the sub-filter rotated, with its channels
-// swapped. The two phases of a row parity a are computed into buffers of (P + R_a − 1) ×
-// (Q + S_b − 1) positions, then interleaved into dx's rows of that parity in one pass; a phase
-// beyond its buffer, or with no taps (the odd columns' phases of a 3x1 filter), is zero. A 1x1
-// filter stays with conv.cpp's col2im, which for it is a plain strided copy: three of its four
-// phases would be zeros, and copying them measured 1.3–1.6× slower on iresnet18's
-// downsampling shapes.
+// swapped. All four read one layout of dy, padded for the largest sub-filter (phase_of). A
+// group of samples at a time, on one thread: dy laid out, then for each row parity a its two
+// phases computed into buffers of (P + R_a − 1) × (Q + S_b − 1) positions and interleaved into
+// dx's rows of that parity in one pass; a phase beyond its buffer, or with no taps (the odd
+// columns' phases of a 3x1 filter), is zero. A 1x1 filter stays with conv.cpp's col2im, which
+// for it is a plain strided copy: three of its four phases would be zeros, and copying them
+// measured 1.3–1.6× slower on iresnet18's downsampling shapes.
 template <int kColumnParity>
 struct PhaseGradient;
 struct Phase {
@@ -530,84 +539,103 @@ struct Phase {
   int64_t rows = 0, cols = 0;
 };
 
-// dx's rows y with y + pad_h = 2u + a: column x, with x + pad_w = 2v + b, is phase b's (u, v),
-// zero past the phase's columns. 16 columns at a time from x = 0: the even lanes from one phase
-// and the odd ones from the other (8 values each, masked loads, zeros past its columns),
-// interleaved in one permute. Whole 64-byte-aligned blocks of dx are written by streaming
-// stores: dx is written once here and its lines need not be read first.
+// Phase (a, b)'s convolution (R × S = R_a × S_b taps) on `dys`, dy laid out padded for phase
+// (0, 0)'s R_0 × S_0 taps: its output (u, v) reads dy at (u − r', v − s'), which lies there
+// R_0 − R_a rows and S_0 − S_b columns further than in a layout padded for its own taps.
+Flat phase_of(const Flat& dys, int64_t R, int64_t S) {
+  Flat sub = dys;  // the layout's rows, row and length
+  sub.R = R, sub.S = S;
+  sub.shift_h = dys.R - R, sub.shift_w = dys.S - S;
+  sub.P = dys.H + R - 1, sub.Q = dys.W + S - 1;
+  sub.steps = (sub.P * sub.row + kStep - 1) / kStep;
+  return sub;
+}
+
+// dx's rows y with y + pad_h = 2u + a, of the g.N samples at dx: column x, with
+// x + pad_w = 2v + b, is phase b's (u, v), zero past the phase's columns. 16 columns at a time
+// from x = 0: the even lanes from one phase and the odd ones from the other (8 values each,
+// masked loads, zeros past its columns), interleaved in one permute. Whole 64-byte-aligned
+// blocks of dx are written by streaming stores: dx is written once here and its lines need not
+// be read first.
 void interleave_phases(const Flat& g, int64_t a, const Phase (&phase)[2], float* dx) {
   const int64_t first_y = (g.pad_h + a) % 2;
   const __m512i interleaved = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const float zero = 0;
-#pragma omp parallel
-  {
-#pragma omp for nowait
-    for (int64_t nc = 0; nc < g.N * g.C; ++nc)
-      for (int64_t y = first_y; y < g.H; y += 2) {
-        const int64_t u = (y + g.pad_h) / 2;
-        float* out = dx + (nc * g.H + y) * g.W;
-        const float* in[2] = {&zero, &zero};  // a phase without row u: no columns, never read
-        int64_t cols[2] = {0, 0};
-        for (int b = 0; b < 2; ++b)
-          if (phase[b].data && u < phase[b].rows) {
-            in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
-            cols[b] = phase[b].cols;
-          }
-        for (int64_t x = 0; x < g.W; x += 16) {
-          // lane 2k: column x + 2k, phase b at v + k; lane 2k + 1: the other phase at v1 + k
-          const int64_t b = (x + g.pad_w) % 2, v = (x + g.pad_w) / 2, v1 = (x + g.pad_w + 1) / 2;
-          auto load = [&](int64_t p, int64_t at) {  // zeros from the phase's last column on
-            return _mm512_maskz_loadu_ps(first_lanes(std::min<int64_t>(cols[p] - at, 8)), at < cols[p] ? in[p] + at : in[p]);
-          };
-          const __m512 values = _mm512_permutex2var_ps(load(b, v), interleaved, load(1 - b, v1));
-          if (x + 16 <= g.W && reinterpret_cast<uintptr_t>(out + x) % 64 == 0)
-            _mm512_stream_ps(out + x, values);
-          else
-            _mm512_mask_storeu_ps(out + x, first_lanes(g.W - x), values);
+  for (int64_t nc = 0; nc < g.N * g.C; ++nc)
+    for (int64_t y = first_y; y < g.H; y += 2) {
+      const int64_t u = (y + g.pad_h) / 2;
+      float* out = dx + (nc * g.H + y) * g.W;
+      const float* in[2] = {&zero, &zero};  // a phase without row u: no columns, never read
+      int64_t cols[2] = {0, 0};
+      for (int b = 0; b < 2; ++b)
+        if (phase[b].data && u < phase[b].rows) {
+          in[b] = phase[b].data + (nc * phase[b].rows + u) * phase[b].cols;
+          cols[b] = phase[b].cols;
         }
+      for (int64_t x = 0; x < g.W; x += 16) {
+        // lane 2k: column x + 2k, phase b at v + k; lane 2k + 1: the other phase at v1 + k
+        const int64_t b = (x + g.pad_w) % 2, v = (x + g.pad_w) / 2, v1 = (x + g.pad_w + 1) / 2;
+        auto load = [&](int64_t p, int64_t at) {  // zeros from the phase's last column on
+          return _mm512_maskz_loadu_ps(first_lanes(std::min<int64_t>(cols[p] - at, 8)),
+                                       at < cols[p] ? in[p] + at : in[p]);
+        };
+        const __m512 values = _mm512_permutex2var_ps(load(b, v), interleaved, load(1 - b, v1));
+        if (x + 16 <= g.W && reinterpret_cast<uintptr_t>(out + x) % 64 == 0)
+          _mm512_stream_ps(out + x, values);
+        else
+          _mm512_mask_storeu_ps(out + x, first_lanes(g.W - x), values);
       }
-    _mm_sfence();  // this thread's streamed lines, ordered before the region's closing barrier
-  }
+    }
+  _mm_sfence();  // the streamed lines, ordered before whatever this thread does next
 }
 
 struct PhaseFilters;
 void backward_data_by_phases(const Flat& g, const float* dy, const float* w, float* dx) {
-  // phase (a, b)'s sub-filter (R_a × S_b taps, none where that is 0) as a stride-1 convolution
-  // of dy, and that sub-filter packed, once for every group below
-  auto sub_of = [&](int64_t a, int64_t b, int64_t samples) {
-    const int64_t R = (g.R - a + 1) / 2, S = (g.S - b + 1) / 2;
-    return Flat(samples, g.F, g.P, g.Q, g.C, R, S, std::max<int64_t>(R - 1, 0), std::max<int64_t>(S - 1, 0), 1);
-  };
-  const int64_t most = g.C * g.F / 2 * ((g.R + 1) / 2) * ((g.S + 1) / 2);  // the largest sub-filter's words
+  // phase (a, b)'s sub-filter: taps_h(a) × taps_w(b) taps
+  auto taps_h = [&](int64_t a) { return (g.R - a + 1) / 2; };
+  auto taps_w = [&](int64_t b) { return (g.S - b + 1) / 2; };
+  const int64_t R0 = taps_h(0), S0 = taps_w(0);
+  const Flat dys(g.N, g.F, g.P, g.Q, g.C, R0, S0, R0 - 1, S0 - 1, 1);
+  // each phase's sub-filter, rotated, packed once for every group below
+  const int64_t most = g.C * g.F / 2 * R0 * S0;  // the largest sub-filter's words
   uint32_t* filters = thread_buffer<uint32_t, PhaseFilters>(4 * most);
   for (int64_t a = 0; a < 2; ++a)
     for (int64_t b = 0; b < 2; ++b) {
-      const Flat sub = sub_of(a, b, g.N);
-      if (sub.taps() == 0) continue;
-      pack_filter(sub, filters + (a * 2 + b) * most, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
-        return w[((f * g.C + c) * g.R + a + 2 * (sub.R - 1 - r)) * g.S + b + 2 * (sub.S - 1 - s)];
+      const int64_t R = taps_h(a), S = taps_w(b);
+      if (R * S == 0) continue;
+      pack_filter(phase_of(dys, R, S), filters + (a * 2 + b) * most, [&](int64_t c, int64_t f, int64_t r, int64_t s) {
+        return w[((f * g.C + c) * g.R + a + 2 * (R - 1 - r)) * g.S + b + 2 * (S - 1 - s)];
       });
     }
-  // A group of samples at a time, one or more a thread, so that the two phase buffers a thread
-  // writes fit its L2 when the interleave reads them back (at 112 × 112 they are 1.7 MB a sample).
-  const Flat largest = sub_of(0, 0, 1);
-  const int64_t sample_bytes = 2 * g.C * largest.P * largest.Q * int64_t(sizeof(float));
-  const int64_t group = omp_get_max_threads() * std::max<int64_t>(1, kGroupBytes / sample_bytes);
-  for (int64_t first = 0; first < g.N; first += group) {
-    const int64_t count = std::min(group, g.N - first);
-    const Flat part(count, g.C, g.H, g.W, g.F, g.R, g.S, g.pad_h, g.pad_w, g.stride);
-    for (int64_t a = 0; a < 2; ++a) {
-      Phase phase[2];
-      for (int64_t b = 0; b < 2; ++b) {
-        const Flat sub = sub_of(a, b, count);
-        if (sub.taps() == 0) continue;
-        const int64_t size = count * g.C * sub.P * sub.Q;
-        float* buffer = b == 0 ? thread_buffer<float, PhaseGradient<0>>(size) : thread_buffer<float, PhaseGradient<1>>(size);
-        forward_pass(sub, dy + first * g.F * g.P * g.Q, filters + (a * 2 + b) * most, buffer);
-        phase[b] = Phase{buffer, sub.P, sub.Q};
+  const int64_t sample_words = dys.C / 2 * dys.planes();
+  const Flat largest = phase_of(dys, R0, S0);
+  const int64_t phase_floats = g.C * largest.P * largest.Q;  // a sample's phase buffer, at most
+  const bool amx = bfloat16_products_on_amx();
+#pragma omp parallel
+  {
+    if (amx) configure_amx_tiles();
+    alignas(64) float sums[kStep][kStep];
+    for_groups(dys, (sample_words + 2 * phase_floats) * 4, [&](int64_t first, int64_t count) {
+      uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
+      for (int64_t i = 0; i < count; ++i)
+        paired_planes(dys, dy + (first + i) * g.F * g.P * g.Q, planes + i * sample_words);
+      const Flat part(count, g.C, g.H, g.W, g.F, g.R, g.S, g.pad_h, g.pad_w, g.stride);
+      for (int64_t a = 0; a < 2; ++a) {
+        Phase phase[2];
+        for (int64_t b = 0; b < 2; ++b) {
+          const int64_t R = taps_h(a), S = taps_w(b);
+          if (R * S == 0) continue;
+          const Flat sub = phase_of(dys, R, S);
+          const int64_t size = count * g.C * sub.P * sub.Q;
+          float* buffer =
+              b == 0 ? thread_buffer<float, PhaseGradient<0>>(size) : thread_buffer<float, PhaseGradient<1>>(size);
+          convolve_group(sub, planes, sample_words, filters + (a * 2 + b) * most, count, buffer, amx, sums);
+          phase[b] = Phase{buffer, sub.P, sub.Q};
+        }
+        interleave_phases(part, a, phase, dx + first * g.C * g.H * g.W);
       }
-      interleave_phases(part, a, phase, dx + first * g.C * g.H * g.W);
-    }
+    });
+    if (amx) release_amx_tiles();
   }
 }
 
