@@ -433,6 +433,15 @@ void convolve_group(const Flat& g, const uint32_t* planes, int64_t sample_words,
 }
 
 struct PairedImage;
+// Samples first … first + count − 1 of x laid out paired (paired_planes), sample_words apart,
+// in this thread's buffer.
+template <class Image>
+const uint32_t* paired_group(const Flat& g, const Image* x, int64_t first, int64_t count, int64_t sample_words) {
+  uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
+  for (int64_t i = 0; i < count; ++i) paired_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * sample_words);
+  return planes;
+}
+
 // y = the convolution of x by the packed filter (pack_filter's layout) on g.
 template <class Image>
 void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* y) {
@@ -443,9 +452,7 @@ void forward_pass(const Flat& g, const Image* x, const uint32_t* filter, float* 
     if (amx) configure_amx_tiles();
     alignas(64) float sums[kStep][kStep];
     for_groups(g, sample_words * 4, [&](int64_t first, int64_t count) {
-      uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
-      for (int64_t i = 0; i < count; ++i)
-        paired_planes(g, x + (first + i) * g.C * g.H * g.W, planes + i * sample_words);
+      const uint32_t* planes = paired_group(g, x, first, count, sample_words);
       convolve_group(g, planes, sample_words, filter, count, y + first * g.F * g.P * g.Q, amx, sums);
     });
     if (amx) release_amx_tiles();
@@ -608,17 +615,14 @@ void backward_data_by_phases(const Flat& g, const float* dy, const float* w, flo
       });
     }
   const int64_t sample_words = dys.C / 2 * dys.planes();
-  const Flat largest = phase_of(dys, R0, S0);
-  const int64_t phase_floats = g.C * largest.P * largest.Q;  // a sample's phase buffer, at most
+  const int64_t phase_floats = g.C * dys.P * dys.Q;  // a sample's phase buffer, at most: phase (0, 0)'s
   const bool amx = bfloat16_products_on_amx();
 #pragma omp parallel
   {
     if (amx) configure_amx_tiles();
     alignas(64) float sums[kStep][kStep];
     for_groups(dys, (sample_words + 2 * phase_floats) * 4, [&](int64_t first, int64_t count) {
-      uint32_t* planes = thread_buffer<uint32_t, PairedImage>(count * sample_words);
-      for (int64_t i = 0; i < count; ++i)
-        paired_planes(dys, dy + (first + i) * g.F * g.P * g.Q, planes + i * sample_words);
+      const uint32_t* planes = paired_group(dys, dy, first, count, sample_words);
       const Flat part(count, g.C, g.H, g.W, g.F, g.R, g.S, g.pad_h, g.pad_w, g.stride);
       for (int64_t a = 0; a < 2; ++a) {
         Phase phase[2];
