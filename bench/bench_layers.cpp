@@ -17,6 +17,7 @@
 #include <memory>
 #include <vector>
 
+#include "backends/cpu/winograd.h"
 #include "bench/workload_timing.h"
 #include "core/autograd.h"
 #include "core/flags.h"
@@ -55,10 +56,13 @@ int main(int argc, char** argv) try {
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
   bool& iresnet18_only =
       flags.add("iresnet18-only", false, "run only iresnet18's convolutions (every shape W2 runs) and their sum");
+  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions' forward and backward data by "
+                                                "Winograd's F(2x2,3x3) on AVX-512 BF16 (backends/cpu/winograd.h)");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
   if (threads) set_threads(*threads);
+  cpu::set_winograd(winograd);
   const Precision precision = parse_precision(precision_flag);
   check_precision(precision, kCPU);
 

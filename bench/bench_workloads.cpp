@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/winograd.h"
 #include "bench/workload_timing.h"
 #include "core/flags.h"
 #include "core/threads.h"
@@ -132,6 +133,8 @@ int main(int argc, char** argv) try {
   std::string& bf16_kernel = flags.add<std::string>(
       "bf16-kernel", "auto", "the CPU's bf16 kernel: auto (AMX where there, else AVX-512 BF16), vector (AVX-512 BF16 "
                              "even where AMX is there) or emulated (the fp32 kernel on rounded operands)");
+  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions' forward and backward data by "
+                                                "Winograd's F(2x2,3x3) on AVX-512 BF16 (backends/cpu/winograd.h)");
   std::optional<int64_t> batch;
   flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;
@@ -153,6 +156,7 @@ int main(int argc, char** argv) try {
       {"emulated", cpu::BFloat16Kernel::kEmulated}};
   if (!kernels.count(bf16_kernel)) fail("--bf16-kernel: expected auto, vector or emulated, got '", bf16_kernel, "'");
   cpu::set_bfloat16_kernel(kernels.at(bf16_kernel));
+  cpu::set_winograd(winograd);
   if (precision == Precision::BF16 && device.type == DeviceType::CPU && !json)
     std::printf("bf16 products on %s\n", cpu::bfloat16_kernel_name());
   Workload workload = workloads[which](device, batch, precision);

@@ -19,6 +19,10 @@
 //   kept for the backward: the inputs of conv2d, fp32    bfloat16            fp32
 //     batch norm and PReLU (batch_norm_prelu: batch norm's input alone)
 //
+// Opt-in, the CPU's only exception (--winograd, backends/cpu/winograd.h): bf16 3x3 conv2d of
+// stride 1 rounds the Winograd transforms of x and w instead of x and w (forward and dx); on
+// random data its error is two to three times the direct kernels'.
+//
 // The kept inputs are most of a training step's memory (they live from the forward to the
 // backward); under bf16 they are rounded once when the op runs, and the backward kernels read
 // them widened (saved_activation_dtype). For conv2d this changes nothing: its products round

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "backends/cpu/gemm.h"
+#include "backends/cpu/winograd.h"
 #include "core/autograd.h"
 #include "train/checkpoint.h"
 #include "train/distributed.h"
@@ -353,6 +355,16 @@ std::string setting_text(const std::vector<int64_t>& values) {
     text += std::to_string(values[i]);
   }
   return text;
+}
+
+void use_winograd(bool on, Precision precision, Device device) {
+  if (on && (precision != Precision::BF16 || device.type != DeviceType::CPU))
+    fail("--winograd runs bf16 convolutions on the CPU: it needs --precision bf16 on the CPU, got ",
+         precision_name(precision), " on ", device.str());
+  if (on && !cpu::bfloat16_products_on_vector())
+    std::fprintf(stderr, "margin: --winograd runs on AVX-512 BF16, and the bf16 products run on %s here: the "
+                         "convolutions stay direct\n", cpu::bfloat16_kernel_name());
+  cpu::set_winograd(on);
 }
 
 void check_loop_flags(const LoopFlags& flags) {

@@ -23,8 +23,9 @@
 // rows each: they run on depthwise.cpp's direct kernels instead (depthwise.h says which).
 // bfloat16 products (AMX or vdpbf16ps), stride 1 or 2 and channels in multiples of 32 (a
 // ResNet's convolutions but its first) run on flat_conv.cpp's kernels, which read the image in
-// place.
-// Left out: Winograd/FFT algorithms, NHWC.
+// place; with Winograd switched on (winograd.h), the 3x3 ones of stride 1 run their forward and
+// backward data by Winograd's F(2×2, 3×3) instead.
+// Left out: FFT algorithms, Winograd for the backward filter, NHWC.
 #include <omp.h>
 
 #include <algorithm>
@@ -37,6 +38,7 @@
 #include "backends/cpu/depthwise.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
+#include "backends/cpu/winograd.h"
 #include "backends/half.h"
 
 namespace margin {
@@ -478,9 +480,12 @@ void CpuBackend::conv2d(const Conv2dParams& params, const View& x, const View& w
   dispatch_image(x, w.dtype, "conv2d", [&](auto t, const auto* image) {
     using T = decltype(t);
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<T, float>) {
+      if (winograd_convolution(params, x.shape, w.shape))
+        return winograd_conv_forward(x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
       if (flat_convolution(params, x.shape, w.shape))
         return flat_conv_forward(params, x.shape, w.shape, image, w.ptr<float>(), y.ptr<float>());
+    }
 #endif
     conv_forward(g, image, w.ptr<T>(), y.ptr<T>());
   });
@@ -494,9 +499,12 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& params, const View& dy
   dispatch_floating(dy.dtype, "conv2d_backward_data", [&](auto t) {
     using T = decltype(t);
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<T, float>) {
+      if (winograd_convolution(params, dx.shape, w.shape))
+        return winograd_conv_backward_data(dx.shape, w.shape, dy.ptr<float>(), w.ptr<float>(), dx.ptr<float>());
       if (flat_convolution_backward_data(params, dx.shape, w.shape))
         return flat_conv_backward_data(params, dx.shape, w.shape, dy.ptr<float>(), w.ptr<float>(), dx.ptr<float>());
+    }
 #endif
     conv_backward_data<T>(g, dy.ptr<T>(), w.ptr<T>(), dx.ptr<T>());
   });

@@ -49,6 +49,7 @@
 #include <cstring>
 #include <vector>
 
+#include "backends/cpu/bf16_rows.h"
 #include "backends/cpu/gemm.h"
 #include "backends/cpu/loops.h"
 
@@ -288,33 +289,9 @@ void write_block(const Flat& g, const float (*sums)[kStep], int64_t f0, int64_t 
 }
 
 // ---- On vdpbf16ps ---------------------------------------------------------------------------
-// The 32 × 32 blocks of forward_step and filter_step as four blocks of 8 rows × 32 columns,
-// each held in 16 AVX-512 registers (a row: two vectors of 16 floats) over its k: for each
-// k-pair, B's 32 words in two loads, and each row's pair of A broadcast to all 16 lanes;
-// vdpbf16ps adds both products of every lane's pair. Same layouts, same pairs, so the same sums
-// but for the order in which they are added.
-constexpr int kVectorRows = 8;
-using VectorRows = __m512[kVectorRows][2];
-
-// rows[i] += Σ_{k < steps} A(i, k) · B(k): A(i, k) the pair at a + i·a_row + k·a_step (counted in
-// bfloat16 values: the backward filter's image pairs may start at odd positions), B(k) the 32
-// words at b + k·b_step.
-__attribute__((target("avx512f,avx512bf16"), always_inline)) inline void add_products(
-    const uint16_t* a, int64_t a_row, int64_t a_step, const uint32_t* b, int64_t b_step, int64_t steps,
-    VectorRows& rows) {
-  for (int64_t k = 0; k < steps; ++k) {
-    const __m512bh b0 = (__m512bh)_mm512_loadu_si512(b + k * b_step);
-    const __m512bh b1 = (__m512bh)_mm512_loadu_si512(b + k * b_step + 16);
-#pragma GCC unroll 8
-    for (int i = 0; i < kVectorRows; ++i) {
-      uint32_t pair;
-      std::memcpy(&pair, a + i * a_row + k * a_step, sizeof pair);
-      const __m512bh a_pair = (__m512bh)_mm512_set1_epi32(static_cast<int>(pair));
-      rows[i][0] = _mm512_dpbf16_ps(rows[i][0], a_pair, b0);
-      rows[i][1] = _mm512_dpbf16_ps(rows[i][1], a_pair, b1);
-    }
-  }
-}
+// The 32 × 32 blocks of forward_step and filter_step as four blocks of 8 rows × 32 columns
+// (add_products, bf16_rows.h): same layouts, same pairs, so the same sums but for the order in
+// which they are added.
 
 // A piece of a row of 32 sums (low: columns 0 … 15, high: 16 … 31) to out: its columns moved
 // to the first lanes by one permute of the two vectors, 16 at a time, stored under a mask.
