@@ -5,7 +5,8 @@
 // class weights on the unit sphere without being told; a log that cannot be written is an error;
 // a run whose parameters or buffers stop being finite stops, naming the first, with its last
 // finite checkpoint kept; a resume with other settings than its checkpoint's refuses, naming
-// the flag, unless --new-schedule allows a new --lr and --epochs.
+// the flag, unless --new-schedule allows a new --lr and --epochs; --winograd without bf16 on
+// the CPU refuses, naming the flag.
 //
 // The kill is real: a forked child trains and SIGKILLs itself in the middle of epoch 2, after
 // the checkpoint of epoch 1 was written. (This file forks before anything starts a thread
@@ -242,6 +243,15 @@ TEST_CASE("a buffer that stops being finite ends the run with its name, and chec
   CHECK(load_checkpoint(dir.file("run/checkpoint.bin"), {{"model", fresh_model.get()}, {"loss", fresh_head.get()}}, nullptr)
             .epoch == 1);
   CHECK(!std::filesystem::exists(dir.file("run/model.bin")));
+}
+
+TEST_CASE("--winograd without --precision bf16 on the CPU is an error naming the flag and what it got") {
+  const std::string fp32 = error_of([] { use_winograd(true, Precision::FP32, kCPU); });
+  CHECK_MESSAGE(fp32.find("--winograd") != std::string::npos, fp32);
+  CHECK_MESSAGE(fp32.find("got fp32 on cpu") != std::string::npos, fp32);
+  CHECK(error_of([] { use_winograd(false, Precision::FP32, kCPU); }).empty());  // off: nothing to check
+  CHECK(error_of([] { use_winograd(true, Precision::BF16, kCPU); }).empty());
+  use_winograd(false, Precision::FP32, kCPU);
 }
 
 TEST_CASE("a log that cannot be written is an error naming the file, not lost rows") {
