@@ -80,14 +80,13 @@ struct Tiling {
     row_blocks = (TH + rows - 1) / rows;
     groups = (N + samples - 1) / samples;
   }
-  int64_t blocks() const { return groups * row_blocks * segments; }
 };
 
 // U_ξ[f, c] = (G g_{f,c} Gᵀ)_ξ as bfloat16 bits, [16][F][C], 16 channels at a time: tap (r, s)
 // of g_{f,c} at w + f·f_stride + c·c_stride + taps[r·3 + s].
-__attribute__((target("avx512f,avx512bf16"))) void transform_filter(int64_t F, int64_t C, uint16_t* U,
-                                                                    const float* w, int64_t f_stride,
-                                                                    int64_t c_stride, const int (&taps)[9]) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void transform_filter(int64_t F, int64_t C, uint16_t* U,
+                                                                             const float* w, int64_t f_stride,
+                                                                             int64_t c_stride, const int (&taps)[9]) {
   const __m512i lanes = _mm512_mullo_epi32(_mm512_set1_epi32(static_cast<int>(c_stride)),
                                            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
   const __m512 half = _mm512_set1_ps(0.5f);
@@ -124,12 +123,12 @@ inline __mmask32 inside_32(int64_t at, int64_t W) { return inside_16(at, W) | __
 // 32 values of a row from `at` as bfloat16 bits in 16-bit lanes, zero outside the row
 // (`inside`: inside_32(at, W)): a bfloat16 row as it is, a float one rounded
 // (vcvtne2ps2bf16: to nearest even, NaN kept).
-__attribute__((target("avx512f,avx512bf16"))) inline __m512i row_bits(const bfloat16* row, int64_t at,
-                                                                      __mmask32 inside) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i row_bits(const bfloat16* row, int64_t at,
+                                                                               __mmask32 inside) {
   return _mm512_maskz_loadu_epi16(inside, reinterpret_cast<const uint16_t*>(row) + at);
 }
-__attribute__((target("avx512f,avx512bf16"))) inline __m512i row_bits(const float* row, int64_t at,
-                                                                      __mmask32 inside) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i row_bits(const float* row, int64_t at,
+                                                                               __mmask32 inside) {
   return (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(__mmask16(inside >> 16), row + at + 16),
                                       _mm512_maskz_loadu_ps(__mmask16(inside), row + at));
 }
@@ -139,9 +138,10 @@ __attribute__((target("avx512f,avx512bf16"))) inline __m512i row_bits(const floa
 // apart), channel c in each word's low half. `ahead`: how far on the same rows of this
 // thread's next block lie, prefetched (0: none).
 template <class Image>
-__attribute__((target("avx512f,avx512bf16"))) void transform_input(const Image* plane, int64_t H, int64_t W,
-                                                                   int64_t th, int64_t tw0, int64_t count,
-                                                                   int64_t ahead, uint32_t* V, int64_t stride) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void transform_input(const Image* plane, int64_t H, int64_t W,
+                                                                            int64_t th, int64_t tw0, int64_t count,
+                                                                            int64_t ahead, uint32_t* V,
+                                                                            int64_t stride) {
   const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t k0 = 0; k0 < count; k0 += 16) {
     const int64_t at = 2 * (tw0 + k0) - 1;  // tile tw's columns 2tw − 1 … 2tw + 2
@@ -221,9 +221,9 @@ struct WinogradSums;
 
 // y [N, F, H, W] = the convolution of x [N, C, H, W] by the transformed filter U.
 template <class Image>
-__attribute__((target("avx512f,avx512bf16"))) void winograd_pass(int64_t N, int64_t C, int64_t H, int64_t W,
-                                                                 int64_t F, const Image* x, const uint16_t* U,
-                                                                 float* y) {
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void winograd_pass(int64_t N, int64_t C, int64_t H, int64_t W,
+                                                                          int64_t F, const Image* x, const uint16_t* U,
+                                                                          float* y) {
   const Tiling tiling(N, H, W);
   const int64_t filters = std::min(F, kFilters);
   // each ξ's rows of V and M, 64 bytes more than they need apart: at a multiple of 4 KB (64 channels) the
