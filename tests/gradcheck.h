@@ -6,7 +6,7 @@
 // An element passes when |analytic − numeric| ≤ atol + rtol · |numeric| (both 1e-6 by
 // default); a failure prints the op, the input, the worst element and both values.
 // Also the small helpers the tests share: error_of and contains for error messages, TempDir
-// for files, assign for parameters, leaf tensors.
+// for files, assign for parameters, leaf tensors, bf16_rounded for mixed-precision references.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/half.h"
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "core/random.h"
@@ -92,6 +93,14 @@ inline std::string gradcheck(const Fn& f, std::vector<Tensor> inputs,
              << " (error " << worst << "× the allowed atol + rtol·|numeric|)\n";
   }
   return report.str();
+}
+
+// Each value rounded to bfloat16 (to nearest even) and back: the operands a bf16 product
+// multiplies, for the references of the mixed-precision tests.
+inline std::vector<double> bf16_rounded(const std::vector<double>& values) {
+  std::vector<double> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out[i] = bf16_float(bf16_bits(static_cast<float>(values[i])));
+  return out;
 }
 
 // Runs `body` and returns the margin::Error message it throws ("" if none), so a test can

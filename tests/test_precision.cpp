@@ -29,12 +29,6 @@ constexpr double kU = 0x1p-24, kUb = 0x1p-8;
 
 double gamma(double n) { return n * kU / (1 - n * kU); }
 
-std::vector<double> rounded(const std::vector<double>& values) {
-  std::vector<double> out(values.size());
-  for (size_t i = 0; i < values.size(); ++i) out[i] = bf16_float(bf16_bits(static_cast<float>(values[i])));
-  return out;
-}
-
 Tensor host_f64(const std::vector<double>& values, const Shape& shape) {
   return Tensor::from_vector(values, shape, DType::F64, kCPU);
 }
@@ -123,7 +117,7 @@ TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of 
 
     const std::vector<double> xs = x.to_vector(), ws = w.to_vector(), dys = dy.to_vector();
     Tensor x64 = host_f64(xs, c.x), w64 = host_f64(ws, c.w), dy64 = host_f64(dys, y_shape);
-    Tensor xr = host_f64(rounded(xs), c.x), wr = host_f64(rounded(ws), c.w), dyr = host_f64(rounded(dys), y_shape);
+    Tensor xr = host_f64(bf16_rounded(xs), c.x), wr = host_f64(bf16_rounded(ws), c.w), dyr = host_f64(bf16_rounded(dys), y_shape);
     // forward: the backward reference with dy = 1 at one output would be slow; the forward's
     // own reference and scale (|x̂|·|ŵ| summed) instead
     const std::vector<double> y_exact = direct_conv(x64, w64, c.params, y_shape);
@@ -371,7 +365,7 @@ TEST_CASE("matmul under bf16 autocast: the product and both gradients round thei
   // references in float64 on the host: C = A B, dA = G Bᵀ, dB = Aᵀ G, on exact and rounded
   // operands, with the sums of magnitudes
   const std::vector<double> as = a.to_vector(), bs = b.to_vector(), gs = g.to_vector();
-  const std::vector<double> ar = rounded(as), br = rounded(bs), gr = rounded(gs);
+  const std::vector<double> ar = bf16_rounded(as), br = bf16_rounded(bs), gr = bf16_rounded(gs);
   struct Sums {
     std::vector<double> value, scale;
   };

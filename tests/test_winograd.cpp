@@ -26,12 +26,6 @@ using namespace testing;
 
 constexpr double kU = 0x1p-24, kUb = 0x1p-8;
 
-std::vector<double> rounded(const std::vector<double>& values) {
-  std::vector<double> out(values.size());
-  for (size_t i = 0; i < values.size(); ++i) out[i] = bf16_float(bf16_bits(static_cast<float>(values[i])));
-  return out;
-}
-
 // U = G g Gᵀ and V = Bᵀ d B as winograd.cpp computes them in float, rounded to bfloat16.
 std::array<double, 16> filter_transform(const float (&g)[3][3]) {
   float u[4][3];
@@ -218,7 +212,7 @@ TEST_CASE("Winograd F(2x2,3x3) under bf16 autocast: forward and dx within the tr
     REQUIRE(takes);
 
     const Run winograd = run(x, w, dy, true), direct = run(x, w, dy, false);
-    const std::vector<double> xr = rounded(x.to_vector()), ws = w.to_vector(), dyr = rounded(dy.to_vector());
+    const std::vector<double> xr = bf16_rounded(x.to_vector()), ws = w.to_vector(), dyr = bf16_rounded(dy.to_vector());
     // forward: x̂ by w
     const std::vector<double> y = direct_conv(Tensor::from_vector(xr, x_shape, DType::F64, kCPU),
                                               Tensor::from_vector(ws, w_shape, DType::F64, kCPU), same, y_shape);

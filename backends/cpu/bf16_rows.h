@@ -2,14 +2,19 @@
 // products run on: 8 rows × 32 columns of float sums held in 16 AVX-512 registers (a row: two
 // vectors of 16 floats) over their k. For each k-pair, B's 32 words in two loads, and each
 // row's pair of A broadcast to all 16 lanes; vdpbf16ps adds both products of every lane's pair.
+// Also the lane masks both files load and store their rows' ends with.
 #pragma once
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
 namespace margin::cpu {
+
+// A mask of the first n of 16 lanes (none for n ≤ 0, all for n ≥ 16).
+inline __mmask16 first_lanes(int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); }
 
 constexpr int kVectorRows = 8;
 using VectorRows = __m512[kVectorRows][2];

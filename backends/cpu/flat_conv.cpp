@@ -114,9 +114,6 @@ struct Flat {
   }
 };
 
-// A mask of the first n of 16 lanes (none for n ≤ 0, all for n ≥ 16).
-inline __mmask16 first_lanes(int64_t n) { return __mmask16((1u << std::clamp<int64_t>(n, 0, 16)) - 1); }
-
 inline uint16_t bits_of(float value) { return bf16_bits(value); }
 inline uint16_t bits_of(bfloat16 value) { return value.bits; }
 inline uint32_t pair_of(uint16_t low, uint16_t high) { return low | uint32_t(high) << 16; }

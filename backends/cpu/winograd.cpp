@@ -114,10 +114,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void transform_filter(int
 }
 
 // Which of 16 (or 32) values from column `at` of a row lie inside [0, W).
-inline __mmask16 inside_16(int64_t at, int64_t W) {
-  const int64_t lo = std::clamp<int64_t>(-at, 0, 16), hi = std::clamp<int64_t>(W - at, 0, 16);
-  return hi > lo ? __mmask16(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
-}
+inline __mmask16 inside_16(int64_t at, int64_t W) { return first_lanes(W - at) & ~first_lanes(-at); }
 inline __mmask32 inside_32(int64_t at, int64_t W) { return inside_16(at, W) | __mmask32(inside_16(at + 16, W)) << 16; }
 
 // 32 values of a row from `at` as bfloat16 bits in 16-bit lanes, zero outside the row
@@ -182,8 +179,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void transform_input(cons
         }
       }
     }
-    const __mmask16 lanes = __mmask16((1u << std::min<int64_t>(16, count - k0)) - 1);
-    for (int xi = 0; xi < 16; ++xi) _mm512_mask_storeu_epi32(V + xi * stride + k0, lanes, pair[xi]);
+    for (int xi = 0; xi < 16; ++xi) _mm512_mask_storeu_epi32(V + xi * stride + k0, first_lanes(count - k0), pair[xi]);
   }
 }
 
@@ -207,10 +203,8 @@ __attribute__((target("avx512f"))) void transform_output(const float* M, int64_t
       const __m512 even = _mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]);
       const __m512 odd = _mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]);
       float* o = out + (2 * th + i) * W + w0;
-      _mm512_mask_storeu_ps(o, __mmask16((1u << std::min<int64_t>(16, n)) - 1),
-                            _mm512_permutex2var_ps(even, low_half, odd));
-      if (n > 16)
-        _mm512_mask_storeu_ps(o + 16, __mmask16((1u << (n - 16)) - 1), _mm512_permutex2var_ps(even, high_half, odd));
+      _mm512_mask_storeu_ps(o, first_lanes(n), _mm512_permutex2var_ps(even, low_half, odd));
+      if (n > 16) _mm512_mask_storeu_ps(o + 16, first_lanes(n - 16), _mm512_permutex2var_ps(even, high_half, odd));
     }
   }
 }
