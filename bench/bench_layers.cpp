@@ -17,7 +17,6 @@
 #include <memory>
 #include <vector>
 
-#include "backends/cpu/winograd.h"
 #include "bench/workload_timing.h"
 #include "core/autograd.h"
 #include "core/flags.h"
@@ -27,6 +26,7 @@
 #include "layers/conv.h"
 #include "layers/linear.h"
 #include "layers/pool.h"
+#include "train/trainer.h"
 
 using namespace margin;
 
@@ -62,9 +62,9 @@ int main(int argc, char** argv) try {
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
   if (threads) set_threads(*threads);
-  cpu::set_winograd(winograd);
   const Precision precision = parse_precision(precision_flag);
   check_precision(precision, kCPU);
+  use_winograd(winograd, precision, kCPU);  // an error without bf16
 
   Generator gen(0);
   // A convolution of `channels` → `channels` with options.groups groups (all of them when

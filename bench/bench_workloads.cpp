@@ -7,7 +7,6 @@
 #include <optional>
 
 #include "backends/cpu/gemm.h"
-#include "backends/cpu/winograd.h"
 #include "bench/workload_timing.h"
 #include "core/flags.h"
 #include "core/threads.h"
@@ -18,6 +17,7 @@
 #include "layers/summary.h"
 #include "losses/margin_loss.h"
 #include "train/distributed.h"
+#include "train/trainer.h"
 
 using namespace margin;
 
@@ -156,7 +156,7 @@ int main(int argc, char** argv) try {
       {"emulated", cpu::BFloat16Kernel::kEmulated}};
   if (!kernels.count(bf16_kernel)) fail("--bf16-kernel: expected auto, vector or emulated, got '", bf16_kernel, "'");
   cpu::set_bfloat16_kernel(kernels.at(bf16_kernel));
-  cpu::set_winograd(winograd);
+  use_winograd(winograd, precision, device);  // an error without bf16 on the CPU
   if (precision == Precision::BF16 && device.type == DeviceType::CPU && !json)
     std::printf("bf16 products on %s\n", cpu::bfloat16_kernel_name());
   Workload workload = workloads[which](device, batch, precision);
