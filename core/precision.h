@@ -20,8 +20,8 @@
 //     batch norm and PReLU (batch_norm_prelu: batch norm's input alone)
 //
 // Opt-in, the CPU's only exception (--winograd, backends/cpu/winograd.h): bf16 3x3 conv2d of
-// stride 1 rounds the Winograd transforms of x and w instead of x and w (forward and dx); on
-// random data its error is two to three times the direct kernels'.
+// stride 1 rounds the Winograd transforms of its operands instead of the operands (forward, dx
+// and dw); on random data its error is two to five times the direct kernels'.
 //
 // The kept inputs are most of a training step's memory (they live from the forward to the
 // backward); under bf16 they are rounded once when the op runs, and the backward kernels read

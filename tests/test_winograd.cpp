@@ -1,4 +1,4 @@
-// tests/test_winograd.cpp — conv2d's forward and backward data by Winograd's F(2×2, 3×3)
+// tests/test_winograd.cpp — conv2d's forward, dx and dw by Winograd's F(2×2, 3×3)
 // (backends/cpu/winograd.h), switched on, under bf16 autocast on the CPU. The bound, from
 // winograd.cpp: with u_b = 2^-8 (bfloat16's unit roundoff), u = 2^-24 (float32's), x̂ = bf16(x)
 // and C the channels summed,
@@ -6,8 +6,14 @@
 //   scale = |Aᵀ| [Σ_c (|G| |g_c| |Gᵀ|) ⊙ (|Bᵀ| |x̂_c| |B|)] |A|   (each 2×2 tile's outputs),
 // the transformed image and filter each rounded once to bfloat16, their products exact and
 // summed in float. dx is the same convolution of dy by the filter with its channels swapped and
-// its taps rotated. The results must also differ from the direct kernels' somewhere: the
-// Winograd path ran, not the direct one (whose results lie within this bound too).
+// its taps rotated. dw is Gᵀ [Σ_t dM_t ⊙ V_t] G over the tiles t of the batch, with
+// dM = A dy Aᵀ and V = Bᵀ x̂ B each rounded once: the same bound with the K tiles (and the
+// threads' partial sums) in place of C, against Σ dy x̂ (dy is not rounded: dM is), its scale
+//   |Gᵀ| [Σ_t (|A| |dy_t| |Aᵀ|) ⊙ (|Bᵀ| |x̂_t| |B|)] |G|.
+// The results must also differ from the direct kernels' somewhere: the Winograd path ran, not
+// the direct one (whose results lie within this bound too).
+#include <omp.h>
+
 #include <array>
 #include <cmath>
 
@@ -58,6 +64,61 @@ std::array<double, 16> input_transform(const float (&d)[4][4]) {
   return V;
 }
 
+// dM = A dy Aᵀ as winograd.cpp computes it in float, rounded to bfloat16, with its scale
+// |A| |dy| |Aᵀ| (A = [1 0; 1 1; 1 −1; 0 −1]).
+std::array<double, 16> gradient_transform(const float (&y)[2][2], std::array<double, 16>& scale) {
+  float t[4][2];
+  for (int b = 0; b < 2; ++b) {
+    t[0][b] = y[0][b];
+    t[1][b] = y[0][b] + y[1][b];
+    t[2][b] = y[0][b] - y[1][b];
+    t[3][b] = -y[1][b];
+  }
+  const double A[4][2] = {{1, 0}, {1, 1}, {1, 1}, {0, 1}};  // |A|
+  std::array<double, 16> dM;
+  for (int i = 0; i < 4; ++i) {
+    const float m[4] = {t[i][0], t[i][0] + t[i][1], t[i][0] - t[i][1], -t[i][1]};
+    for (int j = 0; j < 4; ++j) {
+      dM[i * 4 + j] = bf16_float(bf16_bits(m[j]));
+      scale[i * 4 + j] = 0;
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) scale[i * 4 + j] += A[i][a] * std::abs(y[a][b]) * A[j][b];
+    }
+  }
+  return dM;
+}
+
+// The 4×4 patch of x [N, C, H, W] under tile (th, tw) of sample n, channel c: V̂ = Bᵀ d B
+// rounded, and its scale |Bᵀ| |d| |B|.
+std::array<double, 16> input_tile(const std::vector<double>& x, int64_t n, int64_t c, int64_t C, int64_t H,
+                                  int64_t W, int64_t th, int64_t tw, std::array<double, 16>& scale) {
+  const double Bt[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};  // |Bᵀ|
+  float d[4][4];
+  scale.fill(0.0);
+  for (int p = 0; p < 4; ++p)
+    for (int q = 0; q < 4; ++q) {
+      const int64_t h = 2 * th - 1 + p, v = 2 * tw - 1 + q;
+      const bool inside = h >= 0 && h < H && v >= 0 && v < W;
+      d[p][q] = inside ? static_cast<float>(x[((n * C + c) * H + h) * W + v]) : 0.0f;
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) scale[i * 4 + j] += Bt[i][p] * std::abs(d[p][q]) * Bt[j][q];
+    }
+  return input_transform(d);
+}
+
+// body(n, th, tw, V, V_scale) for each tile of x [N, C, H, W]: V[c] and V_scale[c] channel c's
+// input_tile.
+template <class Body>
+void for_each_tile(const std::vector<double>& x, int64_t N, int64_t C, int64_t H, int64_t W, Body&& body) {
+  std::vector<std::array<double, 16>> V(C), V_scale(C);
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t th = 0; th < (H + 1) / 2; ++th)
+      for (int64_t tw = 0; tw < (W + 1) / 2; ++tw) {
+        for (int64_t c = 0; c < C; ++c) V[c] = input_tile(x, n, c, C, H, W, th, tw, V_scale[c]);
+        body(n, th, tw, V, V_scale);
+      }
+}
+
 // For each output of the 3x3, stride-1, padding-1 convolution of x [N, C, H, W] (rounded
 // already) by w [F, C, 3, 3]: Aᵀ [Σ_c Û_c ⊙ V̂_c] A of the rounded transforms in double
 // (`on_rounded`) with its scale |Aᵀ| [Σ_c |Û_c ⊙ V̂_c|] |A|, and the bound's scale against the
@@ -68,9 +129,7 @@ struct Reference {
 Reference winograd_reference(const std::vector<double>& x, const std::vector<double>& w, int64_t N, int64_t C,
                              int64_t H, int64_t W, int64_t F) {
   const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, 0.5, 0.5}, {0, 0, 1}};  // |G|
-  const double Bt[4][4] = {{1, 0, 1, 0}, {0, 1, 1, 0}, {0, 1, 1, 0}, {0, 1, 0, 1}};  // |Bᵀ|
   const double At[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};                           // Aᵀ
-  const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2;
   std::vector<std::array<double, 16>> U(F * C), U_scale(F * C);
   for (int64_t f = 0; f < F; ++f)
     for (int64_t c = 0; c < C; ++c) {
@@ -86,52 +145,76 @@ Reference winograd_reference(const std::vector<double>& x, const std::vector<dou
     }
   Reference ref{std::vector<double>(N * F * H * W), std::vector<double>(N * F * H * W),
                 std::vector<double>(N * F * H * W)};
-  std::vector<std::array<double, 16>> V(C), V_scale(C);
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t th = 0; th < TH; ++th)
-      for (int64_t tw = 0; tw < TW; ++tw) {
-        for (int64_t c = 0; c < C; ++c) {  // the 4×4 patch at rows 2th − 1 …, columns 2tw − 1 …
-          float d[4][4];
-          V_scale[c].fill(0.0);
+  for_each_tile(x, N, C, H, W, [&](int64_t n, int64_t th, int64_t tw, const auto& V, const auto& V_scale) {
+    for (int64_t f = 0; f < F; ++f) {
+      double m[16] = {}, m_rounded[16] = {}, m_exact[16] = {};
+      for (int64_t c = 0; c < C; ++c)
+        for (int k = 0; k < 16; ++k) {
+          m[k] += U[f * C + c][k] * V[c][k];
+          m_rounded[k] += std::abs(U[f * C + c][k] * V[c][k]);
+          m_exact[k] += U_scale[f * C + c][k] * V_scale[c][k];
+        }
+      for (int i = 0; i < 2; ++i)
+        for (int j = 0; j < 2; ++j) {
+          const int64_t h = 2 * th + i, v = 2 * tw + j;
+          if (h >= H || v >= W) continue;
+          const int64_t at = ((n * F + f) * H + h) * W + v;
           for (int p = 0; p < 4; ++p)
             for (int q = 0; q < 4; ++q) {
-              const int64_t h = 2 * th - 1 + p, v = 2 * tw - 1 + q;
-              const bool inside = h >= 0 && h < H && v >= 0 && v < W;
-              d[p][q] = inside ? static_cast<float>(x[((n * C + c) * H + h) * W + v]) : 0.0f;
-              for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) V_scale[c][i * 4 + j] += Bt[i][p] * std::abs(d[p][q]) * Bt[j][q];
-            }
-          V[c] = input_transform(d);
-        }
-        for (int64_t f = 0; f < F; ++f) {
-          double m[16] = {}, m_rounded[16] = {}, m_exact[16] = {};
-          for (int64_t c = 0; c < C; ++c)
-            for (int k = 0; k < 16; ++k) {
-              m[k] += U[f * C + c][k] * V[c][k];
-              m_rounded[k] += std::abs(U[f * C + c][k] * V[c][k]);
-              m_exact[k] += U_scale[f * C + c][k] * V_scale[c][k];
-            }
-          for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j) {
-              const int64_t h = 2 * th + i, v = 2 * tw + j;
-              if (h >= H || v >= W) continue;
-              const int64_t at = ((n * F + f) * H + h) * W + v;
-              for (int p = 0; p < 4; ++p)
-                for (int q = 0; q < 4; ++q) {
-                  ref.on_rounded[at] += At[i][p] * m[p * 4 + q] * At[j][q];
-                  ref.rounded_scale[at] += std::abs(At[i][p] * At[j][q]) * m_rounded[p * 4 + q];
-                  ref.exact_scale[at] += std::abs(At[i][p] * At[j][q]) * m_exact[p * 4 + q];
-                }
+              ref.on_rounded[at] += At[i][p] * m[p * 4 + q] * At[j][q];
+              ref.rounded_scale[at] += std::abs(At[i][p] * At[j][q]) * m_rounded[p * 4 + q];
+              ref.exact_scale[at] += std::abs(At[i][p] * At[j][q]) * m_exact[p * 4 + q];
             }
         }
-      }
+    }
+  });
+  return ref;
+}
+
+// For each element of dw [F, C, 3, 3] of the convolution of x̂ [N, C, H, W] (rounded already)
+// whose output's gradient is dy [N, F, H, W]: Gᵀ [Σ_t dM̂_t ⊙ V̂_t] G in double, with its scale
+// |Gᵀ| [Σ_t |dM̂_t ⊙ V̂_t|] |G|, and the bound's scale against the exact Σ dy x̂,
+// |Gᵀ| [Σ_t (|A| |dy_t| |Aᵀ|) ⊙ (|Bᵀ| |x̂_t| |B|)] |G|.
+Reference winograd_filter_reference(const std::vector<double>& x, const std::vector<double>& dy, int64_t N,
+                                    int64_t C, int64_t H, int64_t W, int64_t F) {
+  const double Gt[3][4] = {{1, 0.5, 0.5, 0}, {0, 0.5, -0.5, 0}, {0, 0.5, 0.5, 1}};  // Gᵀ
+  std::vector<std::array<double, 16>> dU(F * C), dU_rounded(F * C), dU_exact(F * C);
+  for (int64_t i = 0; i < F * C; ++i) dU[i].fill(0.0), dU_rounded[i].fill(0.0), dU_exact[i].fill(0.0);
+  for_each_tile(x, N, C, H, W, [&](int64_t n, int64_t th, int64_t tw, const auto& V, const auto& V_scale) {
+    for (int64_t f = 0; f < F; ++f) {
+      float y[2][2];
+      for (int a = 0; a < 2; ++a)
+        for (int b = 0; b < 2; ++b) {
+          const int64_t h = 2 * th + a, v = 2 * tw + b;
+          y[a][b] = h < H && v < W ? static_cast<float>(dy[((n * F + f) * H + h) * W + v]) : 0.0f;
+        }
+      std::array<double, 16> dM_scale;
+      const std::array<double, 16> dM = gradient_transform(y, dM_scale);
+      for (int64_t c = 0; c < C; ++c)
+        for (int k = 0; k < 16; ++k) {
+          dU[f * C + c][k] += dM[k] * V[c][k];
+          dU_rounded[f * C + c][k] += std::abs(dM[k] * V[c][k]);
+          dU_exact[f * C + c][k] += dM_scale[k] * V_scale[c][k];
+        }
+    }
+  });
+  Reference ref{std::vector<double>(F * C * 9), std::vector<double>(F * C * 9), std::vector<double>(F * C * 9)};
+  for (int64_t fc = 0; fc < F * C; ++fc)
+    for (int r = 0; r < 3; ++r)
+      for (int s = 0; s < 3; ++s)
+        for (int i = 0; i < 4; ++i)
+          for (int j = 0; j < 4; ++j) {
+            ref.on_rounded[fc * 9 + r * 3 + s] += Gt[r][i] * dU[fc][i * 4 + j] * Gt[s][j];
+            ref.rounded_scale[fc * 9 + r * 3 + s] += std::abs(Gt[r][i] * Gt[s][j]) * dU_rounded[fc][i * 4 + j];
+            ref.exact_scale[fc * 9 + r * 3 + s] += std::abs(Gt[r][i] * Gt[s][j]) * dU_exact[fc][i * 4 + j];
+          }
   return ref;
 }
 
 // Every element of got within both bounds: (1) against the rounded transforms' products summed
 // in double, the float sums' rounding alone, γ_(C+4) = (C + 4)·u / (1 − (C + 4)·u) of their
-// scale (C channels, then two levels of the output transform); (2) against the exact
-// convolution, the header's. Reports the worst excess, as a fraction of each bound.
+// scale (C the terms each sum adds, then two levels of the output transform); (2) against the
+// exact convolution, the header's. Reports the worst excess, as a fraction of each bound.
 void check_bounds(const char* what, const std::vector<double>& got, const Reference& ref,
                   const std::vector<double>& exact, int64_t C) {
   REQUIRE(got.size() == exact.size());
@@ -157,10 +240,10 @@ void check_bounds(const char* what, const std::vector<double>& got, const Refere
 }
 
 struct Run {
-  std::vector<double> y, dx;
+  std::vector<double> y, dx, dw;
 };
 
-// conv2d's y and dx under bf16 autocast on the CPU, Winograd switched on or off.
+// conv2d's y, dx and dw under bf16 autocast on the CPU, Winograd switched on or off.
 Run run(const Tensor& x, const Tensor& w, const Tensor& dy, bool winograd) {
   cpu::set_winograd(winograd);
   Tensor xk = x.detach().requires_grad_(), wk = w.detach().requires_grad_();
@@ -171,7 +254,7 @@ Run run(const Tensor& x, const Tensor& w, const Tensor& dy, bool winograd) {
   }
   sum(y * dy).backward();
   cpu::set_winograd(false);
-  return {y.to_vector(), xk.grad().to_vector()};
+  return {y.to_vector(), xk.grad().to_vector(), wk.grad().to_vector()};
 }
 
 size_t differences(const std::vector<double>& a, const std::vector<double>& b) {
@@ -180,7 +263,7 @@ size_t differences(const std::vector<double>& a, const std::vector<double>& b) {
   return count;
 }
 
-TEST_CASE("Winograd F(2x2,3x3) under bf16 autocast: forward and dx within the transformed operands' rounding bound (needs AVX-512 BF16)") {
+TEST_CASE("Winograd F(2x2,3x3) under bf16 autocast: forward, dx and dw within the transformed operands' rounding bound (needs AVX-512 BF16)") {
   cpu::set_bfloat16_kernel(cpu::BFloat16Kernel::kVector);
   if (!cpu::bfloat16_products_on_vector()) {
     cpu::set_bfloat16_kernel(cpu::BFloat16Kernel::kAuto);
@@ -191,11 +274,13 @@ TEST_CASE("Winograd F(2x2,3x3) under bf16 autocast: forward and dx within the tr
     int64_t N, C, H, W, F;
   };
   // an odd plane; planes small enough that a block holds several samples, with filters past a
-  // block of 64; a row of 35 tiles in two segments; several rows of tiles a block
+  // block of 64; a row of 35 tiles in two segments; several rows of tiles a block; more tiles
+  // than one of dw's chunks (512 tiles for 32 channels and filters), cut inside a row of tiles
   const Case cases[] = {{"odd plane 9x7", 3, 32, 9, 7, 32},
                         {"4x6 planes, several samples a block, 96 filters", 5, 64, 4, 6, 96},
                         {"a row of 35 tiles in two segments", 1, 32, 5, 69, 32},
-                        {"12x12, two rows of tiles a block", 2, 32, 12, 12, 64}};
+                        {"12x12, two rows of tiles a block", 2, 32, 12, 12, 64},
+                        {"48x48, dw in chunks", 2, 32, 48, 48, 32}};
   Generator gen(29);
   for (const Case& c : cases) {
     CAPTURE(c.name);
@@ -227,9 +312,19 @@ TEST_CASE("Winograd F(2x2,3x3) under bf16 autocast: forward and dx within the tr
                                                Tensor::from_vector(flipped, flipped_shape, DType::F64, kCPU), same,
                                                x_shape);
     check_bounds("dx", winograd.dx, winograd_reference(dyr, flipped, c.N, c.F, c.H, c.W, c.C), dx, c.F);
+    // dw: x̂ by dy, over the batch's tiles, each thread's sums added in the end
+    const std::vector<double> dys = dy.to_vector();
+    const std::vector<double> dw =
+        direct_conv_backward(Tensor::from_vector(xr, x_shape, DType::F64, kCPU), w.to(DType::F64),
+                             Tensor::from_vector(dys, y_shape, DType::F64, kCPU), same)
+            .dw;
+    const int64_t tiles = c.N * ((c.H + 1) / 2) * ((c.W + 1) / 2);
+    check_bounds("dw", winograd.dw, winograd_filter_reference(xr, dys, c.N, c.C, c.H, c.W, c.F), dw,
+                 tiles + omp_get_max_threads());
     // the Winograd path ran: its roundings are not the direct kernels'
     CHECK(differences(winograd.y, direct.y) > winograd.y.size() / 4);
     CHECK(differences(winograd.dx, direct.dx) > winograd.dx.size() / 4);
+    CHECK(differences(winograd.dw, direct.dw) > winograd.dw.size() / 4);
   }
   cpu::set_bfloat16_kernel(cpu::BFloat16Kernel::kAuto);
 }

@@ -23,9 +23,9 @@
 // rows each: they run on depthwise.cpp's direct kernels instead (depthwise.h says which).
 // bfloat16 products (AMX or vdpbf16ps), stride 1 or 2 and channels in multiples of 32 (a
 // ResNet's convolutions but its first) run on flat_conv.cpp's kernels, which read the image in
-// place; with Winograd switched on (winograd.h), the 3x3 ones of stride 1 run their forward and
-// backward data by Winograd's F(2×2, 3×3) instead.
-// Left out: FFT algorithms, Winograd for the backward filter, NHWC.
+// place; with Winograd switched on (winograd.h), the 3x3 ones of stride 1 run by Winograd's
+// F(2×2, 3×3) instead, all three passes.
+// Left out: FFT algorithms, NHWC.
 #include <omp.h>
 
 #include <algorithm>
@@ -518,9 +518,12 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& params, const View& 
   dispatch_image(x, dw.dtype, "conv2d_backward_filter", [&](auto t, const auto* image) {
     using T = decltype(t);
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<T, float>)
+    if constexpr (std::is_same_v<T, float>) {
+      if (winograd_convolution(params, x.shape, dw.shape))
+        return winograd_conv_backward_filter(x.shape, dw.shape, image, dy.ptr<float>(), dw.ptr<float>());
       if (flat_convolution(params, x.shape, dw.shape))
         return flat_conv_backward_filter(params, x.shape, dw.shape, image, dy.ptr<float>(), dw.ptr<float>());
+    }
 #endif
     conv_backward_filter(g, image, dy.ptr<T>(), dw.ptr<T>());
   });

@@ -17,6 +17,16 @@
 // vector: a tile's four columns are the even and odd values of two loads), then for each block
 // of 64 filters M for every ξ (16 × 64 × 32 sums, in L2) and the output transform into y.
 //
+// The backward data is the same pass: dy convolved by the filter with its channels swapped
+// and its taps rotated. The backward filter follows the forward back: M_ξ reaches y only
+// through Aᵀ M A and U_ξ only through G g Gᵀ, so with dM = A dy Aᵀ (each 2×2 tile of dy to
+// a 4×4; A = [1 0; 1 1; 1 −1; 0 −1])
+//   dU_ξ[c, f] = Σ_t V_ξ[c, t] · dM_ξ[f, t]   (t: the batch's tiles),   dw_{f,c} = Gᵀ dU G,
+// 16 products per tile where the direct kernels make 36. The tiles go in chunks (64–512 of
+// them): V's rows and dM's rows as bfloat16, dM's turned into pairs of tiles by filters (B),
+// and the products on the same vdpbf16ps block (rows c, k the tiles in pairs, 32 filters),
+// into per-thread sums added in thread order at the end.
+//
 // The error. Where the direct kernels round x and w and multiply exactly, this rounds x (as
 // they do), then V and U, to bfloat16 (unit roundoff u = 2⁻⁸), and sums their exact products in
 // float. So against the exact convolution y of x̂ = bf16(x) by the unrounded w,
@@ -24,18 +34,22 @@
 // the scale tests/test_winograd.cpp computes: the products' two roundings, and the float sums
 // over C channels and through the transforms. On uniform random data (iresnet18's eight
 // stride-1 shapes, batch 32, 3000 outputs each) its largest error relative to the output's
-// Σ |x̂ w| measured 2.1–3.0 times the direct kernels' (docs/precision.md).
+// Σ |x̂ w| measured 2.1–3.0 times the direct kernels' (docs/precision.md). The backward filter
+// rounds V and dM (not dy: its transform), and its sums run over the K tiles of the batch: the
+// same bound with K (and the threads' partial sums) in place of C, the scale
+// |Gᵀ| [Σ_t (|A| |dy_t| |Aᵀ|) ⊙ (|Bᵀ| |x̂_t| |B|)] |G|; measured 2.1–5.3 times the direct
+// kernels' error.
 //
-// Left out: the backward filter (its own transforms: dy's tiles by A, the image's by B), larger
-// tiles (F(4×4, 3×3) makes 36 products where the direct makes 144, but its transforms'
-// coefficients grow the error bound several times), AMX (whose direct kernels are faster than
-// these products on vdpbf16ps).
+// Left out: larger tiles (F(4×4, 3×3) makes 36 products where the direct makes 144, but its
+// transforms' coefficients grow the error bound several times), AMX (whose direct kernels are
+// faster than these products on vdpbf16ps).
 #include "backends/cpu/winograd.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <vector>
 
 #include "backends/cpu/bf16_rows.h"
 #include "backends/cpu/gemm.h"
@@ -130,56 +144,125 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512i row_bits(c
                                       _mm512_maskz_loadu_ps(__mmask16(inside), row + at));
 }
 
+// V = Bᵀ d B of 16 tiles of one channel's plane [H, W], row of tiles th, from column `at`
+// (= 2·tw − 1 of the first tile; `inside`, `inside_2`: inside_32 of at and at + 2), as floats:
+// v[ξ] lane k for tile k. `ahead`: how far on the same rows of this thread's next block lie,
+// prefetched (0: none).
+template <class Image>
+__attribute__((target("avx512f,avx512bw,avx512bf16"), always_inline)) inline void input_tiles(
+    const Image* plane, int64_t H, int64_t W, int64_t th, int64_t at, __mmask32 inside, __mmask32 inside_2,
+    int64_t ahead, __m512 (&v)[16]) {
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
+  // d[i][j]: row 2th − 1 + i, column at + 2k + j of the 16 tiles k, as floats
+  __m512 d[4][4];
+  for (int i = 0; i < 4; ++i) {
+    const int64_t h = 2 * th - 1 + i;
+    if (h < 0 || h >= H) {
+      for (auto& value : d[i]) value = _mm512_setzero_ps();
+      continue;
+    }
+    const Image* row = plane + h * W;
+    if (ahead)
+      for (int64_t byte = 0; byte < 34 * int64_t(sizeof(Image)); byte += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(row + ahead + std::max<int64_t>(at, 0)) + byte, _MM_HINT_T1);
+    const __m512i v0 = row_bits(row, at, inside), v2 = row_bits(row, at + 2, inside_2);
+    d[i][0] = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
+    d[i][1] = _mm512_castsi512_ps(_mm512_and_si512(v0, high));
+    d[i][2] = _mm512_castsi512_ps(_mm512_slli_epi32(v2, 16));
+    d[i][3] = _mm512_castsi512_ps(_mm512_and_si512(v2, high));
+  }
+  __m512 t[4][4];  // Bᵀ d
+  for (int j = 0; j < 4; ++j) {
+    t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+    t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+    t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+    t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+  }
+  for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B
+    v[i * 4 + 0] = _mm512_sub_ps(t[i][0], t[i][2]);
+    v[i * 4 + 1] = _mm512_add_ps(t[i][1], t[i][2]);
+    v[i * 4 + 2] = _mm512_sub_ps(t[i][2], t[i][1]);
+    v[i * 4 + 3] = _mm512_sub_ps(t[i][1], t[i][3]);
+  }
+}
+
 // V_ξ for channels c, c + 1 of one sample (`plane`: channel c's [H, W]) at tiles
-// (th, tw0 … tw0 + count − 1), as consecutive words from V (position ξ's `stride` words
-// apart), channel c in each word's low half. `ahead`: how far on the same rows of this
-// thread's next block lie, prefetched (0: none).
+// (th, tw0 … tw0 + count − 1), rounded, as consecutive words from V (position ξ's `stride`
+// words apart), channel c in each word's low half (the forward's B).
 template <class Image>
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void transform_input(const Image* plane, int64_t H, int64_t W,
                                                                             int64_t th, int64_t tw0, int64_t count,
                                                                             int64_t ahead, uint32_t* V,
                                                                             int64_t stride) {
-  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t k0 = 0; k0 < count; k0 += 16) {
     const int64_t at = 2 * (tw0 + k0) - 1;  // tile tw's columns 2tw − 1 … 2tw + 2
     const __mmask32 inside = inside_32(at, W), inside_2 = inside_32(at + 2, W);
     __m512i pair[16];
-    for (int e = 0; e < 2; ++e) {
-      // d[i][j]: row 2th − 1 + i, column at + 2k + j of the 16 tiles k, as floats
-      __m512 d[4][4];
-      for (int i = 0; i < 4; ++i) {
-        const int64_t h = 2 * th - 1 + i;
-        if (h < 0 || h >= H) {
-          for (auto& v : d[i]) v = _mm512_setzero_ps();
-          continue;
-        }
-        const Image* row = plane + (e * H + h) * W;
-        if (ahead)
-          for (int64_t byte = 0; byte < 34 * int64_t(sizeof(Image)); byte += 64)
-            _mm_prefetch(reinterpret_cast<const char*>(row + ahead + std::max<int64_t>(at, 0)) + byte, _MM_HINT_T1);
-        const __m512i v0 = row_bits(row, at, inside), v2 = row_bits(row, at + 2, inside_2);
-        d[i][0] = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
-        d[i][1] = _mm512_castsi512_ps(_mm512_and_si512(v0, high));
-        d[i][2] = _mm512_castsi512_ps(_mm512_slli_epi32(v2, 16));
-        d[i][3] = _mm512_castsi512_ps(_mm512_and_si512(v2, high));
-      }
-      __m512 t[4][4];  // Bᵀ d
-      for (int j = 0; j < 4; ++j) {
-        t[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
-        t[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
-        t[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
-        t[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
-      }
-      for (int i = 0; i < 4; ++i) {  // (Bᵀ d) B, rounded, channel c + e in the word's half e
-        const __m512 v[4] = {_mm512_sub_ps(t[i][0], t[i][2]), _mm512_add_ps(t[i][1], t[i][2]),
-                             _mm512_sub_ps(t[i][2], t[i][1]), _mm512_sub_ps(t[i][1], t[i][3])};
-        for (int j = 0; j < 4; ++j) {
-          const __m512i bits = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v[j]));
-          pair[i * 4 + j] = e == 0 ? bits : _mm512_or_si512(pair[i * 4 + j], _mm512_slli_epi32(bits, 16));
-        }
+    for (int e = 0; e < 2; ++e) {  // channel c + e in the word's half e
+      __m512 v[16];
+      input_tiles(plane + e * H * W, H, W, th, at, inside, inside_2, ahead, v);
+      for (int xi = 0; xi < 16; ++xi) {
+        const __m512i bits = _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v[xi]));
+        pair[xi] = e == 0 ? bits : _mm512_or_si512(pair[xi], _mm512_slli_epi32(bits, 16));
       }
     }
     for (int xi = 0; xi < 16; ++xi) _mm512_mask_storeu_epi32(V + xi * stride + k0, first_lanes(count - k0), pair[xi]);
+  }
+}
+
+// The same for one channel, as bfloat16 values from V (the backward filter's A rows).
+template <class Image>
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void transform_input_row(
+    const Image* plane, int64_t H, int64_t W, int64_t th, int64_t tw0, int64_t count, int64_t ahead, uint16_t* V,
+    int64_t stride) {
+  for (int64_t k0 = 0; k0 < count; k0 += 16) {
+    const int64_t at = 2 * (tw0 + k0) - 1;
+    __m512 v[16];
+    input_tiles(plane, H, W, th, at, inside_32(at, W), inside_32(at + 2, W), ahead, v);
+    for (int xi = 0; xi < 16; ++xi)
+      _mm256_mask_storeu_epi16(V + xi * stride + k0, first_lanes(count - k0), (__m256i)_mm512_cvtneps_pbh(v[xi]));
+  }
+}
+
+// dM = A dY Aᵀ (A = the 4×2 of Aᵀ above transposed) of one filter's gradient plane [H, W] at
+// tiles (th, tw0 … tw0 + count − 1), zero outside the plane, rounded to bfloat16, from D
+// (position ξ's `stride` values apart, the tiles consecutive): the forward's M_ξ[f, t] reaches
+// y only through Aᵀ M A, so the loss's gradient by M_ξ is this. `ahead` as transform_input's.
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void transform_gradient_row(
+    const float* plane, int64_t H, int64_t W, int64_t th, int64_t tw0, int64_t count, int64_t ahead, uint16_t* D,
+    int64_t stride) {
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t k0 = 0; k0 < count; k0 += 16) {
+    const int64_t w0 = 2 * (tw0 + k0), n = std::min<int64_t>(2 * std::min<int64_t>(16, count - k0), W - w0);
+    __m512 y[2][2];  // y[a][b]: row 2th + a, column 2tw + b of the 16 tiles
+    for (int a = 0; a < 2; ++a) {
+      if (2 * th + a >= H) {
+        y[a][0] = y[a][1] = _mm512_setzero_ps();
+        continue;
+      }
+      const float* row = plane + (2 * th + a) * W + w0;
+      if (ahead) _mm_prefetch(reinterpret_cast<const char*>(row + ahead), _MM_HINT_T1),
+                 _mm_prefetch(reinterpret_cast<const char*>(row + ahead + 16), _MM_HINT_T1);
+      const __m512 low = _mm512_maskz_loadu_ps(first_lanes(n), row);
+      const __m512 high = _mm512_maskz_loadu_ps(first_lanes(n - 16), row + 16);
+      y[a][0] = _mm512_permutex2var_ps(low, evens, high);
+      y[a][1] = _mm512_permutex2var_ps(low, odds, high);
+    }
+    __m512 t[4][2];  // A dY
+    for (int b = 0; b < 2; ++b) {
+      t[0][b] = y[0][b];
+      t[1][b] = _mm512_add_ps(y[0][b], y[1][b]);
+      t[2][b] = _mm512_sub_ps(y[0][b], y[1][b]);
+      t[3][b] = _mm512_sub_ps(_mm512_setzero_ps(), y[1][b]);
+    }
+    for (int i = 0; i < 4; ++i) {  // (A dY) Aᵀ
+      const __m512 m[4] = {t[i][0], _mm512_add_ps(t[i][0], t[i][1]), _mm512_sub_ps(t[i][0], t[i][1]),
+                           _mm512_sub_ps(_mm512_setzero_ps(), t[i][1])};
+      for (int j = 0; j < 4; ++j)
+        _mm256_mask_storeu_epi16(D + (i * 4 + j) * stride + k0, first_lanes(count - k0),
+                                 (__m256i)_mm512_cvtneps_pbh(m[j]));
+    }
   }
 }
 
@@ -266,6 +349,82 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void winograd_pass(int64_
   }
 }
 
+struct WinogradRows;
+struct WinogradGradient;
+struct WinogradGradientPairs;
+struct WinogradFilterSums;
+struct WinogradFilterTotal;
+
+// The tiles of one backward-filter chunk: a multiple of 32 from 64 to 512, so that one ξ's
+// rows of V and D take about 128 KB. (On iresnet18's eight stride-1 shapes, 2 threads, Zen 5,
+// chunks of 64, 128, …, 1024 tiles: within 6% of each shape's best, where the slowest size
+// took up to 1.2× as long for 64 channels and 3× for 512.)
+int64_t chunk_tiles(int64_t C, int64_t F) {
+  return std::clamp<int64_t>((1 << 16) / (C + F) / kTiles * kTiles, 2 * kTiles, 16 * kTiles);
+}
+
+// dU_ξ[c, f] = Σ_t V_ξ[c, t] · dM_ξ[f, t] over the tiles t of this thread's share of the batch
+// (in order, so that the result does not depend on the schedule), into sums [16][C][F]; false
+// where the share is empty. A chunk of tiles at a time: V's rows (transform_input_row) and
+// dM's (transform_gradient_row), dM's then turned into pairs of tiles by filters (B), and the
+// products on the vdpbf16ps block: rows c, k the chunk's tiles in pairs, 32 filters.
+template <class Image>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) bool filter_sums(int64_t N, int64_t C, int64_t H, int64_t W,
+                                                                        int64_t F, const Image* x, const float* dy,
+                                                                        float* sums) {
+  const int64_t TH = (H + 1) / 2, TW = (W + 1) / 2, chunk = chunk_tiles(C, F), steps = chunk / 2;
+  // each ξ's rows 64 bytes more than they need apart (as winograd_pass's V and M)
+  const int64_t v_stride = C * chunk + 32, d_stride = F * chunk + 32;
+  const int threads = omp_get_num_threads(), thread = omp_get_thread_num();
+  const int64_t begin = N * thread / threads, end = N * (thread + 1) / threads, tiles = (end - begin) * TH * TW;
+  uint16_t* V = thread_buffer<uint16_t, WinogradRows>(16 * v_stride);      // [ξ][c][t]
+  uint16_t* D = thread_buffer<uint16_t, WinogradGradient>(16 * d_stride);  // [ξ][f][t]
+  uint32_t* B = thread_buffer<uint32_t, WinogradGradientPairs>(16 * steps * F);  // [ξ][t/2][f]
+  for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
+    const int64_t count = std::min(chunk, tiles - t0);
+    for (int64_t t = t0; t < t0 + count;) {  // a run of tiles along one row of tiles
+      const int64_t n = begin + t / (TH * TW), th = t % (TH * TW) / TW, tw = t % TW;
+      const int64_t run = std::min(TW - tw, t0 + count - t), at = t - t0;
+      // the next run's rows, prefetched: its sample and row of tiles from these
+      const int64_t next = t + run, n_on = next < tiles ? begin + next / (TH * TW) - n : 0;
+      const int64_t rows_on = next < tiles ? 2 * (next % (TH * TW) / TW - th) * W : 0;
+      const int64_t x_ahead = n_on * C * H * W + rows_on, dy_ahead = n_on * F * H * W + rows_on;
+      for (int64_t c = 0; c < C; ++c)
+        transform_input_row(x + (n * C + c) * H * W, H, W, th, tw, run, x_ahead, V + c * chunk + at, v_stride);
+      for (int64_t f = 0; f < F; ++f)
+        transform_gradient_row(dy + (n * F + f) * H * W, H, W, th, tw, run, dy_ahead, D + f * chunk + at,
+                               d_stride);
+      t += run;
+    }
+    if (count < chunk) {  // the last chunk's missing tiles: zeros on both sides
+      for (int xi = 0; xi < 16; ++xi) {
+        for (int64_t c = 0; c < C; ++c) short_fill(V + xi * v_stride + c * chunk + count, chunk - count);
+        for (int64_t f = 0; f < F; ++f) short_fill(D + xi * d_stride + f * chunk + count, chunk - count);
+      }
+    }
+    // B_ξ[k][f] = word k of D_ξ's row f (gemm.h's in-register transpose moves them bit for bit)
+    for (int xi = 0; xi < 16; ++xi)
+      for (int64_t f0 = 0; f0 < F; f0 += 16)
+        interleave_rows(reinterpret_cast<const float*>(D + xi * d_stride + f0 * chunk), steps, 16, steps,
+                        static_cast<int>(F), reinterpret_cast<float*>(B + xi * steps * F) + f0);
+    for (int xi = 0; xi < 16; ++xi)
+      for (int64_t f0 = 0; f0 < F; f0 += kTiles)
+        for (int64_t c0 = 0; c0 < C; c0 += kVectorRows) {
+          float* out = sums + (xi * C + c0) * F + f0;
+          VectorRows rows;
+          for (int i = 0; i < kVectorRows; ++i)
+            if (t0 == 0)
+              rows[i][0] = rows[i][1] = _mm512_setzero_ps();
+            else
+              rows[i][0] = _mm512_loadu_ps(out + i * F), rows[i][1] = _mm512_loadu_ps(out + i * F + 16);
+          add_products(V + xi * v_stride + c0 * chunk, chunk, 2, B + xi * steps * F + f0, F, steps, rows);
+          for (int i = 0; i < kVectorRows; ++i)
+            _mm512_storeu_ps(out + i * F, rows[i][0]), _mm512_storeu_ps(out + i * F + 16, rows[i][1]);
+        }
+  }
+  return tiles > 0;
+}
+
 }  // namespace
 
 template <class Image>
@@ -286,8 +445,49 @@ void winograd_conv_backward_data(const Shape& image, const Shape& filter, const 
   winograd_pass(N, F, H, W, C, dy, U, dx);
 }
 
+template <class Image>
+void winograd_conv_backward_filter(const Shape& image, const Shape& filter, const Image* x, const float* dy,
+                                   float* dw) {
+  const int64_t N = image[0], C = image[1], H = image[2], W = image[3], F = filter[0];
+  std::vector<float*> partials(omp_get_max_threads(), nullptr);
+#pragma omp parallel
+  {
+    float* sums = thread_buffer<float, WinogradFilterSums>(16 * C * F);
+    if (filter_sums(N, C, H, W, F, x, dy, sums)) partials[omp_get_thread_num()] = sums;
+#pragma omp barrier
+    // dw[f, c] = Gᵀ dU G of the threads' sums added in thread order: the loss reaches the filter
+    // g only through U = G g Gᵀ
+    float* total = thread_buffer<float, WinogradFilterTotal>(16 * F);
+#pragma omp for
+    for (int64_t c = 0; c < C; ++c) {
+      std::fill(total, total + 16 * F, 0.0f);
+      for (const float* partial : partials)
+        if (partial)
+          for (int xi = 0; xi < 16; ++xi)
+            for (int64_t f = 0; f < F; ++f) total[xi * F + f] += partial[(xi * C + c) * F + f];
+      for (int64_t f = 0; f < F; ++f) {
+        float du[4][4], t[3][4];  // dU of (f, c), then Gᵀ dU
+        for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = total[xi * F + f];
+        for (int j = 0; j < 4; ++j) {
+          t[0][j] = du[0][j] + 0.5f * (du[1][j] + du[2][j]);
+          t[1][j] = 0.5f * (du[1][j] - du[2][j]);
+          t[2][j] = 0.5f * (du[1][j] + du[2][j]) + du[3][j];
+        }
+        float* out = dw + (f * C + c) * 9;
+        for (int r = 0; r < 3; ++r) {
+          out[r * 3 + 0] = t[r][0] + 0.5f * (t[r][1] + t[r][2]);
+          out[r * 3 + 1] = 0.5f * (t[r][1] - t[r][2]);
+          out[r * 3 + 2] = 0.5f * (t[r][1] + t[r][2]) + t[r][3];
+        }
+      }
+    }
+  }
+}
+
 template void winograd_conv_forward(const Shape&, const Shape&, const float*, const float*, float*);
 template void winograd_conv_forward(const Shape&, const Shape&, const bfloat16*, const float*, float*);
+template void winograd_conv_backward_filter(const Shape&, const Shape&, const float*, const float*, float*);
+template void winograd_conv_backward_filter(const Shape&, const Shape&, const bfloat16*, const float*, float*);
 #endif
 
 }  // namespace margin::cpu

@@ -3,23 +3,24 @@
 // outputs and channel (winograd.cpp has the method and its error bound).
 //
 // Opt-in (set_winograd): its results are not conv2d's bfloat16 contract (backend.h: the exact
-// products of the rounded operands, summed in float). It rounds the transformed image and
-// filter instead, so each output's error is bounded by 2⁻⁷ times its own scale, a sum of
+// products of the rounded operands, summed in float). It rounds the transformed operands
+// instead, so each output's error is bounded by 2⁻⁷ times its own scale, a sum of
 // absolute values through the transforms (winograd.cpp; tests/test_winograd.cpp), and on
-// random data it is two to three times the direct kernels' (docs/precision.md).
+// random data it is two to five times the direct kernels' (docs/precision.md).
 #pragma once
 #include "backends/backend.h"
 #include "backends/half.h"
 
 namespace margin::cpu {
 
-// Whether conv2d's forward and backward data on the CPU go through Winograd where they can.
+// Whether conv2d's forward, backward data and backward filter on the CPU go through Winograd
+// where they can.
 // Off unless asked for; a process-wide switch, set before the work starts.
 void set_winograd(bool on);
 bool winograd_enabled();
 
-// Whether winograd_conv_forward takes a convolution (its backward data: the same with image
-// and filter channels swapped, which the same test covers): switched on, bfloat16 products on
+// Whether winograd_conv_forward takes a convolution (and so its backward data, the same with
+// image and filter channels swapped, and its backward filter): switched on, bfloat16 products on
 // vdpbf16ps (gemm.h's kernel: with AMX the direct tile kernels are faster), a 3x3 filter,
 // stride 1, padding 1, no dilation, one group, input and output channels multiples of 32.
 bool winograd_convolution(const Conv2dParams& params, const Shape& image, const Shape& filter);
@@ -32,5 +33,9 @@ void winograd_conv_forward(const Shape& image, const Shape& filter, const Image*
 // rotated 180° (padding 3 − 1 − 1 = 1).
 void winograd_conv_backward_data(const Shape& image, const Shape& filter, const float* dy, const float* w,
                                  float* dx);
+// dw [F, C, 3, 3] of dy [N, F, H, W] and the image x (float or bfloat16, as the forward's).
+template <class Image>
+void winograd_conv_backward_filter(const Shape& image, const Shape& filter, const Image* x, const float* dy,
+                                   float* dw);
 
 }  // namespace margin::cpu
