@@ -56,7 +56,7 @@ int main(int argc, char** argv) try {
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
   bool& iresnet18_only =
       flags.add("iresnet18-only", false, "run only iresnet18's convolutions (every shape W2 runs) and their sum");
-  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions' forward and backward data by "
+  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions (forward, dx and dw) by "
                                                 "Winograd's F(2x2,3x3) on AVX-512 BF16 (backends/cpu/winograd.h)");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");

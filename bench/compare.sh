@@ -25,7 +25,7 @@
 # head in float32 on both sides (W3, the head alone, has no bf16 row; W4's product is
 # autocast). PyTorch's bf16 runs in its best setting only (keep-mem; "as installed" shows —).
 # WINOGRAD=1 runs margin's bf16 rows with --winograd (backends/cpu/winograd.h: the 3x3 stride-1
-# convolutions' forward and backward data by Winograd's F(2x2,3x3) on AVX-512 BF16).
+# convolutions' forward, dx and dw by Winograd's F(2x2,3x3) on AVX-512 BF16).
 #
 #   bash bench/compare.sh [build-dir] [workloads…]     e.g. bash bench/compare.sh build W1 W3
 set -euo pipefail
@@ -116,7 +116,7 @@ print(f"{rounds} round(s) per workload, margin and PyTorch alternating; medians 
 if sys.argv[2] == "vector":
     print("bf16 as without AMX: margin on vdpbf16ps, PyTorch's oneDNN kept to AVX512_CORE_BF16.")
 if sys.argv[3] == "1":
-    print("margin's bf16 with --winograd: its 3x3 stride-1 convolutions' forward and backward data by Winograd's F(2x2,3x3).")
+    print("margin's bf16 with --winograd: its 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3).")
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
 print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
 peaks = [p for r in rows.values() for p in r["margin"].get("fma_peaks", [])]

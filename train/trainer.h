@@ -124,7 +124,7 @@ struct LoopFlags {
 void check_loop_flags(const LoopFlags& flags);
 
 // --winograd: the CPU runs bf16 3x3 convolutions of stride 1 by Winograd's F(2×2, 3×3)
-// (backends/cpu/winograd.h: faster, two to three times bf16's rounding error). margin::Error naming
+// (backends/cpu/winograd.h: faster, two to five times bf16's rounding error). margin::Error naming
 // the flag without --precision bf16 on the CPU; a one-line notice where the bf16 products do not
 // run on AVX-512 BF16 (AMX, or neither), which leaves the convolutions direct.
 void use_winograd(bool on, Precision precision, Device device);
