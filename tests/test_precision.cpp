@@ -117,7 +117,8 @@ TEST_CASE("conv2d under bf16 autocast: forward, dx and dw are exact products of 
 
     const std::vector<double> xs = x.to_vector(), ws = w.to_vector(), dys = dy.to_vector();
     Tensor x64 = host_f64(xs, c.x), w64 = host_f64(ws, c.w), dy64 = host_f64(dys, y_shape);
-    Tensor xr = host_f64(bf16_rounded(xs), c.x), wr = host_f64(bf16_rounded(ws), c.w), dyr = host_f64(bf16_rounded(dys), y_shape);
+    Tensor xr = host_f64(bf16_rounded(xs), c.x), wr = host_f64(bf16_rounded(ws), c.w);
+    Tensor dyr = host_f64(bf16_rounded(dys), y_shape);
     // forward: the backward reference with dy = 1 at one output would be slow; the forward's
     // own reference and scale (|x̂|·|ŵ| summed) instead
     const std::vector<double> y_exact = direct_conv(x64, w64, c.params, y_shape);

@@ -690,11 +690,7 @@ void flat_conv_backward_filter(const Conv2dParams& params, const Shape& image, c
     float* total = thread_buffer<float, FilterTotal>(g.taps() * g.F);
 #pragma omp for
     for (int64_t c = 0; c < g.C; ++c) {
-      std::fill(total, total + g.taps() * g.F, 0.0f);
-      for (float* partial : partials)
-        if (partial)
-          for (int64_t tap = 0; tap < g.taps(); ++tap)
-            for (int64_t f = 0; f < g.F; ++f) total[tap * g.F + f] += partial[(tap * g.C + c) * g.F + f];
+      add_thread_sums(partials, g.taps(), g.C, g.F, c, total);
       for (int64_t f = 0; f < g.F; ++f)
         for (int64_t tap = 0; tap < g.taps(); ++tap) dw[(f * g.C + c) * g.taps() + tap] = total[tap * g.F + f];
     }

@@ -60,6 +60,19 @@ T* thread_buffer(int64_t size) {
   return buffer.data()->values;
 }
 
+// total[k·F + f] = Σ partial[(k·C + c)·F + f] over the threads' sums `partials` (each
+// [K][C][F], nullptr for a thread that made none), added in thread order: channel c of a
+// backward filter whose threads each summed their own share of the batch, the same values
+// whichever thread ran what.
+inline void add_thread_sums(const std::vector<float*>& partials, int64_t K, int64_t C, int64_t F, int64_t c,
+                            float* total) {
+  std::fill(total, total + K * F, 0.0f);
+  for (const float* partial : partials)
+    if (partial)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t f = 0; f < F; ++f) total[k * F + f] += partial[(k * C + c) * F + f];
+}
+
 // Σ term(i) for i in [0, n): partial sums of up to 256 terms in T, which vectorize (a double
 // accumulator fed from float32 does not, and runs at one add latency a term), added up in
 // double, so long sums keep their digits.

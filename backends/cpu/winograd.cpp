@@ -460,11 +460,7 @@ void winograd_conv_backward_filter(const Shape& image, const Shape& filter, cons
     float* total = thread_buffer<float, WinogradFilterTotal>(16 * F);
 #pragma omp for
     for (int64_t c = 0; c < C; ++c) {
-      std::fill(total, total + 16 * F, 0.0f);
-      for (const float* partial : partials)
-        if (partial)
-          for (int xi = 0; xi < 16; ++xi)
-            for (int64_t f = 0; f < F; ++f) total[xi * F + f] += partial[(xi * C + c) * F + f];
+      add_thread_sums(partials, 16, C, F, c, total);
       for (int64_t f = 0; f < F; ++f) {
         float du[4][4], t[3][4];  // dU of (f, c), then Gᵀ dU
         for (int xi = 0; xi < 16; ++xi) du[xi / 4][xi % 4] = total[xi * F + f];
