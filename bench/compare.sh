@@ -9,7 +9,7 @@
 # one PyTorch run compares two different machines as often as two frameworks. Each workload
 # therefore runs ROUNDS times (default 3), margin and PyTorch alternating, and the table pools
 # every timed step of each side: median (min–max) over ROUNDS × 5 steps; peak memory is the
-# largest of the rounds. ROUNDS=1 gives the old single pass.
+# largest of the rounds. ROUNDS=1 runs each side once.
 #
 # PyTorch runs in two settings, both reported: as installed, and with glibc's allocator told
 # to keep memory (without it PyTorch spends much of W2/W3 in page faults); the ratio column
