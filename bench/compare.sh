@@ -78,7 +78,7 @@ for w in $workloads; do
 done
 
 /usr/bin/python3 - "$results" "$bf16_kernel" "$use_winograd" <<'PY'
-import json, sys
+import json, os, sys
 rows = {}
 for line in open(sys.argv[1]):  # one line per (side, round); the rounds' steps are pooled
     who, payload = line.split(" ", 1)
@@ -125,4 +125,16 @@ if any(peaks):
           "margin's GFLOP/s over it: " + ", ".join(
               f'{w} {r["margin"].get("flops", 0) / r["margin"]["median_s"] * 1e-9 / r["margin"]["fma_peak_gflops"]:.2f}'
               for w, r in rows.items() if r["margin"].get("fma_peak_gflops")))
+# The CPU, since this project's machines change (docs/precision.md has tables from three): its
+# name, family and model as /proc/cpuinfo gives them, and the bf16 instructions it has.
+cpu = {}
+if os.path.exists("/proc/cpuinfo"):
+    for line in open("/proc/cpuinfo"):
+        if ":" in line:
+            name, value = line.split(":", 1)
+            cpu.setdefault(name.strip(), value.strip())
+flags = cpu.get("flags", "").split()
+print(f'machine: {cpu.get("model name", "unknown CPU")} (cpu family {cpu.get("cpu family", "?")}, '
+      f'model {cpu.get("model", "?")}), {os.cpu_count()} logical CPUs; avx512_bf16 '
+      f'{"yes" if "avx512_bf16" in flags else "no"}, amx_bf16 {"yes" if "amx_bf16" in flags else "no"}')
 PY
