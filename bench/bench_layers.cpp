@@ -56,15 +56,17 @@ int main(int argc, char** argv) try {
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
   bool& iresnet18_only =
       flags.add("iresnet18-only", false, "run only iresnet18's convolutions (every shape W2 runs) and their sum");
-  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions (forward, dx and dw) by "
-                                                "Winograd's F(2x2,3x3) on AVX-512 BF16 (backends/cpu/winograd.h)");
+  std::string& conv_algorithm = flags.add<std::string>(
+      "conv-algorithm", "auto",
+      "auto, direct or winograd: the bf16 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) "
+      "where the bf16 products run on AVX-512 BF16 (auto, winograd; backends/cpu/winograd.h), else directly");
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);
   if (threads) set_threads(*threads);
   const Precision precision = parse_precision(precision_flag);
   check_precision(precision, kCPU);
-  use_winograd(winograd, precision, kCPU);  // an error without bf16
+  use_conv_algorithm(conv_algorithm, precision, kCPU);  // winograd: an error without bf16 on the CPU
 
   Generator gen(0);
   // A convolution of `channels` → `channels` with options.groups groups (all of them when

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backends/cpu/gemm.h"
+#include "backends/cpu/winograd.h"
 #include "bench/workload_timing.h"
 #include "core/flags.h"
 #include "core/threads.h"
@@ -133,8 +134,10 @@ int main(int argc, char** argv) try {
   std::string& bf16_kernel = flags.add<std::string>(
       "bf16-kernel", "auto", "the CPU's bf16 kernel: auto (AMX where there, else AVX-512 BF16), vector (AVX-512 BF16 "
                              "even where AMX is there) or emulated (the fp32 kernel on rounded operands)");
-  bool& winograd = flags.add("winograd", false, "bf16 3x3 stride-1 convolutions (forward, dx and dw) by "
-                                                "Winograd's F(2x2,3x3) on AVX-512 BF16 (backends/cpu/winograd.h)");
+  std::string& conv_algorithm = flags.add<std::string>(
+      "conv-algorithm", "auto",
+      "auto, direct or winograd: the bf16 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) "
+      "where the bf16 products run on AVX-512 BF16 (auto, winograd; backends/cpu/winograd.h), else directly");
   std::optional<int64_t> batch;
   flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;
@@ -156,9 +159,12 @@ int main(int argc, char** argv) try {
       {"emulated", cpu::BFloat16Kernel::kEmulated}};
   if (!kernels.count(bf16_kernel)) fail("--bf16-kernel: expected auto, vector or emulated, got '", bf16_kernel, "'");
   cpu::set_bfloat16_kernel(kernels.at(bf16_kernel));
-  use_winograd(winograd, precision, device);  // an error without bf16 on the CPU
+  use_conv_algorithm(conv_algorithm, precision, device);  // winograd: an error without bf16 on the CPU
+  // Whether the 3x3 stride-1 convolutions run by Winograd (winograd.h takes them where this holds).
+  const bool winograd = cpu::winograd_enabled() && cpu::bfloat16_products_on_vector();
   if (precision == Precision::BF16 && device.type == DeviceType::CPU && !json)
-    std::printf("bf16 products on %s\n", cpu::bfloat16_kernel_name());
+    std::printf("bf16 products on %s, 3x3 stride-1 convolutions %s\n", cpu::bfloat16_kernel_name(),
+                winograd ? "by Winograd's F(2x2,3x3)" : "direct");
   Workload workload = workloads[which](device, batch, precision);
   double matmul_rate = bench::matmul_gflops(device);
   for (int i = 0; i < warmup; ++i) workload.step();
@@ -173,9 +179,11 @@ int main(int argc, char** argv) try {
     for (double step : t.times_s) times += (times.empty() ? "" : ", ") + std::to_string(step);
     std::printf("{\"workload\": \"%s\", \"name\": \"%s\", \"median_s\": %.6f, \"min_s\": %.6f, "
                 "\"max_s\": %.6f, \"times_s\": [%s], \"peak_rss_mb\": %.1f, \"flops\": %.0f, "
-                "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f, \"precision\": \"%s\"}\n",
+                "\"fraction_of_matmul\": %.3f, \"fma_peak_gflops\": %.1f, \"precision\": \"%s\", "
+                "\"convolutions\": \"%s\"}\n",
                 which.c_str(), workload.name.c_str(), t.median_s(), t.min_s(), t.max_s(), times.c_str(),
-                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak, precision_name(precision));
+                bench::peak_rss_mb(), workload.flops, gflops / matmul_rate, peak, precision_name(precision),
+                winograd ? "winograd" : "direct");
   } else {
     std::printf("%s %s (%s) on %s, %s: median %.2f ms (%.2f–%.2f), %.1f GFLOP/s = %.2f of the "
                 "%.1f GFLOP/s matmul rate, peak RSS %.0f MiB\n",

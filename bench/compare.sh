@@ -24,8 +24,9 @@
 # against PyTorch with torch.autocast("cpu", dtype=torch.bfloat16) around the backbone, the
 # head in float32 on both sides (W3, the head alone, has no bf16 row; W4's product is
 # autocast). PyTorch's bf16 runs in its best setting only (keep-mem; "as installed" shows —).
-# WINOGRAD=1 runs margin's bf16 rows with --winograd (backends/cpu/winograd.h: the 3x3 stride-1
-# convolutions' forward, dx and dw by Winograd's F(2x2,3x3) on AVX-512 BF16).
+# CONV_ALGORITHM (default auto) is margin's --conv-algorithm for its bf16 rows: auto and winograd
+# run the 3x3 stride-1 convolutions' forward, dx and dw by Winograd's F(2x2,3x3) where the bf16
+# products run on AVX-512 BF16 (backends/cpu/winograd.h), direct runs them directly everywhere.
 #
 #   bash bench/compare.sh [build-dir] [workloads…]     e.g. bash bench/compare.sh build W1 W3
 set -euo pipefail
@@ -34,10 +35,10 @@ build=${1:-build}
 shift || true
 workloads=${*:-W1 W2 W3 W4 W5}
 bf16_kernel=${BF16_KERNEL:-auto}
-use_winograd=${WINOGRAD:-0}
-case "$use_winograd" in
-  0 | 1) ;;
-  *) echo "compare.sh: WINOGRAD must be 0 or 1, got '$use_winograd'" >&2; exit 1 ;;
+conv_algorithm=${CONV_ALGORITHM:-auto}
+case "$conv_algorithm" in
+  auto | direct | winograd) ;;
+  *) echo "compare.sh: CONV_ALGORITHM must be auto, direct or winograd, got '$conv_algorithm'" >&2; exit 1 ;;
 esac
 torch_isa=()
 case "$bf16_kernel" in
@@ -62,10 +63,8 @@ for w in $workloads; do
     for p in $precisions; do
       [ "$p" = bf16 ] && [ "$w" = W3 ] && continue  # the head alone: float32 under every precision
       echo "running $w $p, round $round of $rounds…" >&2
-      winograd=()
-      [ "$p" = bf16 ] && [ "$use_winograd" = 1 ] && winograd=(--winograd)
       OMP_NUM_THREADS=2 "$build/bench_workloads" --workload "$w" --threads 2 --precision "$p" \
-        --bf16-kernel "$bf16_kernel" "${winograd[@]}" --json \
+        --bf16-kernel "$bf16_kernel" --conv-algorithm "$conv_algorithm" --json \
         | sed 's/^/margin /' >>"$results"
       if [ "$p" = fp32 ]; then
         env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "${torch_isa[@]}" /usr/bin/python3 bench/torch_workloads.py --workload "$w" \
@@ -77,7 +76,7 @@ for w in $workloads; do
   done
 done
 
-/usr/bin/python3 - "$results" "$bf16_kernel" "$use_winograd" <<'PY'
+/usr/bin/python3 - "$results" "$bf16_kernel" <<'PY'
 import json, os, sys
 rows = {}
 for line in open(sys.argv[1]):  # one line per (side, round); the rounds' steps are pooled
@@ -115,8 +114,9 @@ rounds = len(next(iter(rows.values()))["margin"]["rounds"])
 print(f"{rounds} round(s) per workload, margin and PyTorch alternating; medians and min–max over every timed step of all rounds.")
 if sys.argv[2] == "vector":
     print("bf16 as without AMX: margin on vdpbf16ps, PyTorch's oneDNN kept to AVX512_CORE_BF16.")
-if sys.argv[3] == "1":
-    print("margin's bf16 with --winograd: its 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3).")
+if any(r["margin"].get("convolutions") == "winograd" for r in rows.values()):
+    print("margin's bf16: its 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) "
+          "(CONV_ALGORITHM=direct: the direct kernels).")
 print("ratio = margin / PyTorch (best of the two settings), median step time; lower is better.")
 print("'of mm' = margin's achieved GFLOP/s as a fraction of the 1024³ matmul rate it measured in the same run.")
 peaks = [p for r in rows.values() for p in r["margin"].get("fma_peaks", [])]

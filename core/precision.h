@@ -19,9 +19,11 @@
 //   kept for the backward: the inputs of conv2d, fp32    bfloat16            fp32
 //     batch norm and PReLU (batch_norm_prelu: batch norm's input alone)
 //
-// Opt-in, the CPU's only exception (--winograd, backends/cpu/winograd.h): bf16 3x3 conv2d of
-// stride 1 rounds the Winograd transforms of its operands instead of the operands (forward, dx
-// and dw); on random data its error is two to five times the direct kernels'.
+// The CPU's only exception, switched on by the training programs and benchmarks (their
+// --conv-algorithm, default auto: train/trainer.h) and off in the library: with the bf16 products
+// on AVX-512 BF16, bf16 3x3 conv2d of stride 1 rounds the Winograd transforms of its operands
+// instead of the operands (forward, dx and dw; backends/cpu/winograd.h); on random data its error
+// is two to five times the direct kernels'.
 //
 // The kept inputs are most of a training step's memory (they live from the forward to the
 // backward); under bf16 they are rounded once when the op runs, and the backward kernels read

@@ -9,8 +9,8 @@
 # Environment: DATA (default ../shared/data/yaleb-cropped), OUT (runs/yaleb), BUILD (build),
 # THREADS (2), SEEDS (training seeds, default "0 1 2"; the split is fixed by --split-seed 0),
 # PRECISION (fp32, or bf16: the backbone's products on bfloat16 operands, core/precision.h),
-# LOSSES (the labels to run, default all: e.g. "Softmax LMCL-s16"), WINOGRAD (1: with bf16,
-# --winograd, the 3x3 convolutions by Winograd's F(2x2,3x3); default 0).
+# LOSSES (the labels to run, default all: e.g. "Softmax LMCL-s16"), CONV_ALGORITHM (auto,
+# direct or winograd: train_faces --conv-algorithm, how bf16 3x3 convolutions run; default auto).
 # About 10 minutes on 2 quiet cores (~50 s a run), under 25 with another job on them.
 # docs/experiments.md (the Yale-B study) has the measured table and what it shows.
 set -euo pipefail
@@ -22,7 +22,7 @@ THREADS=${THREADS:-2}
 SEEDS=${SEEDS:-0 1 2}
 PRECISION=${PRECISION:-fp32}
 LOSSES=${LOSSES:-}
-WINOGRAD=${WINOGRAD:-0}
+CONV_ALGORITHM=${CONV_ALGORITHM:-auto}
 
 if [ ! -d "$DATA" ]; then
   echo "yaleb_study: $DATA is absent (the shared data folder; set DATA=...)" >&2
@@ -37,8 +37,7 @@ fi
 # batch 64 (SGD 0.1, momentum 0.9, weight decay 5e-4, warm-up + cosine), random flips.
 COMMON=(--data "$DATA" --held-out 10 --split-seed 0 --arch small --input 64x56 --channels 1
         --widths 16,32,64,128 --emb-dim 128 --epochs 20 --batch 64 --lr 0.1 --threads "$THREADS"
-        --precision "$PRECISION")
-[ "$WINOGRAD" = 1 ] && COMMON+=(--winograd)
+        --precision "$PRECISION" --conv-algorithm "$CONV_ALGORITHM")
 # label:loss:s:m — NSL and LMCL at s = 16 (the main comparison, m = 0.35 as in the paper) for
 # every seed; again at s = 30 (what train_fmnist uses) for the first seed only: with 28
 # classes the scale matters (docs/experiments.md).

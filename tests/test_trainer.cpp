@@ -5,8 +5,9 @@
 // class weights on the unit sphere without being told; a log that cannot be written is an error;
 // a run whose parameters or buffers stop being finite stops, naming the first, with its last
 // finite checkpoint kept; a resume with other settings than its checkpoint's refuses, naming
-// the flag, unless --new-schedule allows a new --lr and --epochs; --winograd without bf16 on
-// the CPU refuses, naming the flag.
+// the flag, unless --new-schedule allows a new --lr and --epochs; --conv-algorithm auto takes
+// Winograd for bf16 on the CPU only, and winograd without bf16 on the CPU or an unknown name
+// refuses, naming the flag.
 //
 // The kill is real: a forked child trains and SIGKILLs itself in the middle of epoch 2, after
 // the checkpoint of epoch 1 was written. (This file forks before anything starts a thread
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "backends/cpu/winograd.h"
 #include "data/fashion_mnist.h"
 #include "layers/backbones.h"
 #include "train/checkpoint.h"
@@ -35,6 +37,7 @@ namespace {
 
 using testing::TempDir;
 using testing::error_of;
+using testing::contains;
 
 // 320 random 28x28 images of 10 classes; each class brightens its own rows, so there is
 // something to learn.
@@ -245,13 +248,32 @@ TEST_CASE("a buffer that stops being finite ends the run with its name, and chec
   CHECK(!std::filesystem::exists(dir.file("run/model.bin")));
 }
 
-TEST_CASE("--winograd without --precision bf16 on the CPU is an error naming the flag and what it got") {
-  const std::string fp32 = error_of([] { use_winograd(true, Precision::FP32, kCPU); });
-  CHECK_MESSAGE(fp32.find("--winograd") != std::string::npos, fp32);
-  CHECK_MESSAGE(fp32.find("got fp32 on cpu") != std::string::npos, fp32);
-  CHECK(error_of([] { use_winograd(false, Precision::FP32, kCPU); }).empty());  // off: nothing to check
-  CHECK(error_of([] { use_winograd(true, Precision::BF16, kCPU); }).empty());
-  use_winograd(false, Precision::FP32, kCPU);
+TEST_CASE("--conv-algorithm: auto and winograd take Winograd for bf16 on the CPU, direct never; errors name the flag") {
+  const Device cuda{DeviceType::CUDA, 0};  // named only: nothing runs on it
+  const std::string fp32 = error_of([] { use_conv_algorithm("winograd", Precision::FP32, kCPU); });
+  CHECK_MESSAGE(contains(fp32, "--conv-algorithm winograd"), fp32);
+  CHECK_MESSAGE(contains(fp32, "got fp32 on cpu"), fp32);
+  const std::string on_cuda = error_of([&] { use_conv_algorithm("winograd", Precision::BF16, cuda); });
+  CHECK_MESSAGE(contains(on_cuda, "got bf16 on cuda:0"), on_cuda);
+  const std::string unknown = error_of([] { use_conv_algorithm("fast", Precision::BF16, kCPU); });
+  CHECK_MESSAGE(contains(unknown, "--conv-algorithm 'fast': expected auto, direct or winograd"), unknown);
+
+  // Which precision and device switch Winograd on (winograd.h then takes a convolution only where
+  // the bf16 products run on vdpbf16ps: the switch is the same on every CPU). Each call starts
+  // from the other state, so a call that leaves the switch alone fails.
+  const auto check_switch = [](const std::string& name, Precision precision, Device device, bool on) {
+    cpu::set_winograd(!on);
+    CHECK(error_of([&] { use_conv_algorithm(name, precision, device); }).empty());
+    CHECK_MESSAGE(cpu::winograd_enabled() == on, name, " under ", precision_name(precision), " on ", device.str());
+  };
+  check_switch("auto", Precision::BF16, kCPU, true);
+  check_switch("winograd", Precision::BF16, kCPU, true);
+  check_switch("direct", Precision::BF16, kCPU, false);
+  check_switch("auto", Precision::FP32, kCPU, false);
+  check_switch("direct", Precision::FP32, kCPU, false);
+  check_switch("auto", Precision::BF16, cuda, false);
+  check_switch("auto", Precision::FP16, cuda, false);
+  cpu::set_winograd(false);
 }
 
 TEST_CASE("a log that cannot be written is an error naming the file, not lost rows") {

@@ -46,7 +46,7 @@ void add_faces_flags(Flags& flags, FacesConfig& config) {
   flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
   flags.bind("precision", config.precision, "the backbone's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AMX or AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
-  flags.bind("winograd", config.winograd, "with --precision bf16 on a CPU with AVX-512 BF16: the 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) (faster; two to five times bf16's rounding error: docs/precision.md)");
+  flags.bind("conv-algorithm", config.conv_algorithm, "auto, direct or winograd: how bf16 3x3 stride-1 convolutions run on the CPU; auto: by Winograd's F(2x2,3x3) (forward, dx and dw) where the bf16 products run on AVX-512 BF16 (faster; two to five times bf16's rounding error: docs/precision.md), directly on AMX");
   flags.bind("workers", config.workers, "data loader threads");
   flags.bind("partial-fc", config.partial_fc, "Partial FC: split the class weights over the ranks (mpirun -np N) and keep this fraction r of each rank's classes per step (1: all)");
 }
@@ -212,7 +212,7 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   const Device device = default_device();
   const Precision precision = parse_precision(config.precision);
   check_precision(precision, device);
-  use_winograd(config.winograd, precision, device);
+  use_conv_algorithm(config.conv_algorithm, precision, device);
   auto verify = [&] {
     run.verification = verify_scores(score_pairs(*run.model.backbone, held_set, run.pairs, device));
     run.verified = true;

@@ -68,7 +68,7 @@ struct FacesConfig {
   bool new_schedule = false;     // on resume, take --lr and --epochs from here (else they must match)
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   std::string precision = "fp32";  // the backbone's products: fp32 | bf16 | fp16 (CUDA) (core/precision.h)
-  bool winograd = false;           // bf16 3x3 convolutions by Winograd on the CPU (trainer.h: use_winograd)
+  std::string conv_algorithm = "auto";  // bf16 3x3 convolutions on the CPU (trainer.h: use_conv_algorithm)
   int64_t workers = 1;           // data loader threads
   // Partial FC's sample rate r: set, the head's W is split over the ranks (mpirun -np N) and
   // each step keeps a fraction r of each rank's classes (losses/margin_loss.h).

@@ -50,7 +50,7 @@ struct FmnistConfig {
   bool new_schedule = false;  // on resume, take --lr and --epochs from here (else they must match)
   std::optional<int64_t> stop_after = std::nullopt;  // unset: run to the end
   std::string precision = "fp32";  // the CNN's products: fp32 | bf16 | fp16 (CUDA) (core/precision.h)
-  bool winograd = false;           // bf16 3x3 convolutions by Winograd on the CPU (trainer.h: use_winograd)
+  std::string conv_algorithm = "auto";  // bf16 3x3 convolutions on the CPU (trainer.h: use_conv_algorithm)
   bool progress = true;
   std::optional<int64_t> train_images = std::nullopt;  // train on the first n images only (quick runs, tests)
   // Partial FC's sample rate r: set, W is split over the ranks (mpirun -np N) and each step

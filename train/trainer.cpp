@@ -357,14 +357,17 @@ std::string setting_text(const std::vector<int64_t>& values) {
   return text;
 }
 
-void use_winograd(bool on, Precision precision, Device device) {
-  if (on && (precision != Precision::BF16 || device.type != DeviceType::CPU))
-    fail("--winograd runs bf16 convolutions on the CPU: it needs --precision bf16 on the CPU, got ",
+void use_conv_algorithm(const std::string& name, Precision precision, Device device) {
+  if (name != "auto" && name != "direct" && name != "winograd")
+    fail("--conv-algorithm '", name, "': expected auto, direct or winograd");
+  const bool bf16_on_cpu = precision == Precision::BF16 && device.type == DeviceType::CPU;
+  if (name == "winograd" && !bf16_on_cpu)
+    fail("--conv-algorithm winograd runs bf16 convolutions on the CPU: it needs --precision bf16 on the CPU, got ",
          precision_name(precision), " on ", device.str());
-  if (on && !cpu::bfloat16_products_on_vector())
-    std::fprintf(stderr, "margin: --winograd runs on AVX-512 BF16, and the bf16 products run on %s here: the "
+  if (name == "winograd" && !cpu::bfloat16_products_on_vector())
+    std::fprintf(stderr, "margin: Winograd runs on AVX-512 BF16, and the bf16 products run on %s here: the "
                          "convolutions stay direct\n", cpu::bfloat16_kernel_name());
-  cpu::set_winograd(on);
+  cpu::set_winograd(bf16_on_cpu && name != "direct");
 }
 
 void check_loop_flags(const LoopFlags& flags) {

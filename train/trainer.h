@@ -123,11 +123,15 @@ struct LoopFlags {
 };
 void check_loop_flags(const LoopFlags& flags);
 
-// --winograd: the CPU runs bf16 3x3 convolutions of stride 1 by Winograd's F(2×2, 3×3)
-// (backends/cpu/winograd.h: faster, two to five times bf16's rounding error). margin::Error naming
-// the flag without --precision bf16 on the CPU; a one-line notice where the bf16 products do not
-// run on AVX-512 BF16 (AMX, or neither), which leaves the convolutions direct.
-void use_winograd(bool on, Precision precision, Device device);
+// --conv-algorithm: how the CPU runs bf16 3x3 convolutions of stride 1 and padding 1.
+// - auto (the programs' default): by Winograd's F(2×2, 3×3) where the bf16 products run on AVX-512
+//   BF16 (backends/cpu/winograd.h: faster there, two to five times bf16's rounding error), directly
+//   where they run on AMX (its tile kernels are faster), under fp32 and on CUDA;
+// - direct: directly everywhere (backend.h's contract: the exact products of the rounded operands);
+// - winograd: as auto, but margin::Error naming the flag without --precision bf16 on the CPU, and a
+//   one-line notice where the bf16 products do not run on AVX-512 BF16 (which leaves them direct).
+// margin::Error naming the flag and the value for any other name.
+void use_conv_algorithm(const std::string& name, Precision precision, Device device);
 
 // Refuses (margin::Error naming the flag, both values and `checkpoint`) when `stored`, a
 // checkpoint's TrainingState, holds a value of one of `settings` that differs from it.

@@ -2,7 +2,8 @@
 // F(2×2, 3×3) on vdpbf16ps: 16 products where the direct convolution makes 36 for each 2×2 of
 // outputs and channel (winograd.cpp has the method and its error bound).
 //
-// Opt-in (set_winograd): its results are not conv2d's bfloat16 contract (backend.h: the exact
+// Switched on by set_winograd (the training programs' --conv-algorithm auto does, train/trainer.h):
+// its results are not conv2d's bfloat16 contract (backend.h: the exact
 // products of the rounded operands, summed in float). It rounds the transformed operands
 // instead, so each output's error is bounded by 2⁻⁷ times its own scale, a sum of
 // absolute values through the transforms (winograd.cpp; tests/test_winograd.cpp), and on
@@ -15,7 +16,7 @@ namespace margin::cpu {
 
 // Whether conv2d's forward, backward data and backward filter on the CPU go through Winograd
 // where they can.
-// Off unless asked for; a process-wide switch, set before the work starts.
+// Off in the library unless asked for; a process-wide switch, set before the work starts.
 void set_winograd(bool on);
 bool winograd_enabled();
 
