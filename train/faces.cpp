@@ -161,7 +161,10 @@ FaceData choose_face_data(const FacesConfig& config) {
 
 FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> after_step) {
   FacesRun run;
-  FaceModelConfig model_config = face_model_config(config);
+  FaceModelConfig model_config = face_model_config(config);  // checks --precision too
+  const Device device = default_device();
+  const Precision precision = parse_precision(config.precision);
+  use_conv_algorithm(config.conv_algorithm, precision, device);  // before any file is written
   FaceData data = choose_face_data(config);
   run.split = data.split;
   run.pairs = data.pairs;
@@ -209,10 +212,6 @@ FacesRun run_faces(const FacesConfig& config, std::function<void(int64_t step)> 
   WarmupLr schedule(std::make_shared<CosineLr>(config.lr, config.epochs * steps_per_epoch, config.lr * 0.001),
                     steps_per_epoch);
 
-  const Device device = default_device();
-  const Precision precision = parse_precision(config.precision);
-  check_precision(precision, device);
-  use_conv_algorithm(config.conv_algorithm, precision, device);
   auto verify = [&] {
     run.verification = verify_scores(score_pairs(*run.model.backbone, held_set, run.pairs, device));
     run.verified = true;

@@ -3,11 +3,11 @@
 // outputs and channel (winograd.cpp has the method and its error bound).
 //
 // Switched on by set_winograd (the training programs' --conv-algorithm auto does, train/trainer.h):
-// its results are not conv2d's bfloat16 contract (backend.h: the exact
-// products of the rounded operands, summed in float). It rounds the transformed operands
-// instead, so each output's error is bounded by 2⁻⁷ times its own scale, a sum of
-// absolute values through the transforms (winograd.cpp; tests/test_winograd.cpp), and on
-// random data it is two to five times the direct kernels' (docs/precision.md).
+// its results are not conv2d's bfloat16 contract (backend.h: the exact products of the rounded
+// operands, summed in float). It rounds the transformed operands instead, so each output's
+// error is bounded by 2⁻⁷ times its own scale, a sum of absolute values through the transforms
+// (winograd.cpp; tests/test_winograd.cpp), and on random data it is two to five times the
+// direct kernels' (docs/precision.md).
 #pragma once
 #include "backends/backend.h"
 #include "backends/half.h"
