@@ -248,7 +248,7 @@ TEST_CASE("a buffer that stops being finite ends the run with its name, and chec
   CHECK(!std::filesystem::exists(dir.file("run/model.bin")));
 }
 
-TEST_CASE("--conv-algorithm: auto and winograd take Winograd for bf16 on the CPU, direct never; errors name the flag") {
+TEST_CASE("--conv-algorithm: auto and winograd take Winograd for bf16 on the CPU, direct never, and errors name the flag") {
   const Device cuda{DeviceType::CUDA, 0};  // named only: nothing runs on it
   const std::string fp32 = error_of([] { use_conv_algorithm("winograd", Precision::FP32, kCPU); });
   CHECK_MESSAGE(contains(fp32, "--conv-algorithm winograd"), fp32);
