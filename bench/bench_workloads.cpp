@@ -160,8 +160,7 @@ int main(int argc, char** argv) try {
   if (!kernels.count(bf16_kernel)) fail("--bf16-kernel: expected auto, vector or emulated, got '", bf16_kernel, "'");
   cpu::set_bfloat16_kernel(kernels.at(bf16_kernel));
   use_conv_algorithm(conv_algorithm, precision, device);  // winograd: an error without bf16 on the CPU
-  // Whether the 3x3 stride-1 convolutions run by Winograd (winograd.h takes them where this holds).
-  const bool winograd = cpu::winograd_enabled() && cpu::bfloat16_products_on_vector();
+  const bool winograd = cpu::winograd_in_use();  // the 3x3 stride-1 convolutions by Winograd
   if (precision == Precision::BF16 && device.type == DeviceType::CPU && !json)
     std::printf("bf16 products on %s, 3x3 stride-1 convolutions %s\n", cpu::bfloat16_kernel_name(),
                 winograd ? "by Winograd's F(2x2,3x3)" : "direct");

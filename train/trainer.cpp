@@ -364,10 +364,10 @@ void use_conv_algorithm(const std::string& name, Precision precision, Device dev
   if (name == "winograd" && !bf16_on_cpu)
     fail("--conv-algorithm winograd runs bf16 convolutions on the CPU: it needs --precision bf16 on the CPU, got ",
          precision_name(precision), " on ", device.str());
-  if (name == "winograd" && !cpu::bfloat16_products_on_vector())
+  cpu::set_winograd(bf16_on_cpu && name != "direct");
+  if (name == "winograd" && !cpu::winograd_in_use())
     std::fprintf(stderr, "margin: Winograd runs on AVX-512 BF16, and the bf16 products run on %s here: the "
                          "convolutions stay direct\n", cpu::bfloat16_kernel_name());
-  cpu::set_winograd(bf16_on_cpu && name != "direct");
 }
 
 void check_loop_flags(const LoopFlags& flags) {

@@ -64,11 +64,19 @@ std::atomic<bool> winograd_on{false};
 void set_winograd(bool on) { winograd_on = on; }
 bool winograd_enabled() { return winograd_on; }
 
+bool winograd_in_use() {
+#if defined(__AVX512F__)
+  return winograd_on && bfloat16_products_on_vector();
+#else
+  return false;
+#endif
+}
+
 bool winograd_convolution(const Conv2dParams& p, const Shape& image, const Shape& filter) {
 #if defined(__AVX512F__)
-  return winograd_on && bfloat16_products_on_vector() && p.operands == DType::BF16 && filter[2] == 3 &&
-         filter[3] == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 && image[1] % 32 == 0 && filter[0] % 32 == 0;
+  return winograd_in_use() && p.operands == DType::BF16 && filter[2] == 3 && filter[3] == 3 && p.stride_h == 1 &&
+         p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 && p.groups == 1 &&
+         image[1] % 32 == 0 && filter[0] % 32 == 0;
 #else
   (void)p, (void)image, (void)filter;
   return false;

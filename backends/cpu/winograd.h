@@ -19,11 +19,14 @@ namespace margin::cpu {
 // Off in the library unless asked for; a process-wide switch, set before the work starts.
 void set_winograd(bool on);
 bool winograd_enabled();
+// Whether it runs where it can: switched on, and the bfloat16 products on vdpbf16ps in a build
+// with AVX-512 (gemm.h's kernel: with AMX the direct tile kernels are faster).
+bool winograd_in_use();
 
 // Whether winograd_conv_forward takes a convolution (and so its backward data, the same with
-// image and filter channels swapped, and its backward filter): switched on, bfloat16 products on
-// vdpbf16ps (gemm.h's kernel: with AMX the direct tile kernels are faster), a 3x3 filter,
-// stride 1, padding 1, no dilation, one group, input and output channels multiples of 32.
+// image and filter channels swapped, and its backward filter): winograd_in_use(), bfloat16
+// operands, a 3x3 filter, stride 1, padding 1, no dilation, one group, input and output channels
+// multiples of 32.
 bool winograd_convolution(const Conv2dParams& params, const Shape& image, const Shape& filter);
 
 // image [N, C, H, W] (float, or bfloat16 for an image kept rounded), filter [F, C, 3, 3],
