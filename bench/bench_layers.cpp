@@ -56,10 +56,7 @@ int main(int argc, char** argv) try {
                                        "run only MobileFaceNet's depthwise and grouped cases and its share line");
   bool& iresnet18_only =
       flags.add("iresnet18-only", false, "run only iresnet18's convolutions (every shape W2 runs) and their sum");
-  std::string& conv_algorithm = flags.add<std::string>(
-      "conv-algorithm", "auto",
-      "auto, direct or winograd: the bf16 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) "
-      "where the bf16 products run on AVX-512 BF16 (auto, winograd; backends/cpu/winograd.h), else directly");
+  std::string& conv_algorithm = flags.add<std::string>("conv-algorithm", "auto", kConvAlgorithmHelp);
   std::optional<int> threads;
   flags.bind("threads", threads, "OpenMP threads (default: OpenMP's own, OMP_NUM_THREADS or one per core)");
   flags.parse(argc, argv);

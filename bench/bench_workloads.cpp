@@ -134,10 +134,7 @@ int main(int argc, char** argv) try {
   std::string& bf16_kernel = flags.add<std::string>(
       "bf16-kernel", "auto", "the CPU's bf16 kernel: auto (AMX where there, else AVX-512 BF16), vector (AVX-512 BF16 "
                              "even where AMX is there) or emulated (the fp32 kernel on rounded operands)");
-  std::string& conv_algorithm = flags.add<std::string>(
-      "conv-algorithm", "auto",
-      "auto, direct or winograd: the bf16 3x3 stride-1 convolutions (forward, dx and dw) by Winograd's F(2x2,3x3) "
-      "where the bf16 products run on AVX-512 BF16 (auto, winograd; backends/cpu/winograd.h), else directly");
+  std::string& conv_algorithm = flags.add<std::string>("conv-algorithm", "auto", kConvAlgorithmHelp);
   std::optional<int64_t> batch;
   flags.bind("batch", batch, "batch size of W1-W3 and W5 (default: the workload's own, 256 / 32 / 256 / 64)");
   std::optional<double> peak_flag;

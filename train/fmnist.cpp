@@ -27,7 +27,7 @@ void add_fmnist_flags(Flags& flags, FmnistConfig& config, bool single_run) {
   flags.bind("new-schedule", config.new_schedule, "with --resume: continue under the --lr and --epochs given here instead of refusing a change");
   flags.bind("stop-after", config.stop_after, "stop after this many epochs of this run (default: run to the end; for trying --resume)");
   flags.bind("precision", config.precision, "the CNN's matrix products: fp32, bf16 (bfloat16 operands, float32 sums; AMX or AVX-512 BF16 on the CPU), or fp16 on CUDA; the head stays fp32");
-  flags.bind("conv-algorithm", config.conv_algorithm, "auto, direct or winograd: how bf16 3x3 stride-1 convolutions run on the CPU; auto: by Winograd's F(2x2,3x3) (forward, dx and dw) where the bf16 products run on AVX-512 BF16 (faster; two to five times bf16's rounding error: docs/precision.md), directly on AMX");
+  flags.bind("conv-algorithm", config.conv_algorithm, kConvAlgorithmHelp);
 }
 
 FmnistRun run_fmnist(const FmnistConfig& config, std::shared_ptr<const Dataset> train_set,

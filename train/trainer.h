@@ -132,6 +132,11 @@ void check_loop_flags(const LoopFlags& flags);
 //   one-line notice where the bf16 products do not run on AVX-512 BF16 (which leaves them direct).
 // margin::Error naming the flag and the value for any other name.
 void use_conv_algorithm(const std::string& name, Precision precision, Device device);
+// The flag's help, for every program that takes it.
+inline constexpr const char* kConvAlgorithmHelp =
+    "auto, direct or winograd: how bf16 3x3 stride-1 convolutions run on the CPU; auto: by Winograd's F(2x2,3x3) "
+    "(forward, dx and dw) where the bf16 products run on AVX-512 BF16 (faster; two to five times bf16's rounding "
+    "error: docs/precision.md), directly on AMX";
 
 // Refuses (margin::Error naming the flag, both values and `checkpoint`) when `stored`, a
 // checkpoint's TrainingState, holds a value of one of `settings` that differs from it.
